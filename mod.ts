@@ -1,6 +1,9 @@
 /**
  * Mask R-CNN on WebGPU for Deno: every layer is a WGSL compute shader dispatched from TypeScript.
  *
+ * This release contains the GPU runtime (device, tensors, buffer pool, kernel cache, batched dispatch) and
+ * the first ops; see the README for what exists and what does not yet.
+ *
  * @example Acquire the GPU and add two tensors
  * ```ts
  * import { add, getGpu, tensorFromArray } from "@maskrcnn/webgpu";
@@ -11,3 +14,22 @@
  * ```
  * @module
  */
+export { currentGpu, getGpu } from "./ops/gpu.ts";
+export type { GpuContext, GpuInfo, GpuOptions } from "./ops/gpu.ts";
+export type { MemoryStats } from "./ops/buffer_pool.ts";
+export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from "./ops/tensor.ts";
+export type { DType, TensorData } from "./ops/tensor.ts";
+export { dispatch, params } from "./ops/kernel.ts";
+export type { DispatchSpec, Kernel } from "./ops/kernel.ts";
+export { add, copy, fill, fillInPlace, mul, relu } from "./ops/elementwise.ts";
+export { sum } from "./ops/reduce.ts";
+export {
+  DeviceLostError,
+  DisposedTensorError,
+  DTypeError,
+  GpuValidationError,
+  LimitError,
+  MaskRcnnGpuError,
+  NoAdapterError,
+  ShapeError,
+} from "./ops/errors.ts";

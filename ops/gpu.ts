@@ -1,0 +1,373 @@
+/**
+ * The one GPU context of the process: adapter, device, limits, features, the pipeline cache, the buffer
+ * pool and the command encoder that batches dispatches. `getGpu()` acquires it once and shares it.
+ *
+ * Decisions: the device is requested with the adapter's own maximum limits (the default 128 MiB binding and
+ * 256 MiB buffer sizes are too small for R50-FPN at 800×1333) and every optional feature that helps.
+ * Dispatches are encoded into one encoder and submitted in batches (`batchSize` dispatches, or at a read);
+ * uniforms of a batch are packed into one arena buffer. Debug mode (`MASKRCNN_WEBGPU_DEBUG=1` or
+ * `getGpu({ debug: true })`) submits each dispatch alone inside an error scope so that a validation error
+ * names the op, its shapes and the shader line.
+ * @module
+ */
+import { BufferPool } from "./buffer_pool.ts";
+import { DeviceLostError, GpuValidationError, MaskRcnnGpuError, NoAdapterError } from "./errors.ts";
+
+/** Options of {@link getGpu}. */
+export interface GpuOptions {
+  /** Submit and validate every dispatch alone (slow); default from `MASKRCNN_WEBGPU_DEBUG`. */
+  debug?: boolean;
+  /** Dispatches per submitted command buffer; default 128. */
+  batchSize?: number;
+  /** Adapter power preference; default `"high-performance"`. */
+  powerPreference?: GPUPowerPreference;
+}
+
+/** Summary of the adapter and device that {@link getGpu} acquired. */
+export interface GpuInfo {
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
+  description: string;
+  /** Vendor string or id. */
+  vendor: string;
+  /** True for a software (fallback) adapter. */
+  isFallbackAdapter: boolean;
+  /** Optional features enabled on the device. */
+  features: string[];
+  /** The limits this library relies on, as granted. */
+  limits: Record<string, number>;
+}
+
+const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
+const WANTED_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupsPerDimension",
+  "maxUniformBufferBindingSize",
+] as const;
+
+/** Bytes reserved per dispatch in the uniform arena (≥ minUniformBufferOffsetAlignment). */
+export const UNIFORM_SLOT_BYTES = 256;
+const ARENA_SLOTS = 1024;
+
+interface PendingCheck {
+  where: string;
+  promise: Promise<GPUError | null>;
+}
+
+/**
+ * The shared GPU state. Ops reach it through {@link getGpu} or {@link currentGpu}.
+ *
+ * @example Acquire the device and print the adapter
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * const gpu = await getGpu();
+ * console.log(gpu.info.description, gpu.limits.maxStorageBufferBindingSize);
+ * ```
+ */
+export class GpuContext {
+  /** The WebGPU device. */
+  readonly device: GPUDevice;
+  /** The adapter's and device's description. */
+  readonly info: GpuInfo;
+  /** The device limits as granted. */
+  readonly limits: GPUSupportedLimits;
+  /** Whether every dispatch is validated alone. */
+  debug: boolean;
+  /** Dispatches per submit. */
+  batchSize: number;
+  /** The storage-buffer pool. */
+  readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchesInBatch = 0;
+  private readonly arenaCpu = new Uint8Array(UNIFORM_SLOT_BYTES * ARENA_SLOTS);
+  private arenaGpu: GPUBuffer;
+  private arenaUsed = 0;
+  private pendingChecks: PendingCheck[] = [];
+  private uncaptured: GPUError | null = null;
+  private lost: GPUDeviceLostInfo | null = null;
+  /** Number of dispatches encoded since the context was created. */
+  dispatchCount = 0;
+  /** Number of command buffers submitted since the context was created. */
+  submitCount = 0;
+
+  /** Wraps an acquired device; use {@link getGpu} instead. */
+  constructor(device: GPUDevice, info: GpuInfo, options: GpuOptions) {
+    this.device = device;
+    this.info = info;
+    this.limits = device.limits;
+    this.debug = options.debug ?? debugFromEnv();
+    this.batchSize = options.batchSize ?? 128;
+    this.pool = new BufferPool(device);
+    this.arenaGpu = this.createArena();
+    device.lost.then((lostInfo) => {
+      this.lost = lostInfo;
+      if (current === this) current = null;
+    });
+    device.addEventListener("uncapturederror", (event) => {
+      this.uncaptured ??= (event as GPUUncapturedErrorEvent).error;
+    });
+  }
+
+  private createArena(): GPUBuffer {
+    return this.device.createBuffer({
+      label: "uniform-arena",
+      size: this.arenaCpu.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Throws {@link DeviceLostError} if the device is gone. */
+  assertAlive(): void {
+    if (this.lost) throw new DeviceLostError(this.lost.reason, this.lost.message);
+  }
+
+  /**
+   * Returns the compute pipeline for a WGSL source and override constants, compiling it on first use.
+   * `key` identifies the source (op name plus variant) so that the cache never hashes long strings.
+   */
+  pipeline(key: string, source: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const constKeys = Object.keys(constants).sort();
+    const fullKey = key +
+      (constKeys.length ? "|" + constKeys.map((k) => `${k}=${constants[k]}`).join(",") : "");
+    let pipeline = this.pipelines.get(fullKey);
+    if (pipeline) return pipeline;
+    this.assertAlive();
+    if (this.debug) this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ label: key, code: source });
+    pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: "auto",
+      compute: { module, entryPoint: "main", constants },
+    });
+    if (this.debug) {
+      const scope = this.device.popErrorScope();
+      this.pendingChecks.push({
+        where: `shader "${key}"`,
+        promise: scope.then(async (error) => {
+          if (!error) return null;
+          const info = await module.getCompilationInfo();
+          const lines = info.messages.map((m) => `line ${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+          return { message: (lines.length ? lines.join("; ") + " — " : "") + error.message } as GPUError;
+        }),
+      });
+    }
+    this.pipelines.set(fullKey, pipeline);
+    return pipeline;
+  }
+
+  /**
+   * Reserves a uniform slot for one dispatch, copies `data` into the arena and returns the binding.
+   * Flushes the batch first when the arena is full.
+   */
+  uniformBinding(data: ArrayBufferView): GPUBufferBinding {
+    if (data.byteLength > UNIFORM_SLOT_BYTES) {
+      throw new MaskRcnnGpuError(`uniform block of ${data.byteLength} bytes > ${UNIFORM_SLOT_BYTES}`);
+    }
+    if (this.arenaUsed >= ARENA_SLOTS) this.flush();
+    const offset = this.arenaUsed * UNIFORM_SLOT_BYTES;
+    this.arenaCpu.set(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength), offset);
+    this.arenaUsed++;
+    return { buffer: this.arenaGpu, offset, size: Math.max(16, align(data.byteLength, 16)) };
+  }
+
+  /**
+   * Encodes one compute dispatch into the current batch. `where` describes the op and its input shapes
+   * for error messages (evaluated only when an error is reported).
+   */
+  encodeDispatch(
+    pipeline: GPUComputePipeline,
+    entries: GPUBindGroupEntry[],
+    workgroups: readonly [number, number, number],
+    where: () => string,
+  ): void {
+    this.assertAlive();
+    if (this.debug) this.device.pushErrorScope("validation");
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    this.dispatchCount++;
+    this.dispatchesInBatch++;
+    if (this.debug) {
+      this.flush();
+      this.pendingChecks.push({ where: where(), promise: this.device.popErrorScope() });
+    } else if (this.dispatchesInBatch >= this.batchSize) {
+      this.flush();
+    }
+  }
+
+  /** The open compute pass of the current batch (one pass holds many dispatches). */
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  /** The current command encoder with no compute pass open, for copies. */
+  commandEncoder(): GPUCommandEncoder {
+    this.assertAlive();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Submits everything encoded so far (uniforms first). Cheap when nothing is pending. */
+  flush(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) return;
+    this.assertAlive();
+    if (this.arenaUsed > 0) {
+      this.device.queue.writeBuffer(this.arenaGpu, 0, this.arenaCpu, 0, this.arenaUsed * UNIFORM_SLOT_BYTES);
+      this.arenaUsed = 0;
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.submitCount++;
+    this.encoder = null;
+    this.dispatchesInBatch = 0;
+  }
+
+  /**
+   * Submits pending work, waits for the GPU to finish it and throws the first recorded error
+   * (validation error with its op in debug mode, any uncaptured error otherwise, or device loss).
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPendingErrors();
+  }
+
+  /** Throws the first error recorded by debug-mode error scopes or the uncaptured-error handler. */
+  async throwPendingErrors(): Promise<void> {
+    this.assertAlive();
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    for (const check of checks) {
+      const error = await check.promise;
+      if (error) throw new GpuValidationError(check.where, error.message);
+    }
+    if (this.uncaptured) {
+      const error = this.uncaptured;
+      this.uncaptured = null;
+      throw new GpuValidationError(
+        "a GPU command",
+        error.message + " (run with MASKRCNN_WEBGPU_DEBUG=1 to find the op at fault)",
+      );
+    }
+  }
+
+  /** Frees pooled buffers and pipelines; the context stays usable. */
+  trim(): void {
+    this.flush();
+    this.pool.trim();
+  }
+}
+
+let current: GpuContext | null = null;
+let pending: Promise<GpuContext> | null = null;
+
+/**
+ * Acquires the adapter and device once and returns the shared {@link GpuContext}. Later calls return the
+ * same context (options of later calls are ignored except `debug` and `batchSize`, which are updated).
+ * Throws {@link NoAdapterError} when WebGPU or an adapter is missing.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * const gpu = await getGpu({ debug: false });
+ * console.log(gpu.info.features);
+ * ```
+ */
+export async function getGpu(options: GpuOptions = {}): Promise<GpuContext> {
+  if (current) {
+    if (options.debug !== undefined) current.debug = options.debug;
+    if (options.batchSize !== undefined) current.batchSize = options.batchSize;
+    return current;
+  }
+  pending ??= acquire(options).finally(() => pending = null);
+  current = await pending;
+  return current;
+}
+
+/**
+ * The context acquired by {@link getGpu}; throws if none was acquired yet. Ops are synchronous and use this.
+ *
+ * @example
+ * ```ts
+ * import { currentGpu, getGpu } from "./gpu.ts";
+ * await getGpu();
+ * console.log(currentGpu().info.description);
+ * ```
+ */
+export function currentGpu(): GpuContext {
+  if (!current) {
+    throw new MaskRcnnGpuError(
+      "No GPU context: call `await getGpu()` once before creating tensors or running ops",
+    );
+  }
+  return current;
+}
+
+async function acquire(options: GpuOptions): Promise<GpuContext> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) throw new NoAdapterError("navigator.gpu is undefined");
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? "high-performance" });
+  } catch (error) {
+    throw new NoAdapterError(String(error));
+  }
+  if (!adapter) throw new NoAdapterError();
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const requiredLimits: Record<string, number> = {};
+  const adapterLimits = adapter.limits as unknown as Record<string, number>;
+  for (const name of WANTED_LIMITS) {
+    if (typeof adapterLimits[name] === "number") requiredLimits[name] = adapterLimits[name];
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const adapterInfo = adapter.info;
+  const limits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const value = (device.limits as unknown as Record<string, number>)[name];
+    if (typeof value === "number") limits[name] = value;
+  }
+  const info: GpuInfo = {
+    description: adapterInfo.description || adapterInfo.device || "unknown adapter",
+    vendor: adapterInfo.vendor,
+    isFallbackAdapter: (adapterInfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    features: [...device.features],
+    limits,
+  };
+  return new GpuContext(device, info, options);
+}
+
+function debugFromEnv(): boolean {
+  try {
+    const state = Deno.permissions.querySync({ name: "env", variable: "MASKRCNN_WEBGPU_DEBUG" }).state;
+    if (state !== "granted") return false;
+    const value = Deno.env.get("MASKRCNN_WEBGPU_DEBUG");
+    return value !== undefined && value !== "" && value !== "0";
+  } catch {
+    return false;
+  }
+}
+
+/** Rounds `n` up to a multiple of `alignment`. */
+export function align(n: number, alignment: number): number {
+  return Math.ceil(n / alignment) * alignment;
+}
