@@ -108,7 +108,10 @@ export class GpuContext {
     this.arenaGpu = this.createArena();
     device.lost.then((lostInfo) => {
       this.lost = lostInfo;
-      if (current === this) current = null;
+      if (current === this) {
+        current = null;
+        lostContext = this;
+      }
     });
     device.addEventListener("uncapturederror", (event) => {
       this.uncaptured ??= (event as GPUUncapturedErrorEvent).error;
@@ -279,6 +282,7 @@ export class GpuContext {
 }
 
 let current: GpuContext | null = null;
+let lostContext: GpuContext | null = null;
 let pending: Promise<GpuContext> | null = null;
 
 /**
@@ -316,6 +320,7 @@ export async function getGpu(options: GpuOptions = {}): Promise<GpuContext> {
  */
 export function currentGpu(): GpuContext {
   if (!current) {
+    lostContext?.assertAlive();
     throw new MaskRcnnGpuError(
       "No GPU context: call `await getGpu()` once before creating tensors or running ops",
     );
