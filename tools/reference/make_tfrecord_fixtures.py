@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Writes the TFRecord fixtures of tests/data/tfod_dataset_test.ts with an independent writer.
+
+TensorFlow is not needed: protobuf bytes, CRC-32C (with TensorFlow's mask) and PNG files are all
+written by hand here (PNG via zlib), so the TypeScript reader is checked against code that shares nothing
+with it.
+
+Outputs (in tests/fixtures/data/):
+  tfod_small.tfrecord       3 tf.train.Example records:
+                              0: PNG masks, packed lists
+                              1: dense float masks (num_boxes x H x W), unpacked float and int64 lists
+                              2: no objects
+  tfod_small_expected.json  the decoded values each record must read back as
+
+Run:  /usr/bin/python3 tools/reference/make_tfrecord_fixtures.py
+"""
+import json
+import os
+import struct
+import zlib
+
+import numpy as np
+
+OUT_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "data")
+
+
+# ---------- CRC-32C (bitwise, Castagnoli, reflected poly 0x82F63B78) ----------
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc(data: bytes) -> int:
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+def tfrecord(data: bytes) -> bytes:
+    header = struct.pack("<Q", len(data))
+    return header + struct.pack("<I", masked_crc(header)) + data + struct.pack("<I", masked_crc(data))
+
+
+# ---------- protobuf by hand ----------
+def varint(v: int) -> bytes:
+    if v < 0:
+        v += 1 << 64
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def tag(field: int, wire: int) -> bytes:
+    return varint(field << 3 | wire)
+
+
+def ld(field: int, payload: bytes) -> bytes:
+    return tag(field, 2) + varint(len(payload)) + payload
+
+
+def bytes_feature(values):
+    return ld(1, b"".join(ld(1, v) for v in values))
+
+
+def float_feature(values, packed=True):
+    if packed:
+        body = ld(1, b"".join(struct.pack("<f", v) for v in values)) if values else b""
+    else:
+        body = b"".join(tag(1, 5) + struct.pack("<f", v) for v in values)
+    return ld(2, body)
+
+
+def int64_feature(values, packed=True):
+    if packed:
+        body = ld(1, b"".join(varint(v) for v in values)) if values else b""
+    else:
+        body = b"".join(tag(1, 0) + varint(v) for v in values)
+    return ld(3, body)
+
+
+def example(features: dict) -> bytes:
+    entries = b"".join(ld(1, ld(1, k.encode()) + ld(2, v)) for k, v in features.items())
+    return ld(1, entries)
+
+
+# ---------- PNG by hand ----------
+def png(pixels: np.ndarray) -> bytes:
+    """pixels: uint8 H x W (greyscale) or H x W x 3 (RGB)."""
+    h, w = pixels.shape[:2]
+    color_type = 0 if pixels.ndim == 2 else 2
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def f32(values):
+    return [float(np.float32(v)) for v in values]
+
+
+def record_with_objects(rng, name, w, h, boxes_px, labels, texts, dense):
+    image = rng.randint(0, 256, size=(h, w, 3), dtype=np.uint8)
+    masks = np.zeros((len(labels), h, w), dtype=np.uint8)
+    for k, (x1, y1, x2, y2) in enumerate(boxes_px):
+        masks[k, y1:y2, x1:x2] = 1
+        masks[k, y1, x1] = 0  # not a plain rectangle
+    xmin = f32([b[0] / w for b in boxes_px])
+    ymin = f32([b[1] / h for b in boxes_px])
+    xmax = f32([b[2] / w for b in boxes_px])
+    ymax = f32([b[3] / h for b in boxes_px])
+    feats = {
+        "image/encoded": bytes_feature([png(image)]),
+        "image/format": bytes_feature([b"png"]),
+        "image/filename": bytes_feature([name.encode()]),
+        "image/source_id": bytes_feature([name.encode()]),
+        "image/height": int64_feature([h], packed=not dense),
+        "image/width": int64_feature([w], packed=not dense),
+        "image/object/bbox/xmin": float_feature(xmin, packed=not dense),
+        "image/object/bbox/ymin": float_feature(ymin, packed=not dense),
+        "image/object/bbox/xmax": float_feature(xmax, packed=not dense),
+        "image/object/bbox/ymax": float_feature(ymax, packed=not dense),
+        "image/object/class/label": int64_feature(labels, packed=not dense),
+        "image/object/class/text": bytes_feature([t.encode() for t in texts]),
+        "test/negative": int64_feature([-3, 1 << 40], packed=not dense),
+    }
+    if dense:
+        feats["image/object/mask"] = float_feature([float(v) for v in masks.reshape(-1)], packed=False)
+    else:
+        feats["image/object/mask"] = bytes_feature([png(m) for m in masks])
+    expected = {
+        "filename": name,
+        "width": w,
+        "height": h,
+        "image": image.reshape(-1).tolist(),
+        # Boxes as the reader must compute them: float32 normalised coordinate times the pixel size.
+        "boxes": [[xmin[k] * w, ymin[k] * h, xmax[k] * w, ymax[k] * h] for k in range(len(labels))],
+        "labels": labels,
+        "masks": masks.reshape(-1).tolist(),
+        "mask_kind": "dense" if dense else "png",
+        "negative": [-3, 1 << 40],
+        "texts": texts,
+    }
+    return example(feats), expected
+
+
+def main():
+    rng = np.random.RandomState(20240607)
+    records, expected = [], []
+    r, e = record_with_objects(rng, "png_masks", 9, 6, [(1, 1, 5, 4), (4, 2, 9, 6)], [1, 3], ["cat", "dog"], False)
+    records.append(r)
+    expected.append(e)
+    r, e = record_with_objects(rng, "dense_masks", 7, 5, [(0, 0, 3, 5), (2, 1, 7, 3), (5, 3, 7, 5)], [2, 1, 2],
+                               ["b", "a", "b"], True)
+    records.append(r)
+    expected.append(e)
+    empty_image = rng.randint(0, 256, size=(4, 3, 3), dtype=np.uint8)
+    records.append(example({
+        "image/encoded": bytes_feature([png(empty_image)]),
+        "image/filename": bytes_feature([b"empty"]),
+        "image/height": int64_feature([4]),
+        "image/width": int64_feature([3]),
+        "image/object/bbox/xmin": float_feature([]),
+        "image/object/class/label": int64_feature([]),
+    }))
+    expected.append({"filename": "empty", "width": 3, "height": 4, "image": empty_image.reshape(-1).tolist(),
+                     "boxes": [], "labels": [], "masks": [], "mask_kind": "none", "texts": []})
+    os.makedirs(OUT_DIR, exist_ok=True)
+    with open(os.path.join(OUT_DIR, "tfod_small.tfrecord"), "wb") as f:
+        for rec in records:
+            f.write(tfrecord(rec))
+    with open(os.path.join(OUT_DIR, "tfod_small_expected.json"), "w") as f:
+        json.dump({"generator": "tools/reference/make_tfrecord_fixtures.py", "records": expected}, f)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
