@@ -10,7 +10,7 @@
 import jpegWasm from "imagescript/wasm/node/jpeg.js";
 import pngWasm from "imagescript/wasm/node/png.js";
 import pngJs from "imagescript/png/node.js";
-import { DataError } from "./errors.ts";
+import { DataError, type DataErrorLocation } from "./errors.ts";
 import type { Image } from "./types.ts";
 
 interface JpegFramebuffer {
@@ -48,15 +48,19 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat {
 }
 
 /**
- * Decodes JPEG or PNG bytes to RGB. `file` names the source in the `DataError` (`corrupt-image`) thrown for
- * undecodable data.
+ * Decodes JPEG or PNG bytes to RGB. `where` (a file name, or a file plus record index) locates the source in
+ * the `DataError` (`corrupt-image`) thrown for undecodable data.
  * @example
  * ```ts
  * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
  * image.data.length === image.width * image.height * 3; // true
  * ```
  */
-export async function decodeImage(bytes: Uint8Array, file = "<memory>"): Promise<Image> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  where: string | DataErrorLocation = "<memory>",
+): Promise<Image> {
+  const loc = typeof where === "string" ? { file: where } : where;
   const format = sniffImageFormat(bytes);
   try {
     if (format === "jpeg") {
@@ -73,13 +77,11 @@ export async function decodeImage(bytes: Uint8Array, file = "<memory>"): Promise
     throw new DataError(
       "corrupt-image",
       `cannot decode ${format} image (${(e as Error).message})`,
-      { file },
-      {
-        cause: e,
-      },
+      loc,
+      { cause: e },
     );
   }
-  throw new DataError("corrupt-image", "not a JPEG or PNG file", { file });
+  throw new DataError("corrupt-image", "not a JPEG or PNG file", loc);
 }
 
 /**
@@ -145,9 +147,9 @@ export function rgbaToRgb(rgba: Uint8Array, pixels: number): Uint8Array {
  */
 export async function decodeMaskPng(
   bytes: Uint8Array,
-  file = "<memory>",
+  where: string | DataErrorLocation = "<memory>",
 ): Promise<{ mask: Uint8Array; width: number; height: number }> {
-  const image = await decodeImage(bytes, file);
+  const image = await decodeImage(bytes, where);
   const n = image.width * image.height;
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = image.data[3 * i] !== 0 ? 1 : 0;
