@@ -11,6 +11,9 @@ Outputs (in tests/fixtures/data/):
                               1: dense float masks (num_boxes x H x W), unpacked float and int64 lists
                               2: no objects
   tfod_small_expected.json  the decoded values each record must read back as
+  torch_resize.json         (only when torch is importable) PyTorch's F.interpolate bilinear
+                            (align_corners=False) and nearest outputs, and torchvision's min/max resize
+                            sizes, for tests/data/transforms_resize_test.ts
 
 Run:  /usr/bin/python3 tools/reference/make_tfrecord_fixtures.py
 """
@@ -185,5 +188,46 @@ def main():
         f.write("\n")
 
 
+def write_resize_fixture():
+    """PyTorch reference outputs for the resize transforms (skipped when torch is missing)."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        print("torch not available: torch_resize.json not rewritten")
+        return
+    rng = np.random.RandomState(7)
+    bilinear = []
+    for (h, w), (oh, ow) in [((5, 7), (3, 4)), ((5, 7), (11, 16)), ((4, 6), (4, 9)), ((6, 3), (13, 2))]:
+        x = rng.uniform(0, 255, size=(h, w, 3)).astype(np.float32)
+        t = torch.from_numpy(x).permute(2, 0, 1)[None]
+        y = F.interpolate(t, size=(oh, ow), mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+        bilinear.append({"in_h": h, "in_w": w, "out_h": oh, "out_w": ow, "input": x.reshape(-1).tolist(),
+                         "output": y.numpy().reshape(-1).tolist()})
+    nearest = []
+    for (h, w), (oh, ow) in [((5, 7), (3, 4)), ((5, 7), (11, 16)), ((7, 5), (13, 9)), ((3, 3), (6, 6))]:
+        m = (rng.uniform(size=(h, w)) > 0.5).astype(np.uint8)
+        y = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(oh, ow))[0, 0].byte()
+        nearest.append({"in_h": h, "in_w": w, "out_h": oh, "out_w": ow, "input": m.reshape(-1).tolist(),
+                        "output": y.numpy().reshape(-1).tolist()})
+    sizes = []
+    for h, w, min_size, max_size in [(480, 640, 800, 1333), (427, 640, 800, 1333), (500, 333, 800, 1333),
+                                      (1000, 300, 800, 1333), (128, 128, 256, 256), (375, 500, 600, 1000)]:
+        # torchvision.models.detection.transform._resize_image_and_masks
+        im_shape = torch.tensor([h, w])
+        scale = torch.min(min_size / torch.min(im_shape).to(torch.float32),
+                          max_size / torch.max(im_shape).to(torch.float32)).item()
+        image = torch.zeros(1, 3, h, w)
+        out = F.interpolate(image, scale_factor=scale, mode="bilinear", recompute_scale_factor=True,
+                            align_corners=False)
+        sizes.append({"h": h, "w": w, "min_size": min_size, "max_size": max_size, "scale": scale,
+                      "out_h": out.shape[2], "out_w": out.shape[3]})
+    with open(os.path.join(OUT_DIR, "torch_resize.json"), "w") as f:
+        json.dump({"generator": "tools/reference/make_tfrecord_fixtures.py (torch %s)" % torch.__version__,
+                   "bilinear": bilinear, "nearest": nearest, "min_max_sizes": sizes}, f)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     main()
+    write_resize_fixture()
