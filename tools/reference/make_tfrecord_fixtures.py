@@ -11,6 +11,9 @@ Outputs (in tests/fixtures/data/):
                               1: dense float masks (num_boxes x H x W), unpacked float and int64 lists
                               2: no objects
   tfod_small_expected.json  the decoded values each record must read back as
+  codec_*.jpg / codec_*.png  small images for tests/data/image_codec_test.ts: JPEGs written and decoded
+                            by Pillow (only when Pillow is importable), PNGs in greyscale, grey+alpha and
+                            RGBA written by hand, with the pixel values in codec_expected.json
   torch_resize.json         (only when torch is importable) PyTorch's F.interpolate bilinear
                             (align_corners=False) and nearest outputs, and torchvision's min/max resize
                             sizes, for tests/data/transforms_resize_test.ts
@@ -97,9 +100,9 @@ def example(features: dict) -> bytes:
 
 # ---------- PNG by hand ----------
 def png(pixels: np.ndarray) -> bytes:
-    """pixels: uint8 H x W (greyscale) or H x W x 3 (RGB)."""
+    """pixels: uint8 H x W (greyscale) or H x W x C with C = 2 (grey+alpha), 3 (RGB) or 4 (RGBA)."""
     h, w = pixels.shape[:2]
-    color_type = 0 if pixels.ndim == 2 else 2
+    color_type = 0 if pixels.ndim == 2 else {2: 4, 3: 2, 4: 6}[pixels.shape[2]]
     raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -188,6 +191,38 @@ def main():
         f.write("\n")
 
 
+def write_codec_fixture():
+    """Images in the formats decodeImage must handle, and the RGB values it must return."""
+    rng = np.random.RandomState(11)
+    expected = {}
+    grey = rng.randint(0, 256, size=(5, 6), dtype=np.uint8)
+    grey_alpha = rng.randint(0, 256, size=(5, 6, 2), dtype=np.uint8)
+    rgba = rng.randint(0, 256, size=(5, 6, 4), dtype=np.uint8)
+    for name, pixels, rgb in [("grey", grey, np.stack([grey] * 3, -1)),
+                              ("grey_alpha", grey_alpha, np.stack([grey_alpha[..., 0]] * 3, -1)),
+                              ("rgba", rgba, rgba[..., :3])]:
+        with open(os.path.join(OUT_DIR, "codec_%s.png" % name), "wb") as f:
+            f.write(png(pixels))
+        expected["codec_%s.png" % name] = {"width": 6, "height": 5, "rgb": rgb.reshape(-1).tolist(), "tolerance": 0}
+    try:
+        from PIL import Image
+    except ImportError:
+        print("Pillow not available: JPEG codec fixtures not rewritten")
+    else:
+        yy, xx = np.mgrid[0:16, 0:24]
+        smooth = np.stack([xx * 10, yy * 15, 255 - xx * 5 - yy * 5], -1).astype(np.uint8)
+        for name, image in [("rgb", Image.fromarray(smooth, "RGB")), ("grey", Image.fromarray(smooth[..., 0], "L"))]:
+            path = os.path.join(OUT_DIR, "codec_%s.jpg" % name)
+            image.save(path, quality=95)
+            decoded = np.asarray(Image.open(path).convert("RGB"))
+            # Different IDCT implementations may differ by a few levels.
+            expected["codec_%s.jpg" % name] = {"width": 24, "height": 16, "rgb": decoded.reshape(-1).tolist(),
+                                               "tolerance": 4}
+    with open(os.path.join(OUT_DIR, "codec_expected.json"), "w") as f:
+        json.dump({"generator": "tools/reference/make_tfrecord_fixtures.py", "images": expected}, f)
+        f.write("\n")
+
+
 def write_resize_fixture():
     """PyTorch reference outputs for the resize transforms (skipped when torch is missing)."""
     try:
@@ -230,4 +265,5 @@ def write_resize_fixture():
 
 if __name__ == "__main__":
     main()
+    write_codec_fixture()
     write_resize_fixture()
