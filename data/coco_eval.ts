@@ -85,7 +85,7 @@ export interface CocoEvalResult {
  * const results = [{ image_id: 1, category_id: 1, bbox: [12, 10, 40, 40], score: 0.9 }];
  * const { stats, perCategory } = evaluateCoco(gt, results, { iouType: "bbox" });
  * console.log(formatCocoSummary(stats, "bbox"));
- * console.log(perCategory[0].ap50); // 1
+ * console.log(perCategory[0].ap50); // 0.9999999999999999 (precision is tp / (tp + fp + ε), as in pycocotools)
  * ```
  */
 export function evaluateCoco(

@@ -44,7 +44,7 @@ export interface Accumulated {
  * };
  * const prep = prepareEval(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 4, 3], score: 0.9 }], "bbox", 100);
  * const acc = accumulate(prep, matchCells(prep, [0.5], [[0, 1e10]]), 1, 1, [0, 0.5, 1], [100]);
- * console.log(acc.precision, acc.recall); // Float64Array [1, 1, 1] Float64Array [1]
+ * console.log(acc.precision, acc.recall); // Float64Array [0.9999999999999998, …] Float64Array [1]  (tp / (tp + fp + ε))
  * ```
  */
 export function accumulate(

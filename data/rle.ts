@@ -78,7 +78,7 @@ export function rleToRuns(rle: Rle, what = "rle"): RleRuns {
  * @example
  * ```ts
  * import { runsToRle } from "./rle.ts";
- * console.log(runsToRle({ height: 2, width: 2, counts: new Uint32Array([1, 2, 1]) })); // { size: [2, 2], counts: "12" + "1" }
+ * console.log(runsToRle({ height: 2, width: 2, counts: new Uint32Array([1, 2, 1]) })); // { size: [2, 2], counts: "121" }
  * ```
  */
 export function runsToRle(runs: RleRuns): CompressedRle {
@@ -132,7 +132,7 @@ export function maskToRuns(mask: Uint8Array, height: number, width: number): Rle
  * ```ts
  * import { rleEncode } from "./rle.ts";
  * const mask = new Uint8Array([0, 1, 1, 1]); // 2×2, row-major
- * console.log(rleEncode(mask, 2, 2)); // { size: [2, 2], counts: "112" }
+ * console.log(rleEncode(mask, 2, 2)); // { size: [2, 2], counts: "13" }
  * ```
  */
 export function rleEncode(mask: Uint8Array, height: number, width: number): CompressedRle {
@@ -193,7 +193,7 @@ export function runsArea(counts: Uint32Array): number {
  * @example
  * ```ts
  * import { rleArea } from "./rle.ts";
- * console.log(rleArea({ size: [2, 2], counts: "112" })); // 3
+ * console.log(rleArea({ size: [2, 2], counts: "13" })); // 3
  * ```
  */
 export function rleArea(rle: Rle): number {
