@@ -56,10 +56,8 @@ export function flipBoxes(boxes: Float32Array, width: number): Float32Array {
  */
 export function flipMasks(masks: Uint8Array, n: number, width: number, height: number): Uint8Array {
   const out = new Uint8Array(masks.length);
-  for (let r = 0; r < n * height; r++) {
-    const row = r * width;
-    for (let x = 0; x < width; x++) out[row + width - 1 - x] = masks[row + x];
-  }
+  out.set(masks.subarray(0, n * width * height));
+  for (let r = 0; r < n * height; r++) out.subarray(r * width, (r + 1) * width).reverse();
   return out;
 }
 

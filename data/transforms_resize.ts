@@ -78,10 +78,31 @@ export function resizeBilinear(
  * ```
  */
 export function resizeImage(image: Image, outH: number, outW: number): Image {
-  if (outH === image.height && outW === image.width) return { ...image, data: image.data.slice() };
-  const f = resizeBilinear(image.data, image.height, image.width, 3, outH, outW);
-  const data = new Uint8Array(f.length);
-  for (let i = 0; i < f.length; i++) data[i] = Math.round(f[i]); // Uint8Array assignment clamps to 0..255
+  const { width: inW, height: inH } = image;
+  if (outH === inH && outW === inW) return { ...image, data: image.data.slice() };
+  const src = image.data;
+  const data = new Uint8Array(outH * outW * 3);
+  const ty = bilinearTaps(inH, outH), tx = bilinearTaps(inW, outW);
+  // Byte offsets and weights per output column, computed once.
+  const c0 = new Int32Array(outW), c1 = new Int32Array(outW), wx = new Float64Array(outW);
+  for (let x = 0; x < outW; x++) {
+    c0[x] = tx.i0[x] * 3;
+    c1[x] = tx.i1[x] * 3;
+    wx[x] = tx.w1[x];
+  }
+  for (let y = 0; y < outH; y++) {
+    const r0 = ty.i0[y] * inW * 3, r1 = ty.i1[y] * inW * 3, wy1 = ty.w1[y], wy0 = 1 - wy1;
+    let o = y * outW * 3;
+    for (let x = 0; x < outW; x++) {
+      const a = r0 + c0[x], b = r0 + c1[x], c = r1 + c0[x], d = r1 + c1[x];
+      const wx1 = wx[x], wx0 = 1 - wx1;
+      for (let ch = 0; ch < 3; ch++) {
+        const v = wy0 * (wx0 * src[a + ch] + wx1 * src[b + ch]) +
+          wy1 * (wx0 * src[c + ch] + wx1 * src[d + ch]);
+        data[o++] = v + 0.5; // values are within 0..255, so truncation of v + 0.5 rounds half up
+      }
+    }
+  }
   return { data, width: outW, height: outH };
 }
 
@@ -112,7 +133,12 @@ export function resizeMasksNearest(
   for (let k = 0; k < n; k++) {
     const s = k * inH * inW, o = k * outH * outW;
     for (let y = 0; y < outH; y++) {
-      const row = s + iy[y] * inW, orow = o + y * outW;
+      const orow = o + y * outW;
+      if (y > 0 && iy[y] === iy[y - 1]) {
+        out.copyWithin(orow, orow - outW, orow);
+        continue;
+      }
+      const row = s + iy[y] * inW;
       for (let x = 0; x < outW; x++) out[orow + x] = masks[row + ix[x]];
     }
   }
