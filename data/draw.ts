@@ -160,7 +160,7 @@ export function drawDetections(
 ): Uint8Array {
   const rgba = toRgba(image);
   drawInstancesRgba(rgba, image.width, image.height, result, options);
-  return encodePng(rgba, image.width, image.height);
+  return encodePng(new Uint8Array(rgba.buffer), image.width, image.height, 4);
 }
 
 /**

@@ -1,120 +1,184 @@
 /**
- * Image decode (PNG, JPEG) to interleaved RGB and PNG encode, on imagescript's WebAssembly and pure-JS
- * codecs. We import those codec modules directly rather than imagescript's main entry: the main entry loads
- * a native addon for JPEG/WebP encoding at import time, which would need `--allow-ffi` (and a native addon is
- * what this project avoids). The WebAssembly codecs read their `.wasm` from the npm cache, so decoding needs
- * `--allow-read` (and `--allow-env`, which imagescript reads to pick a SIMD build).
+ * Image decoding and encoding with imagescript's WebAssembly/JS codecs: JPEG and PNG to interleaved RGB
+ * (greyscale, grey+alpha, RGBA and CMYK converted), PNG encoding of masks and images.
+ *
+ * Only the WASM/JS parts of imagescript are imported, so decoding needs no `--allow-ffi`; it needs
+ * `--allow-read` (the WASM module is read from the npm cache) and `--allow-env`.
  * @module
  */
-// @ts-types="./image_codec_types.d.ts"
-import pngCodec from "imagescript/wasm/node/png.js";
-// @ts-types="./image_codec_types.d.ts"
-import jpegCodec from "imagescript/wasm/node/jpeg.js";
-// @ts-types="./image_codec_types.d.ts"
-import pngWriter from "imagescript/png/node.js";
 
-/** A decoded image: interleaved RGB bytes, row-major. */
-export interface DecodedImage {
-  data: Uint8Array;
+import jpegWasm from "imagescript/wasm/node/jpeg.js";
+import pngWasm from "imagescript/wasm/node/png.js";
+import pngJs from "imagescript/png/node.js";
+import { DataError, type DataErrorLocation } from "./errors.ts";
+import type { Image } from "./types.ts";
+
+interface JpegFramebuffer {
   width: number;
   height: number;
+  format: number;
+  buffer: Uint8Array;
+}
+interface JpegCodec {
+  decode(data: Uint8Array): JpegFramebuffer;
+}
+interface PngCodec {
+  decode(data: Uint8Array): { width: number; height: number; framebuffer: Uint8Array };
 }
 
-/** A byte array that is not a decodable PNG or JPEG (the message says which and why). */
-export class ImageDecodeError extends Error {
-  /** @param source a file name or description; @param detail what went wrong. */
-  constructor(readonly source: string, detail: string) {
-    super(`${source}: ${detail}`);
-    this.name = "ImageDecodeError";
-  }
-}
+let jpegCodec: Promise<JpegCodec> | undefined;
+let pngCodec: Promise<PngCodec> | undefined;
 
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
+/** Kind of an encoded image, from its magic bytes. */
+export type ImageFormat = "jpeg" | "png" | "unknown";
 
 /**
- * Tells the format of encoded bytes from their magic number.
- *
+ * Detects JPEG or PNG from the first bytes.
  * @example
  * ```ts
- * import { sniffImageFormat } from "./image_codec.ts";
- * console.log(sniffImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0]))); // "jpeg"
+ * sniffImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])); // "jpeg"
  * ```
  */
-export function sniffImageFormat(bytes: Uint8Array): "png" | "jpeg" | null {
-  if (bytes.length >= 8 && PNG_MAGIC.every((b, i) => bytes[i] === b)) return "png";
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
-  return null;
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return "png";
+  }
+  return "unknown";
 }
 
 /**
- * Decodes PNG or JPEG bytes to RGB (grayscale expanded, alpha dropped, CMYK converted).
- * Throws {@link ImageDecodeError} naming `source` for unknown formats and truncated or corrupt data.
- *
+ * Decodes JPEG or PNG bytes to RGB. `where` (a file name, or a file plus record index) locates the source in
+ * the `DataError` (`corrupt-image`) thrown for undecodable data.
  * @example
  * ```ts
- * import { decodeImage, encodePng } from "./image_codec.ts";
- * const png = encodePng(new Uint8Array(2 * 2 * 3).fill(7), 2, 2);
- * const image = await decodeImage(png);
- * console.log(image.width, image.data[0]); // 2 7
+ * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
+ * image.data.length === image.width * image.height * 3; // true
  * ```
  */
-export async function decodeImage(bytes: Uint8Array, source = "image"): Promise<DecodedImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  where: string | DataErrorLocation = "<memory>",
+): Promise<Image> {
+  const loc = typeof where === "string" ? { file: where } : where;
   const format = sniffImageFormat(bytes);
-  if (!format) throw new ImageDecodeError(source, "not a PNG or JPEG (unrecognised header bytes)");
   try {
+    if (format === "jpeg") {
+      jpegCodec ??= (jpegWasm as { init(): Promise<JpegCodec> }).init();
+      const fb = (await jpegCodec).decode(bytes);
+      return jpegToRgb(fb);
+    }
     if (format === "png") {
-      const { width, height, framebuffer } = (await pngCodec.init()).decode(bytes);
-      return { width, height, data: dropAlpha(framebuffer, width * height) };
+      pngCodec ??= (pngWasm as { init(): Promise<PngCodec> }).init();
+      const { width, height, framebuffer } = (await pngCodec).decode(bytes);
+      return { width, height, data: rgbaToRgb(framebuffer, width * height) };
     }
-    const frame = (await jpegCodec.init()).decode(bytes);
-    const pixels = frame.width * frame.height;
-    const data = new Uint8Array(pixels * 3);
-    if (frame.format === 0) {
-      for (let i = 0; i < pixels; i++) data[3 * i] = data[3 * i + 1] = data[3 * i + 2] = frame.buffer[i];
-    } else if (frame.format === 1) {
-      data.set(frame.buffer.subarray(0, pixels * 3));
-    } else {
-      for (let i = 0; i < pixels; i++) {
-        const k = 1 - frame.buffer[4 * i + 3] / 255;
-        for (let c = 0; c < 3; c++) {
-          data[3 * i + c] = Math.round(255 * (1 - frame.buffer[4 * i + c] / 255) * k);
-        }
-      }
-    }
-    return { width: frame.width, height: frame.height, data };
-  } catch (error) {
-    if (error instanceof ImageDecodeError) throw error;
-    throw new ImageDecodeError(
-      source,
-      `corrupt or truncated ${format.toUpperCase()} (${(error as Error).message})`,
+  } catch (e) {
+    throw new DataError(
+      "corrupt-image",
+      `cannot decode ${format} image (${(e as Error).message})`,
+      loc,
+      { cause: e },
     );
   }
-}
-
-function dropAlpha(rgba: Uint8Array, pixels: number): Uint8Array {
-  const rgb = new Uint8Array(pixels * 3);
-  for (let i = 0; i < pixels; i++) {
-    rgb[3 * i] = rgba[4 * i];
-    rgb[3 * i + 1] = rgba[4 * i + 1];
-    rgb[3 * i + 2] = rgba[4 * i + 2];
-  }
-  return rgb;
+  throw new DataError("corrupt-image", "not a JPEG or PNG file", loc);
 }
 
 /**
- * Encodes RGB, RGBA or single-channel bytes as a PNG (channels inferred from the length).
- *
+ * Reads and decodes an image file; a missing file gives a `DataError` with reason `missing-file`.
  * @example
  * ```ts
- * import { encodePng } from "./image_codec.ts";
- * const png = encodePng(new Uint8Array(4 * 3).fill(255), 4, 3); // a white 4×3 grayscale image
- * console.log(png[1] === 0x50); // "P" of the PNG magic
+ * const image = await readImageFile("images/0001.png");
  * ```
  */
-export function encodePng(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): Uint8Array {
-  const channels = pixels.length / (width * height);
-  if (![1, 3, 4].includes(channels)) {
-    throw new RangeError(`encodePng: ${pixels.length} bytes is not 1, 3 or 4 channels of ${width}×${height}`);
+export async function readImageFile(path: string): Promise<Image> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new DataError("missing-file", `cannot read image (${(e as Error).message})`, { file: path }, {
+      cause: e,
+    });
   }
-  return pngWriter.encode(pixels, { width, height, channels, level: 6 });
+  return await decodeImage(bytes, path);
+}
+
+function jpegToRgb(fb: JpegFramebuffer): Image {
+  const n = fb.width * fb.height;
+  const out = new Uint8Array(n * 3);
+  const src = fb.buffer;
+  if (fb.format === 0) {
+    for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[i];
+  } else if (fb.format === 1) {
+    out.set(src.subarray(0, n * 3));
+  } else if (fb.format === 2) {
+    // CMYK (as stored by Adobe, inverted), converted like imagescript does.
+    for (let i = 0; i < n; i++) {
+      const k = 1 - src[4 * i + 3] / 255;
+      for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * (1 - src[4 * i + c] / 255) * k);
+    }
+  } else throw new Error(`jpeg: unsupported pixel format ${fb.format}`);
+  return { width: fb.width, height: fb.height, data: out };
+}
+
+/**
+ * Drops the alpha channel of RGBA pixels (no blending).
+ * @example
+ * ```ts
+ * rgbaToRgb(new Uint8Array([1, 2, 3, 255]), 1); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function rgbaToRgb(rgba: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    out[3 * i] = rgba[4 * i];
+    out[3 * i + 1] = rgba[4 * i + 1];
+    out[3 * i + 2] = rgba[4 * i + 2];
+  }
+  return out;
+}
+
+/**
+ * Decodes a PNG instance mask to 0/1 (a pixel is 1 when its first channel is non-zero).
+ * @example
+ * ```ts
+ * const { mask, width, height } = await decodeMaskPng(pngBytes, "mask.png");
+ * ```
+ */
+export async function decodeMaskPng(
+  bytes: Uint8Array,
+  where: string | DataErrorLocation = "<memory>",
+): Promise<{ mask: Uint8Array; width: number; height: number }> {
+  const image = await decodeImage(bytes, where);
+  const n = image.width * image.height;
+  const mask = new Uint8Array(n);
+  for (let i = 0; i < n; i++) mask[i] = image.data[3 * i] !== 0 ? 1 : 0;
+  return { mask, width: image.width, height: image.height };
+}
+
+/**
+ * Encodes 8-bit pixels as PNG: 1 channel (grey, e.g. a 0/1 mask), 3 (RGB) or 4 (RGBA).
+ * @example
+ * ```ts
+ * const png = encodePng(new Uint8Array([0, 1, 1, 0]), 2, 2, 1);
+ * ```
+ */
+export function encodePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+): Uint8Array {
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(
+      `image_codec.ts: encodePng: expected ${width * height * channels} bytes, got ${pixels.length}`,
+    );
+  }
+  return (pngJs as { encode(d: Uint8Array, o: object): Uint8Array }).encode(pixels, {
+    width,
+    height,
+    channels,
+    depth: 8,
+    level: 1,
+  });
 }
