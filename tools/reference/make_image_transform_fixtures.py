@@ -19,7 +19,7 @@ STD = [0.229, 0.224, 0.225]
 
 # name: (min_size, max_size, [(H, W), ...])
 CASES = {
-    "upscale_batch2": (64, 100, [(37, 53), (50, 41)]),  # first limited by min_size, second by min_size; pad 96
+    "upscale_batch2": (48, 80, [(37, 53), (50, 41)]),  # both set by min_size; padded to 64×96
     "downscale_capped": (50, 60, [(97, 120), (61, 33)]),  # first capped by max_size (60/120 < 50/97)
 }
 
