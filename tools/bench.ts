@@ -10,6 +10,7 @@ import { benchRuntime } from "./bench/runtime.ts";
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
+  basic: () => import("./bench/basic.ts").then((m) => m.benchBasic()),
 };
 
 const { values } = parseArgs({

@@ -1,0 +1,175 @@
+/**
+ * Anchor generation, on the CPU. Anchors depend only on the padded image size and the feature-map sizes,
+ * never on pixel values, so they are computed once per input size here (microseconds to a few ms) and
+ * uploaded with {@link anchorsTensor}; callers should cache the tensor per (image size, feature sizes).
+ *
+ * Default: torchvision 0.14's `AnchorGenerator` exactly, with its f32 arithmetic: zero-centred cell
+ * anchors `round([-w, -h, w, h] / 2)` (round half to even) for every (ratio, size) pair with
+ * `h = sqrt(ratio)·size`, `w = size / sqrt(ratio)`, ratio-major order; per level the strides are
+ * `padded size // feature size` (integer division, per axis) and the anchors are ordered
+ * (y, x, cell anchor). Levels are concatenated; every image of a batch shares the same anchors.
+ *
+ * Option: matterport's `generate_pyramid_anchors` (float64, boxes as y1, x1, y2, x2 in pixels, centres at
+ * `index · anchor_stride · feature_stride` without a half-pixel offset).
+ * @module
+ */
+import { ShapeError } from "./errors.ts";
+import { type Tensor, tensorFromArray } from "./tensor.ts";
+
+/** torchvision Mask R-CNN's anchor sizes, one tuple per FPN level. */
+export const TORCHVISION_ANCHOR_SIZES: readonly (readonly number[])[] = [[32], [64], [128], [256], [512]];
+/** torchvision Mask R-CNN's aspect ratios (height / width), the same at every level. */
+export const TORCHVISION_ASPECT_RATIOS: readonly (readonly number[])[] = Array(5).fill([0.5, 1, 2]);
+
+const f = Math.fround;
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * torchvision's `AnchorGenerator.generate_anchors`: zero-centred anchors `[x1, y1, x2, y2]` for each
+ * (ratio, size) pair, ratio-major. → [ratios·sizes · 4] f32.
+ *
+ * @example
+ * ```ts
+ * import { cellAnchors } from "./anchors.ts";
+ * console.log(cellAnchors([32], [0.5, 1, 2])); // [-23,-11,23,11, -16,-16,16,16, -11,-23,11,23]
+ * ```
+ */
+export function cellAnchors(sizes: readonly number[], aspectRatios: readonly number[]): Float32Array {
+  const out = new Float32Array(sizes.length * aspectRatios.length * 4);
+  let k = 0;
+  for (const ratio of aspectRatios) {
+    const hRatio = f(Math.sqrt(f(ratio)));
+    const wRatio = f(1 / hRatio);
+    for (const size of sizes) {
+      const w = f(wRatio * f(size));
+      const h = f(hRatio * f(size));
+      for (const v of [-w, -h, w, h]) out[k++] = roundHalfEven(f(v / 2));
+    }
+  }
+  return out;
+}
+
+/**
+ * All anchors of a padded batch, as torchvision's `AnchorGenerator.forward` (one image's list).
+ * imageSize [Hp, Wp], featureSizes [[h, w] per level] → [Σ h·w·A, 4] f32 (x1, y1, x2, y2).
+ *
+ * @example
+ * ```ts
+ * import { torchvisionAnchors } from "./anchors.ts";
+ * const a = torchvisionAnchors([800, 1088], [[200, 272], [100, 136], [50, 68], [25, 34], [13, 17]]);
+ * console.log(a.length / 4); // 217413
+ * ```
+ */
+export function torchvisionAnchors(
+  imageSize: readonly [number, number],
+  featureSizes: readonly (readonly [number, number])[],
+  sizes: readonly (readonly number[])[] = TORCHVISION_ANCHOR_SIZES,
+  aspectRatios: readonly (readonly number[])[] = TORCHVISION_ASPECT_RATIOS,
+): Float32Array {
+  if (featureSizes.length !== sizes.length || sizes.length !== aspectRatios.length) {
+    throw new ShapeError(
+      "torchvisionAnchors",
+      `${featureSizes.length} feature maps, ${sizes.length} size tuples and ${aspectRatios.length} ratio tuples must match`,
+    );
+  }
+  const cells = sizes.map((s, i) => cellAnchors(s, aspectRatios[i]));
+  let total = 0;
+  featureSizes.forEach(([h, w], i) => {
+    if (!(h >= 1 && w >= 1 && h <= imageSize[0] && w <= imageSize[1])) {
+      throw new ShapeError(
+        "torchvisionAnchors",
+        `feature size [${h},${w}] is invalid for image [${imageSize}]`,
+      );
+    }
+    total += h * w * cells[i].length;
+  });
+  const out = new Float32Array(total);
+  let k = 0;
+  featureSizes.forEach(([h, w], level) => {
+    const strideY = Math.floor(imageSize[0] / h);
+    const strideX = Math.floor(imageSize[1] / w);
+    const cell = cells[level];
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const sx = x * strideX;
+        const sy = y * strideY;
+        for (let a = 0; a < cell.length; a += 4) {
+          out[k++] = f(sx + cell[a]);
+          out[k++] = f(sy + cell[a + 1]);
+          out[k++] = f(sx + cell[a + 2]);
+          out[k++] = f(sy + cell[a + 3]);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * matterport's `utils.generate_pyramid_anchors`: per level i, anchors of `scales[i]` with every ratio
+ * (width/height), on every `anchorStride`-th cell of `featureShapes[i]`, centres at
+ * `index · featureStrides[i]`, computed in float64. → [N, 4] f32 (y1, x1, y2, x2) in pixels.
+ *
+ * @example matterport's defaults for a 1024×1024 input
+ * ```ts
+ * import { matterportPyramidAnchors } from "./anchors.ts";
+ * const shapes: [number, number][] = [[256, 256], [128, 128], [64, 64], [32, 32], [16, 16]];
+ * const a = matterportPyramidAnchors([32, 64, 128, 256, 512], [0.5, 1, 2], shapes, [4, 8, 16, 32, 64], 1);
+ * console.log(a.length / 4); // 261888
+ * ```
+ */
+export function matterportPyramidAnchors(
+  scales: readonly number[],
+  ratios: readonly number[],
+  featureShapes: readonly (readonly [number, number])[],
+  featureStrides: readonly number[],
+  anchorStride: number,
+): Float32Array {
+  if (scales.length !== featureShapes.length || scales.length !== featureStrides.length || anchorStride < 1) {
+    throw new ShapeError(
+      "matterportPyramidAnchors",
+      `${scales.length} scales, ${featureShapes.length} shapes and ${featureStrides.length} strides must match (anchor stride ${anchorStride} ≥ 1)`,
+    );
+  }
+  const rows: number[] = [];
+  scales.forEach((scale, level) => {
+    const [fh, fw] = featureShapes[level];
+    const stride = featureStrides[level];
+    const heights = ratios.map((r) => scale / Math.sqrt(r));
+    const widths = ratios.map((r) => scale * Math.sqrt(r));
+    for (let iy = 0; iy < fh; iy += anchorStride) {
+      for (let ix = 0; ix < fw; ix += anchorStride) {
+        const cy = iy * stride;
+        const cx = ix * stride;
+        ratios.forEach((_, r) => {
+          rows.push(cy - 0.5 * heights[r], cx - 0.5 * widths[r], cy + 0.5 * heights[r], cx + 0.5 * widths[r]);
+        });
+      }
+    }
+  });
+  return new Float32Array(rows);
+}
+
+/**
+ * Uploads anchors computed by {@link torchvisionAnchors} or {@link matterportPyramidAnchors}.
+ * anchors: Float32Array of 4·A → [A, 4] f32.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../mod.ts";
+ * import { anchorsTensor, torchvisionAnchors } from "./anchors.ts";
+ * await getGpu();
+ * const t = anchorsTensor(torchvisionAnchors([64, 64], [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]]));
+ * console.log(t.shape); // [1023, 4]
+ * ```
+ */
+export function anchorsTensor(anchors: Float32Array): Tensor {
+  if (anchors.length % 4 !== 0) {
+    throw new ShapeError("anchorsTensor", `${anchors.length} values are not a whole number of boxes`);
+  }
+  return tensorFromArray(anchors, [anchors.length / 4, 4]);
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { getGpu, ShapeError } from "../../mod.ts";
+import {
+  anchorsTensor,
+  cellAnchors,
+  matterportPyramidAnchors,
+  TORCHVISION_ANCHOR_SIZES,
+  TORCHVISION_ASPECT_RATIOS,
+  torchvisionAnchors,
+} from "../../ops/anchors.ts";
+import { loadFixture } from "../_fixtures.ts";
+
+await getGpu();
+const fixture = loadFixture("ops/anchors.json");
+
+Deno.test("cellAnchors equal torchvision's rounded base anchors for sizes 32..512 and ratios 0.5, 1, 2", () => {
+  const ours = TORCHVISION_ANCHOR_SIZES.flatMap((s, i) =>
+    Array.from(cellAnchors(s, TORCHVISION_ASPECT_RATIOS[i]))
+  );
+  assert.deepEqual(ours, Array.from(fixture.tensors.cell_anchors.data));
+});
+
+type TvMeta = Record<string, { image: [number, number]; features: [number, number][] }>;
+for (const [name, { image, features }] of Object.entries(fixture.meta.torchvision as TvMeta)) {
+  Deno.test(`torchvisionAnchors ${name} equal AnchorGenerator exactly (odd feature sizes, // strides)`, async () => {
+    const ours = torchvisionAnchors(image, features);
+    const ref = fixture.tensors[name];
+    assert.equal(ours.length, ref.data.length);
+    assert.deepEqual(ours, ref.data);
+    const t = anchorsTensor(ours);
+    assert.deepEqual(t.shape, ref.shape);
+    assert.deepEqual(await t.read(), ref.data);
+  });
+}
+
+type MpMeta = Record<string, {
+  scales: number[];
+  ratios: number[];
+  shapes: [number, number][];
+  strides: number[];
+  anchor_stride: number;
+}>;
+for (const [name, m] of Object.entries(fixture.meta.matterport as MpMeta)) {
+  Deno.test(`matterportPyramidAnchors ${name} equal the float64 reference (y1, x1, y2, x2)`, () => {
+    const ours = matterportPyramidAnchors(m.scales, m.ratios, m.shapes, m.strides, m.anchor_stride);
+    const ref = fixture.tensors[name].data as Float64Array;
+    assert.equal(ours.length, ref.length);
+    assert.deepEqual(ours, Float32Array.from(ref));
+  });
+}
+
+Deno.test("anchor generators reject mismatched level counts", () => {
+  assert.throws(
+    () => torchvisionAnchors([64, 64], [[16, 16]]),
+    (e: Error) =>
+      e instanceof ShapeError && /torchvisionAnchors: 1 feature maps, 5 size tuples/.test(e.message),
+  );
+  assert.throws(() => torchvisionAnchors([8, 8], Array(5).fill([16, 16])), ShapeError);
+  assert.throws(() => matterportPyramidAnchors([32], [1], [], [4], 1), ShapeError);
+  assert.throws(() => anchorsTensor(new Float32Array(5)), ShapeError);
+});
