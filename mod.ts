@@ -23,6 +23,36 @@ export { dispatch, params } from "./ops/kernel.ts";
 export type { DispatchSpec, Kernel } from "./ops/kernel.ts";
 export { add, copy, fill, fillInPlace, mul, relu } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";
+export { maxPool2d, maxPool2dOutputSize } from "./ops/pool.ts";
+export type { MaxPool2dOptions } from "./ops/pool.ts";
+export { nearestSourceIndex, upsampleNearest } from "./ops/upsample.ts";
+export {
+  flatten,
+  nchwFlattenOrderPermutation,
+  permuteFlattenedInputColumns,
+  sigmoid,
+  softmax,
+} from "./ops/activation.ts";
+export { imageTransform, resizedImageSize, uploadRgb8 } from "./ops/image_transform.ts";
+export type { ImageTransformOptions, Rgb8Image, TransformedBatch } from "./ops/image_transform.ts";
+export {
+  anchorsTensor,
+  cellAnchors,
+  matterportPyramidAnchors,
+  TORCHVISION_ANCHOR_SIZES,
+  TORCHVISION_ASPECT_RATIOS,
+  torchvisionAnchors,
+} from "./ops/anchors.ts";
+export {
+  BBOX_XFORM_CLIP,
+  clipBoxesToImage,
+  decodeBoxes,
+  encodeBoxes,
+  removeSmallBoxes,
+  ROI_BOX_WEIGHTS,
+  RPN_BOX_WEIGHTS,
+} from "./ops/box_coder.ts";
+export type { BoxWeights } from "./ops/box_coder.ts";
 export {
   DeviceLostError,
   DisposedTensorError,
