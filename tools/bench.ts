@@ -11,6 +11,7 @@ import { benchRuntime } from "./bench/runtime.ts";
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
   basic: () => import("./bench/basic.ts").then((m) => m.benchBasic()),
+  data: () => import("./bench/data.ts").then((m) => m.benchData()),
 };
 
 const { values } = parseArgs({
