@@ -63,3 +63,37 @@ export {
   NoAdapterError,
   ShapeError,
 } from "./ops/errors.ts";
+
+// Data: datasets, transforms, loader, pictures.
+export type { Batch, Dataset, Image, Target, TrainItem } from "./data/types.ts";
+export { DataError, DataErrorTally } from "./data/errors.ts";
+export type { DataErrorLocation, DataErrorReason, DataErrorSummary, OnDataError } from "./data/errors.ts";
+export { decodeImage, encodePng, readImageFile, sniffImageFormat } from "./data/image_codec.ts";
+export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
+export type { ShapesItem, ShapesOptions } from "./data/shapes.ts";
+export { loadCocoDataset } from "./data/coco_dataset.ts";
+export type { CocoDataset, CocoDatasetOptions, CocoItem } from "./data/coco_dataset.ts";
+export { decodeTfodExample, loadTfodDataset } from "./data/tfod_dataset.ts";
+export type { TfodDataset, TfodDatasetOptions, TfodItem } from "./data/tfod_dataset.ts";
+export { tfodExampleFromItem, writeTfodRecords } from "./data/tfod_writer.ts";
+export { encodeTfRecord, parseTfRecords, writeTfRecordFile } from "./data/tfrecord.ts";
+export { loadFolderDataset } from "./data/folder_dataset.ts";
+export type { FolderDataset, FolderItem } from "./data/folder_dataset.ts";
+export { polygonsToMaskInBox } from "./data/mask_in_box.ts";
+export { minMaxResizeSize, resizeItem, resizeMinMax } from "./data/transforms_resize.ts";
+export { resizeSquare } from "./data/transforms_square.ts";
+export { flipItem, randomFlipItem } from "./data/transforms_flip.ts";
+export { expandMasks, minimizeMasks } from "./data/transforms_minimask.ts";
+export {
+  composeTransforms,
+  minMaxResizeTransform,
+  randomFlipTransform,
+  squareResizeTransform,
+} from "./data/transforms.ts";
+export type { ItemTransform } from "./data/transforms.ts";
+export { collateBatch } from "./data/collate.ts";
+export type { PaddedBatch } from "./data/collate.ts";
+export { DataLoader } from "./data/loader.ts";
+export type { LoadedBatch, LoaderOptions, LoaderStats } from "./data/loader.ts";
+export { drawDetections, drawGroundTruth } from "./data/draw.ts";
+export type { DrawableInstances, DrawOptions } from "./data/draw.ts";

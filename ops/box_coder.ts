@@ -30,7 +30,7 @@ export const RPN_BOX_WEIGHTS: BoxWeights = [1, 1, 1, 1];
 /** The RoI box head's weights. */
 export const ROI_BOX_WEIGHTS: BoxWeights = [10, 10, 5, 5];
 /** torchvision's `bbox_xform_clip`, log(1000 / 16). */
-export const BBOX_XFORM_CLIP = Math.log(1000 / 16);
+export const BBOX_XFORM_CLIP: number = Math.log(1000 / 16);
 
 function boxes4(op: string, name: string, t: Tensor): void {
   t.check(op, name);
