@@ -133,7 +133,7 @@ fn main(${MAIN_1D_ARGS}) {
   let x2 = rois[r * 5u + 3u];
   let y2 = rois[r * 5u + 4u];
   ${mapLevels ? "let li = mapLevel(x1, y1, x2, y2);" : "let li = 0;"}
-  if (li < 0 || b < 0 || u32(b) >= p.batch) { out[idx] = ${V}(0.0); return; }
+  if (li < 0 || li >= ${levels} || b < 0 || u32(b) >= p.batch) { out[idx] = ${V}(0.0); return; }
   let l = u32(li);
   let h = p.height[l];
   let w = p.width[l];
