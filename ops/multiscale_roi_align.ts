@@ -13,8 +13,7 @@
  * matches no level, leaving zeros; here such RoIs pool zeros by rule (their level index is −1).
  * @module
  */
-import { roiLevelsWgsl } from "../shaders/multiscale_roi_align.wgsl.ts";
-import { ROI_WORKGROUP } from "../shaders/roi_align.wgsl.ts";
+import { ROI_WORKGROUP, roiLevelsWgsl } from "../shaders/roi_align.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import {

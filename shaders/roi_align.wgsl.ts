@@ -66,7 +66,17 @@ fn mapLevel(x1: f32, y1: f32, x2: f32, y2: f32) -> i32 {
   return i32(lvl - p.kMin);
 }`;
 
-function loadFn(levels: number, scalar: string): string {
+/**
+ * `fn load(l, i)`: element i of feature map l of `levels` maps bound as `f0..f{levels-1}` (WGSL cannot
+ * index bindings dynamically; the branch is uniform per RoI).
+ *
+ * @example
+ * ```ts
+ * import { levelLoadWgsl } from "./roi_align.wgsl.ts";
+ * console.log(levelLoadWgsl(4, "vec4f").includes("f3[i]"));
+ * ```
+ */
+export function levelLoadWgsl(levels: number, scalar: string): string {
   const lines = [];
   for (let l = 0; l < levels - 1; l++) lines.push(`  if (l == ${l}u) { return f${l}[i]; }`);
   return `fn load(l: u32, i: u32) -> ${scalar} {\n${lines.join("\n")}\n  return f${levels - 1}[i];\n}`;
@@ -94,7 +104,7 @@ ${ROI_ALIGN_PARAMS_WGSL}
 ${feats}
 @group(0) @binding(${levels + 2}) var<storage, read_write> out: array<${V}>;
 ${mapLevels ? LEVEL_MAPPER_WGSL : ""}
-${loadFn(levels, V)}
+${levelLoadWgsl(levels, V)}
 
 // torchvision's bilinear_interpolate: zero outside [-1, H] x [-1, W], clamp to the last row/column.
 fn bilinear(l: u32, base: u32, yIn: f32, xIn: f32, h: u32, w: u32) -> ${V} {
@@ -160,6 +170,35 @@ fn main(${MAIN_1D_ARGS}) {
     }
   }
   out[idx] = acc / count;
+}
+`;
+}
+
+/**
+ * The FPN level assignment alone (for `roiLevels`), one invocation per RoI, with the same `mapLevel` as the
+ * pooling kernel so the two never disagree. Writes `levels[r]` = the 0-based level index of RoI r (−1 for
+ * an inverted box), from `rois [R, 5]`.
+ *
+ * @example
+ * ```ts
+ * import { roiLevelsWgsl } from "./roi_align.wgsl.ts";
+ * console.log(roiLevelsWgsl().includes("mapLevel"));
+ * ```
+ */
+export function roiLevelsWgsl(): string {
+  return /* wgsl */ `
+struct Params { rois: u32, kMin: f32, kMax: f32, canonicalScale: f32, canonicalLevel: f32, eps: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> rois: array<f32>;
+@group(0) @binding(2) var<storage, read_write> levels: array<i32>;
+${LEVEL_MAPPER_WGSL}
+
+@compute @workgroup_size(${ROI_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let r = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x;
+  if (r >= p.rois) { return; }
+  levels[r] = mapLevel(rois[r * 5u + 1u], rois[r * 5u + 2u], rois[r * 5u + 3u], rois[r * 5u + 4u]);
 }
 `;
 }
