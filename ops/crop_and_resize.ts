@@ -7,11 +7,12 @@
  * Boxes are normalised (y1, x1, y2, x2): y maps to `y * (H − 1)` of the map, so a crop samples the corners
  * of the box exactly (no bin averaging, unlike RoIAlign). Samples outside [0, H − 1] × [0, W − 1] take the
  * extrapolation value; a crop size of 1 samples the box centre. Formula: TF's CPU kernel
- * (tensorflow/core/kernels/image/crop_and_resize_op.cc). One dispatch per call, no read-back; matterport's
+ * (tensorflow/core/kernels/image/crop_and_resize_op.cc). One dispatch per call (per binding-sized range of a huge output), no read-back; matterport's
  * per-level gather, pooling and re-ordering collapse into one kernel whose output is in box order.
  * @module
  */
 import { CROP_WORKGROUP, cropAndResizeWgsl } from "../shaders/crop_and_resize.wgsl.ts";
+import { bindingChunks, rangeView } from "./binding_chunks.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { checkFeatures, outputPair } from "./roi_align.ts";
@@ -53,31 +54,39 @@ function run(
   const dim = (axis: number) =>
     [0, 1, 2, 3].map((i) => ["u32", maps[Math.min(i, maps.length - 1)].shape[axis]] as const);
   const levels = maps.length as 1 | 4;
-  dispatch({
+  const kernel = {
     key: `crop_and_resize/${vec4 ? "vec4" : "f32"}/L${levels}`,
     source: cropAndResizeWgsl({ vec4, levels }),
-  }, {
-    op,
-    tensors: [
-      ["boxes", boxes],
-      ["boxIndices", boxIndices],
-      ...maps.map((m, i) => [`maps[${i}]`, m] as const),
-      ["out", out],
-    ],
-    params: params(
-      ["u32", r],
-      ["u32", size[0]],
-      ["u32", size[1]],
-      ["u32", cv],
-      ["u32", n],
-      ["u32", total],
-      ["f32", extrapolation],
-      ["f32", imageArea],
-      ...dim(1),
-      ...dim(2),
-    ),
-    workgroups: Math.ceil(total / CROP_WORKGROUP),
-  });
+  };
+  const unitBytes = vec4 ? 16 : 4;
+  for (const [start, count] of bindingChunks(out.gpu, total, [unitBytes])) {
+    dispatch(kernel, {
+      op,
+      tensors: [
+        ["boxes", boxes],
+        ["boxIndices", boxIndices],
+        ...maps.map((m, i) => [`maps[${i}]`, m] as const),
+        ["out", rangeView(out, start, unitBytes, (count * unitBytes) / 4)],
+      ],
+      params: params(
+        ["u32", r],
+        ["u32", size[0]],
+        ["u32", size[1]],
+        ["u32", cv],
+        ["u32", n],
+        ["u32", count],
+        ["f32", extrapolation],
+        ["f32", imageArea],
+        ["u32", start],
+        ["u32", 0],
+        ["u32", 0],
+        ["u32", 0],
+        ...dim(1),
+        ...dim(2),
+      ),
+      workgroups: Math.ceil(count / CROP_WORKGROUP),
+    });
+  }
   return out;
 }
 

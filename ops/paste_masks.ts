@@ -18,6 +18,7 @@
  * @module
  */
 import { PASTE_WORKGROUP, pasteMasksWgsl } from "../shaders/paste_masks.wgsl.ts";
+import { bindingChunks, rangeView } from "./binding_chunks.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
@@ -102,15 +103,14 @@ export function pasteMasks(
   const withProbs = options.probabilities ?? true;
   const binary = emptyTensor([words], "u32");
   const probs = withProbs ? emptyTensor([r, h, w], "f32") : null;
-  if (words > 0) {
-    dispatch({ key: `paste_masks/${withProbs ? "probs" : "binary"}`, source: pasteMasksWgsl(withProbs) }, {
+  const kernel = { key: `paste_masks/${withProbs ? "probs" : "binary"}`, source: pasteMasksWgsl(withProbs) };
+  // 4 pixels per word: 4 bytes of binary and 16 bytes of probabilities per unit.
+  for (const [start, count] of words > 0 ? bindingChunks(binary.gpu, words, [4, 16]) : []) {
+    const outputs: [string, Tensor][] = [["binary", rangeView(binary, start, 4, count)]];
+    if (probs) outputs.push(["probs", rangeView(probs, start, 16, Math.min(4 * count, pixels - 4 * start))]);
+    dispatch(kernel, {
       op,
-      tensors: [
-        ["masks", masks],
-        ["boxes", boxes],
-        ["binary", binary],
-        ...(probs ? [["probs", probs] as const] : []),
-      ],
+      tensors: [["masks", masks], ["boxes", boxes], ...outputs],
       params: params(
         ["u32", r],
         ["u32", m],
@@ -118,11 +118,12 @@ export function pasteMasks(
         ["u32", h],
         ["u32", w],
         ["u32", pixels],
-        ["u32", words],
+        ["u32", count],
         ["f32", (m + 2 * padding) / m],
         ["f32", options.threshold ?? 0.5],
+        ["u32", start],
       ),
-      workgroups: Math.ceil(words / PASTE_WORKGROUP),
+      workgroups: Math.ceil(count / PASTE_WORKGROUP),
     });
   }
   return { probs, binary, shape: [r, h, w] };

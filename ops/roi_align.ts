@@ -7,11 +7,12 @@
  * column is clamped to it; the sum is divided by max(gridH × gridW, 1). RoIs whose batch index is outside
  * [0, N) pool zeros (torch reads out of bounds there).
  *
- * One dispatch, no read-back; see `shaders/roi_align.wgsl.ts` for the kernel layout and the plan for the
+ * One dispatch (one per binding-sized range of a very large output), no read-back; see `shaders/roi_align.wgsl.ts` for the kernel layout and the plan for the
  * backward pass. {@link roiAlignPyramid} is the shared multi-level entry used by `multiscale_roi_align.ts`.
  * @module
  */
 import { ROI_WORKGROUP, roiAlignWgsl } from "../shaders/roi_align.wgsl.ts";
+import { bindingChunks, rangeView } from "./binding_chunks.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
@@ -127,35 +128,43 @@ export function roiAlignPyramid(
   const widths = perLevel((t) => t.shape[2]);
   const scales = perLevel((_, i) => geometry.scales[Math.min(i, geometry.scales.length - 1)]);
   const variant = { vec4, levels: features.length, mapLevels: m !== undefined };
-  dispatch({
+  const kernel = {
     key: `roi_align/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}`,
     source: roiAlignWgsl(variant),
-  }, {
-    op,
-    tensors: [["rois", rois], ...features.map((f, i) => [`features[${i}]`, f] as const), ["out", out]],
-    params: params(
-      ["u32", r],
-      ["u32", outH],
-      ["u32", outW],
-      ["u32", cv],
-      ["i32", geometry.samplingRatio],
-      ["u32", geometry.aligned ? 1 : 0],
-      ["u32", n],
-      ["u32", total],
-      ["f32", m?.kMin ?? 0],
-      ["f32", m?.kMax ?? 0],
-      ["f32", m?.canonicalScale ?? 1],
-      ["f32", m?.canonicalLevel ?? 0],
-      ["f32", m?.eps ?? 0],
-      ["u32", 0],
-      ["u32", 0],
-      ["u32", 0],
-      ...heights.map((h) => ["u32", h] as const),
-      ...widths.map((w) => ["u32", w] as const),
-      ...scales.map((s) => ["f32", s] as const),
-    ),
-    workgroups: Math.ceil(total / ROI_WORKGROUP),
-  });
+  };
+  const unitBytes = vec4 ? 16 : 4;
+  for (const [start, count] of bindingChunks(out.gpu, total, [unitBytes])) {
+    dispatch(kernel, {
+      op,
+      tensors: [
+        ["rois", rois],
+        ...features.map((f, i) => [`features[${i}]`, f] as const),
+        ["out", rangeView(out, start, unitBytes, (count * unitBytes) / 4)],
+      ],
+      params: params(
+        ["u32", r],
+        ["u32", outH],
+        ["u32", outW],
+        ["u32", cv],
+        ["i32", geometry.samplingRatio],
+        ["u32", geometry.aligned ? 1 : 0],
+        ["u32", n],
+        ["u32", count],
+        ["f32", m?.kMin ?? 0],
+        ["f32", m?.kMax ?? 0],
+        ["f32", m?.canonicalScale ?? 1],
+        ["f32", m?.canonicalLevel ?? 0],
+        ["f32", m?.eps ?? 0],
+        ["u32", start],
+        ["u32", 0],
+        ["u32", 0],
+        ...heights.map((h) => ["u32", h] as const),
+        ...widths.map((w) => ["u32", w] as const),
+        ...scales.map((s) => ["f32", s] as const),
+      ),
+      workgroups: Math.ceil(count / ROI_WORKGROUP),
+    });
+  }
   return out;
 }
 

@@ -57,19 +57,21 @@ export function cropAndResizeWgsl({ vec4, levels }: CropAndResizeVariant): strin
 struct Params {
   boxes: u32, cropH: u32, cropW: u32, cv: u32,
   batch: u32, total: u32, extrapolation: f32, imageArea: f32,
+  offset: u32, _p0: u32, _p1: u32, _p2: u32,
   height: vec4u, width: vec4u,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> boxes: array<f32>;
 @group(0) @binding(2) var<storage, read> boxIndices: array<i32>;
 ${feats}
-@group(0) @binding(${levels + 3}) var<storage, read_write> out: array<${V}>;
+@group(0) @binding(${levels + 3}) var<storage, read_write> out: array<${V}>; // from element p.offset
 ${loadFn(levels, V)}
 
 @compute @workgroup_size(${CROP_WORKGROUP})
 fn main(${MAIN_1D_ARGS}) {
-  let idx = (wid.y * nwg.x + wid.x) * ${CROP_WORKGROUP}u + lid.x;
-  if (idx >= p.total) { return; }
+  let local = (wid.y * nwg.x + wid.x) * ${CROP_WORKGROUP}u + lid.x; // within this dispatch's range
+  if (local >= p.total) { return; }
+  let idx = p.offset + local;
   let c = idx % p.cv;
   let px = (idx / p.cv) % p.cropW;
   let py = (idx / (p.cv * p.cropW)) % p.cropH;
@@ -87,7 +89,7 @@ fn main(${MAIN_1D_ARGS}) {
   if (p.cropH > 1u) { inY = y1 * h1 + f32(py) * ((y2 - y1) * h1 / f32(p.cropH - 1u)); }
   if (p.cropW > 1u) { inX = x1 * w1 + f32(px) * ((x2 - x1) * w1 / f32(p.cropW - 1u)); }
   if (b < 0 || u32(b) >= p.batch || inY < 0.0 || inY > h1 || inX < 0.0 || inX > w1) {
-    out[idx] = ${V}(p.extrapolation);
+    out[local] = ${V}(p.extrapolation);
     return;
   }
   let top = u32(floor(inY));
@@ -104,7 +106,7 @@ fn main(${MAIN_1D_ARGS}) {
   let br = load(l, (base + bottom * w + right) * p.cv + c);
   let t = tl + (tr - tl) * xLerp;
   let btm = bl + (br - bl) * xLerp;
-  out[idx] = t + (btm - t) * yLerp;
+  out[local] = t + (btm - t) * yLerp;
 }
 `;
 }

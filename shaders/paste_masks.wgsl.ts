@@ -5,7 +5,8 @@
  * index clamped at 0) the mask zero-padded by p pixels, resized to the box's (h, w) = (y2 − y1 + 1,
  * x2 − x1 + 1): this is `F.interpolate` followed by the clipped paste, evaluated only where it lands.
  *
- * Layout: one invocation per 4 consecutive pixels of the flat [R, H, W] output; it writes 4 f32
+ * Layout: one invocation per 4 consecutive pixels of the flat [R, H, W] output (outputs bound from word
+ * `wordOffset` on, so that outputs above the binding limit take several dispatches); it writes 4 f32
  * probabilities (optional) and one u32 holding the 4 binary bytes (p >= threshold), so the binary output is
  * an [R, H, W] u8 array packed in little-endian words. Pixels outside their box load nothing.
  * @module
@@ -30,7 +31,7 @@ export function pasteMasksWgsl(probabilities: boolean): string {
 struct Params {
   rois: u32, m: u32, pad: u32, height: u32,
   width: u32, pixels: u32, words: u32, scale: f32,
-  threshold: f32,
+  threshold: f32, wordOffset: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> masks: array<f32>;
@@ -80,14 +81,14 @@ fn pixel(q: u32) -> f32 {
 
 @compute @workgroup_size(${PASTE_WORKGROUP})
 fn main(${MAIN_1D_ARGS}) {
-  let t = (wid.y * nwg.x + wid.x) * ${PASTE_WORKGROUP}u + lid.x;
+  let t = (wid.y * nwg.x + wid.x) * ${PASTE_WORKGROUP}u + lid.x; // word within this dispatch's range
   if (t >= p.words) { return; }
   var word = 0u;
   for (var k = 0u; k < 4u; k++) {
-    let q = t * 4u + k;
+    let q = (p.wordOffset + t) * 4u + k;
     if (q < p.pixels) {
       let v = pixel(q);
-      ${probabilities ? "probs[q] = v;" : ""}
+      ${probabilities ? "probs[t * 4u + k] = v;" : ""}
       word |= select(0u, 1u, v >= p.threshold) << (8u * k);
     }
   }

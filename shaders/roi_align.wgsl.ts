@@ -40,7 +40,7 @@ struct Params {
   rois: u32, outH: u32, outW: u32, cv: u32,
   sampling: i32, aligned: u32, batch: u32, total: u32,
   kMin: f32, kMax: f32, canonicalScale: f32, canonicalLevel: f32,
-  eps: f32, _p0: u32, _p1: u32, _p2: u32,
+  eps: f32, offset: u32, _p1: u32, _p2: u32,
   height: vec4u, width: vec4u, scale: vec4f,
 }`;
 
@@ -102,7 +102,7 @@ ${ROI_ALIGN_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> rois: array<f32>;
 ${feats}
-@group(0) @binding(${levels + 2}) var<storage, read_write> out: array<${V}>;
+@group(0) @binding(${levels + 2}) var<storage, read_write> out: array<${V}>; // from element p.offset
 ${mapLevels ? LEVEL_MAPPER_WGSL : ""}
 ${levelLoadWgsl(levels, V)}
 
@@ -130,8 +130,9 @@ fn bilinear(l: u32, base: u32, yIn: f32, xIn: f32, h: u32, w: u32) -> ${V} {
 
 @compute @workgroup_size(${ROI_WORKGROUP})
 fn main(${MAIN_1D_ARGS}) {
-  let idx = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x;
-  if (idx >= p.total) { return; }
+  let local = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x; // within this dispatch's output range
+  if (local >= p.total) { return; }
+  let idx = p.offset + local;
   let c = idx % p.cv;
   let bin = idx / p.cv;
   let pw = bin % p.outW;
@@ -143,7 +144,7 @@ fn main(${MAIN_1D_ARGS}) {
   let x2 = rois[r * 5u + 3u];
   let y2 = rois[r * 5u + 4u];
   ${mapLevels ? "let li = mapLevel(x1, y1, x2, y2);" : "let li = 0;"}
-  if (li < 0 || li >= ${levels} || b < 0 || u32(b) >= p.batch) { out[idx] = ${V}(0.0); return; }
+  if (li < 0 || li >= ${levels} || b < 0 || u32(b) >= p.batch) { out[local] = ${V}(0.0); return; }
   let l = u32(li);
   let h = p.height[l];
   let w = p.width[l];
@@ -169,7 +170,7 @@ fn main(${MAIN_1D_ARGS}) {
       acc += bilinear(l, base, y, x, h, w);
     }
   }
-  out[idx] = acc / count;
+  out[local] = acc / count;
 }
 `;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { cropAndResize, pyramidRoiAlign } from "../../ops/crop_and_resize.ts";
 import { assertClose, randomFloats, rng } from "../_util.ts";
 
@@ -128,6 +129,29 @@ Deno.test("pyramidRoiAlign picks matterport's level per box and keeps box order"
     7,
   );
   assertClose(await out.read(), expected, 1e-5, "pyramid_roi_align");
+});
+
+Deno.test("crop_and_resize splits an output above the binding limit into aligned ranges", async () => {
+  const image = randomFloats(2 * 9 * 11 * 7, 3);
+  const boxes = randomBoxes(13, 3);
+  const indices = Int32Array.from({ length: 13 }, (_, i) => i % 2);
+  const args = [
+    tensorFromArray(image, [2, 9, 11, 7]),
+    tensorFromArray(boxes, [13, 4]),
+    tensorFromArray(indices, [13]),
+  ] as const;
+  setBindingLimitForTesting(1024);
+  try {
+    const out = cropAndResize(...args, [14, 14]);
+    assertClose(
+      await out.read(),
+      cropAndResizeRef(image, [2, 9, 11, 7], boxes, indices, [14, 14], 0),
+      1e-5,
+      "chunked",
+    );
+  } finally {
+    setBindingLimitForTesting(null);
+  }
 });
 
 Deno.test("crop_and_resize and pyramidRoiAlign reject bad shapes naming the op", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
+import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { maskBytes, pasteMasks } from "../../ops/paste_masks.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
@@ -41,6 +42,20 @@ Deno.test("pasteMasks binary masks equal torch probs >= 0.5 (except within 1e-5 
   const only = pasteMasks(masks, boxes, [h, w], { probabilities: false });
   assert.equal(only.probs, null);
   assert.deepEqual(await only.binary.read(), words);
+});
+
+Deno.test("pasteMasks splits outputs above the binding limit (odd image size) into aligned ranges", async () => {
+  const whole = pasteMasks(masks, boxes, [h, w]);
+  const [p, words] = await readTensors([whole.probs!, whole.binary]);
+  setBindingLimitForTesting(2048); // 7 × 61 × 83 pixels → 8,859 words → 70 dispatches
+  try {
+    const split = pasteMasks(masks, boxes, [h, w]);
+    const [ps, ws] = await readTensors([split.probs!, split.binary]);
+    assert.deepEqual(ps, p);
+    assert.deepEqual(ws, words);
+  } finally {
+    setBindingLimitForTesting(null);
+  }
 });
 
 Deno.test("pasteMasks threshold option and a box entirely outside the image", async () => {

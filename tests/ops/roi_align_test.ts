@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { currentGpu, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { roiAlign } from "../../ops/roi_align.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
@@ -49,6 +50,26 @@ for (const cs of fx.meta.cases as Case[]) {
     });
   }
 }
+
+Deno.test("roi_align splits an output above the binding limit into aligned ranges", async () => {
+  const cs = (fx.meta.cases as Case[]).find((c) => c.output === 14)!;
+  setBindingLimitForTesting(4096); // 16 RoIs × 14 × 14 × 7 ch = 87,808 bytes → 22 dispatches
+  try {
+    for (const c of [7, 4]) {
+      const before = currentGpu().dispatchCount;
+      const out = roiAlign(featuresWith(c), rois, 14, spatialScale, cs.sampling, cs.aligned);
+      assert.ok(currentGpu().dispatchCount - before > 10, "several dispatches");
+      assertClose(
+        await out.read(),
+        sliceChannels(fx.tensors[cs.name].data, cs.channels, c),
+        1e-4,
+        `chunked C=${c}`,
+      );
+    }
+  } finally {
+    setBindingLimitForTesting(null);
+  }
+});
 
 Deno.test("roi_align accepts a rectangular output size and zero RoIs", async () => {
   const x = featuresWith(4);
