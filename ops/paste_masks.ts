@@ -37,9 +37,9 @@ export interface PasteMasksOptions {
 /** The pasted masks. */
 export interface PastedMasks {
   /** [R, H, W] f32 probabilities, or null when not requested. */
-  probs: Tensor | null;
+  probs: Tensor<"f32"> | null;
   /** [ceil(R·H·W / 4)] u32: the [R, H, W] u8 0/1 masks packed four per word (see {@link maskBytes}). */
-  binary: Tensor;
+  binary: Tensor<"u32">;
   /** [R, H, W]. */
   shape: [number, number, number];
 }
