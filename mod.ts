@@ -53,6 +53,13 @@ export {
   RPN_BOX_WEIGHTS,
 } from "./ops/box_coder.ts";
 export type { BoxWeights } from "./ops/box_coder.ts";
+export { roiAlign } from "./ops/roi_align.ts";
+export type { LevelMapperConfig } from "./ops/roi_align.ts";
+export { inferScale, multiScaleRoiAlign, roiLevels, setupScales } from "./ops/multiscale_roi_align.ts";
+export type { MultiScaleRoiAlignOptions } from "./ops/multiscale_roi_align.ts";
+export { cropAndResize, pyramidRoiAlign } from "./ops/crop_and_resize.ts";
+export { maskBytes, pasteMasks } from "./ops/paste_masks.ts";
+export type { PastedMasks, PasteMasksOptions } from "./ops/paste_masks.ts";
 export {
   DeviceLostError,
   DisposedTensorError,

@@ -12,6 +12,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
   basic: () => import("./bench/basic.ts").then((m) => m.benchBasic()),
   data: () => import("./bench/data.ts").then((m) => m.benchData()),
+  roi: () => import("./bench/roi.ts").then((m) => m.benchRoi()),
 };
 
 const { values } = parseArgs({

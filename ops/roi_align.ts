@@ -1,0 +1,208 @@
+/**
+ * RoIAlign, `torchvision.ops.roi_align` on NHWC features: for each RoI (batchIndex, x1, y1, x2, y2) in
+ * input pixels, average `sampling × sampling` bilinear samples per output bin. Semantics of torchvision
+ * 0.14's CPU kernel: sample grid `ceil(roi_size / output_size)` when `samplingRatio <= 0`; when not
+ * `aligned` the RoI size is at least 1 (legacy), when `aligned` coordinates are shifted by −0.5 pixel; a
+ * sample outside [-1, H] × [-1, W] contributes 0, one in [-1, 0] is clamped to 0, one past the last row or
+ * column is clamped to it; the sum is divided by max(gridH × gridW, 1). RoIs whose batch index is outside
+ * [0, N) pool zeros (torch reads out of bounds there).
+ *
+ * One dispatch (one per binding-sized range of a very large output), no read-back; see `shaders/roi_align.wgsl.ts` for the kernel layout and the plan for the
+ * backward pass. {@link roiAlignPyramid} is the shared multi-level entry used by `multiscale_roi_align.ts`.
+ * @module
+ */
+import { ROI_WORKGROUP, roiAlignWgsl } from "../shaders/roi_align.wgsl.ts";
+import { bindingChunks, rangeView } from "./binding_chunks.ts";
+import { LimitError, ShapeError } from "./errors.ts";
+import { dispatch, params } from "./kernel.ts";
+import { emptyTensor, type Tensor } from "./tensor.ts";
+import { assertDType, assertRank } from "./validate.ts";
+
+/** The FPN level mapper's constants (torchvision's `LevelMapper`). */
+export interface LevelMapperConfig {
+  /** Lowest level, e.g. 2 (P2). */
+  kMin: number;
+  /** Highest level, e.g. 5 (P5). */
+  kMax: number;
+  /** Canonical box size, 224. */
+  canonicalScale: number;
+  /** Level of a canonical box, 4. */
+  canonicalLevel: number;
+  /** Added before the floor, 1e-6. */
+  eps: number;
+}
+
+/** Pooling geometry shared by the single- and multi-level entries. */
+export interface RoiAlignGeometry {
+  /** Output bins [outH, outW]. */
+  outputSize: readonly [number, number];
+  /** Feature pixels per input pixel, one per level. */
+  scales: readonly number[];
+  /** Samples per bin side; <= 0 for adaptive `ceil(roi_size / output_size)`. */
+  samplingRatio: number;
+  /** Half-pixel shift (torchvision `aligned=True`). */
+  aligned: boolean;
+  /** Choose each RoI's level on the GPU with this mapper (else every RoI uses level 0). */
+  mapper?: LevelMapperConfig;
+}
+
+/** Normalises an `output_size` argument (int or pair) and checks it. */
+export function outputPair(op: string, size: number | readonly [number, number]): [number, number] {
+  const pair: [number, number] = typeof size === "number" ? [size, size] : [size[0], size[1]];
+  if (!pair.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ShapeError(op, `output size [${pair}] must be positive integers`);
+  }
+  return pair;
+}
+
+/** Checks `rois [R, 5]` f32. */
+export function checkRois(op: string, rois: Tensor): void {
+  rois.check(op, "rois");
+  assertDType(op, "rois", rois, ["f32"]);
+  if (rois.rank !== 2 || rois.shape[1] !== 5) {
+    throw new ShapeError(op, `rois must be [R, 5] (batchIndex, x1, y1, x2, y2), got ${rois.describe()}`);
+  }
+}
+
+/** Checks NHWC feature maps: rank 4 f32, equal N and C across levels; returns [N, C]. */
+export function checkFeatures(
+  op: string,
+  features: readonly (readonly [string, Tensor])[],
+): [number, number] {
+  if (features.length < 1 || features.length > 4) {
+    throw new ShapeError(op, `expects 1 to 4 feature maps, got ${features.length}`);
+  }
+  for (const [name, f] of features) {
+    f.check(op, name);
+    assertDType(op, name, f, ["f32"]);
+    assertRank(op, name, f, 4, "N,H,W,C");
+    if (f.shape[1] < 1 || f.shape[2] < 1 || f.shape[3] < 1) {
+      throw new ShapeError(op, `${name} ${f.describe()} has an empty spatial or channel axis`);
+    }
+  }
+  const [first, f0] = features[0];
+  for (const [name, f] of features) {
+    if (f.shape[0] !== f0.shape[0] || f.shape[3] !== f0.shape[3]) {
+      throw new ShapeError(op, `${name} ${f.describe()} and ${first} ${f0.describe()} differ in N or C`);
+    }
+  }
+  return [f0.shape[0], f0.shape[3]];
+}
+
+/**
+ * RoIAlign over 1–4 NHWC feature maps bound at once (checked by the caller): each RoI reads level 0, or the
+ * level chosen by `geometry.mapper`. rois: [R, 5] f32 → [R, outH, outW, C] f32.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { roiAlignPyramid } from "./roi_align.ts";
+ * await getGpu();
+ * const x = tensorFromArray(new Float32Array(2 * 3 * 4).fill(1), [1, 2, 3, 4]);
+ * const rois = tensorFromArray(new Float32Array([0, 0, 0, 2, 1]), [1, 5]);
+ * const y = roiAlignPyramid("roi_align", [x], rois, { outputSize: [2, 2], scales: [1], samplingRatio: 2, aligned: false });
+ * console.log(y.shape); // [1, 2, 2, 4]
+ * ```
+ */
+export function roiAlignPyramid(
+  op: string,
+  features: readonly Tensor[],
+  rois: Tensor,
+  geometry: RoiAlignGeometry,
+): Tensor {
+  const [outH, outW] = geometry.outputSize;
+  const [n, c] = [features[0].shape[0], features[0].shape[3]];
+  const r = rois.shape[0];
+  const vec4 = c % 4 === 0;
+  const cv = vec4 ? c / 4 : c;
+  const out = emptyTensor([r, outH, outW, c], "f32");
+  const total = r * outH * outW * cv;
+  if (total === 0) return out;
+  if (total > 0xffffffff - ROI_WORKGROUP) {
+    throw new LimitError(op, `output [${out.shape}] has too many elements for one dispatch`);
+  }
+  const m = geometry.mapper;
+  const perLevel = (f: (t: Tensor, i: number) => number) =>
+    [0, 1, 2, 3].map((i) => f(features[Math.min(i, features.length - 1)], i));
+  const heights = perLevel((t) => t.shape[1]);
+  const widths = perLevel((t) => t.shape[2]);
+  const scales = perLevel((_, i) => geometry.scales[Math.min(i, geometry.scales.length - 1)]);
+  const variant = { vec4, levels: features.length, mapLevels: m !== undefined };
+  const kernel = {
+    key: `roi_align/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}`,
+    source: roiAlignWgsl(variant),
+  };
+  const unitBytes = vec4 ? 16 : 4;
+  for (const [start, count] of bindingChunks(out.gpu, total, [unitBytes])) {
+    dispatch(kernel, {
+      op,
+      tensors: [
+        ["rois", rois],
+        ...features.map((f, i) => [`features[${i}]`, f] as const),
+        ["out", rangeView(out, start, unitBytes, (count * unitBytes) / 4)],
+      ],
+      params: params(
+        ["u32", r],
+        ["u32", outH],
+        ["u32", outW],
+        ["u32", cv],
+        ["i32", geometry.samplingRatio],
+        ["u32", geometry.aligned ? 1 : 0],
+        ["u32", n],
+        ["u32", count],
+        ["f32", m?.kMin ?? 0],
+        ["f32", m?.kMax ?? 0],
+        ["f32", m?.canonicalScale ?? 1],
+        ["f32", m?.canonicalLevel ?? 0],
+        ["f32", m?.eps ?? 0],
+        ["u32", start],
+        ["u32", 0],
+        ["u32", 0],
+        ...heights.map((h) => ["u32", h] as const),
+        ...widths.map((w) => ["u32", w] as const),
+        ...scales.map((s) => ["f32", s] as const),
+      ),
+      workgroups: Math.ceil(count / ROI_WORKGROUP),
+    });
+  }
+  return out;
+}
+
+/**
+ * `torchvision.ops.roi_align(input, rois, output_size, spatial_scale, sampling_ratio, aligned)` on NHWC.
+ * input: [N, H, W, C] f32, rois: [R, 5] f32 (batchIndex, x1, y1, x2, y2 in input-image pixels)
+ * → [R, outH, outW, C] f32.
+ *
+ * @example Mask R-CNN's mask-head pooling on one level (stride 4)
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { roiAlign } from "./roi_align.ts";
+ * await getGpu();
+ * const p2 = tensorFromArray(new Float32Array(1 * 8 * 8 * 4).fill(0.5), [1, 8, 8, 4]);
+ * const rois = tensorFromArray(new Float32Array([0, 4, 4, 20, 28]), [1, 5]);
+ * const y = roiAlign(p2, rois, 14, 0.25, 2, false);
+ * console.log(y.shape); // [1, 14, 14, 4]
+ * ```
+ */
+export function roiAlign(
+  input: Tensor,
+  rois: Tensor,
+  outputSize: number | readonly [number, number],
+  spatialScale = 1,
+  samplingRatio = -1,
+  aligned = false,
+): Tensor {
+  const op = "roi_align";
+  checkFeatures(op, [["input", input]]);
+  checkRois(op, rois);
+  if (!Number.isInteger(samplingRatio)) {
+    throw new ShapeError(op, `sampling ratio ${samplingRatio} must be an integer (<= 0 for adaptive)`);
+  }
+  if (!(spatialScale > 0)) throw new ShapeError(op, `spatial scale ${spatialScale} must be positive`);
+  return roiAlignPyramid(op, [input], rois, {
+    outputSize: outputPair(op, outputSize),
+    scales: [spatialScale],
+    samplingRatio,
+    aligned,
+  });
+}
