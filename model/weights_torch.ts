@@ -277,7 +277,12 @@ export function readTorchLegacy(bytes: Uint8Array, file = "<bytes>"): StateDict 
     const dtype = dtypes.get(key);
     if (!dtype) throw new WeightsFormatError(file, `storage ${key} is listed but never referenced`);
     const size = count * DTYPE_SIZE[dtype];
-    if (p + 8 + size > bytes.length) throw new WeightsFormatError(file, `storage ${key} is truncated`);
+    if (p + 8 + size > bytes.length) {
+      throw new WeightsFormatError(
+        file,
+        `storage ${key} needs ${size} bytes, ${bytes.length - p - 8} left (truncated)`,
+      );
+    }
     storages.set(key, bytes.subarray(p + 8, p + 8 + size));
     p += 8 + size;
   }
