@@ -251,34 +251,13 @@ function needArray(field: string, value: unknown, length: number | null, each: C
   need(ok, field, value, `${length === null ? "a non-empty" : `${length}-element`} array of ${what}`);
 }
 
-const POSITIVE_INTS = [
-  "numClasses",
-  "minSize",
-  "maxSize",
-  "rpnPreNmsTopNTrain",
-  "rpnPreNmsTopNTest",
-  "rpnPostNmsTopNTrain",
-  "rpnPostNmsTopNTest",
-  "rpnBatchSizePerImage",
-  "boxDetectionsPerImg",
-  "boxBatchSizePerImage",
-  "fpnChannels",
-  "boxHeadDim",
-  "maskPredictorChannels",
-] as const;
+const POSITIVE_INTS =
+  ("numClasses minSize maxSize rpnPreNmsTopNTrain rpnPreNmsTopNTest rpnPostNmsTopNTrain " +
+    "rpnPostNmsTopNTest rpnBatchSizePerImage boxDetectionsPerImg boxBatchSizePerImage fpnChannels boxHeadDim " +
+    "maskPredictorChannels").split(" ");
 
-const UNIT_INTERVAL = [
-  "rpnNmsThresh",
-  "rpnFgIouThresh",
-  "rpnBgIouThresh",
-  "rpnPositiveFraction",
-  "rpnScoreThresh",
-  "boxScoreThresh",
-  "boxNmsThresh",
-  "boxFgIouThresh",
-  "boxBgIouThresh",
-  "boxPositiveFraction",
-] as const;
+const UNIT_INTERVAL = ("rpnNmsThresh rpnFgIouThresh rpnBgIouThresh rpnPositiveFraction rpnScoreThresh " +
+  "boxScoreThresh boxNmsThresh boxFgIouThresh boxBgIouThresh boxPositiveFraction").split(" ");
 
 /**
  * Throws {@link ConfigError} naming the first invalid field of a complete config (types, ranges and the

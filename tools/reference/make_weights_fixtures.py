@@ -240,6 +240,7 @@ def main():
     randomise(model)
     full = model.state_dict()
     subset = OrderedDict((k, v) for k, v in full.items() if v.numel() <= SUBSET_MAX)
+    subset._metadata = full._metadata  # module versions, pickled by BUILD as in a real state_dict
     assert_old_names_load(small_model, full)
 
     r50 = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)
