@@ -27,7 +27,16 @@ export interface UnpickleOptions {
   offset?: number;
 }
 
-/** The state given by BUILD (e.g. the `_metadata` of a torch state_dict), attached to the object. */
+/**
+ * Key under which BUILD attaches its state (e.g. a torch state_dict's `{_metadata: ...}`) to the object.
+ *
+ * @example
+ * ```ts
+ * import { PY_STATE } from "./unpickle.ts";
+ * const obj: Record<symbol, unknown> = {};
+ * console.log(obj[PY_STATE]); // undefined until a pickle BUILDs it
+ * ```
+ */
 export const PY_STATE: unique symbol = Symbol("pyState");
 
 /**
