@@ -35,6 +35,7 @@ for (const [preset, model] of cases) {
 
 Deno.test("the full-size torchvision lists really carry num_batches_tracked (so the filter matters)", () => {
   const all = names.maskrcnn_resnet50_fpn as KeyList;
+  // ResNet-50 has 53 BatchNorm layers: the stem, 3 per Bottleneck (16 blocks) and 4 downsample ones
   assert.equal(all.length - torchKeys("maskrcnn_resnet50_fpn").length, 53);
   assert.equal(
     (names.small as KeyList).filter(([n]) => isIgnoredName(n)).length,

@@ -75,7 +75,7 @@ Deno.test("skipPredictor accepts another class count and absent predictors; noth
   const sd = await completeSmall();
   const seven = resolveConfig({ preset: "small", numClasses: 7 });
   const e = mismatch(() => checkStateDict(seven, sd));
-  assert.equal(e.wrongShape.length, 6);
+  assert.equal(e.wrongShape.length, 6); // cls_score, bbox_pred, mask_fcn_logits: weight + bias each
   checkStateDict(seven, sd, { skipPredictor: true });
   sd.delete("roi_heads.box_predictor.cls_score.weight");
   sd.delete("roi_heads.mask_predictor.mask_fcn_logits.bias");
