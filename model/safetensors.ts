@@ -1,0 +1,138 @@
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each tensor name
+ * to `{dtype, shape, data_offsets: [begin, end]}` (offsets relative to the end of the header) plus an
+ * optional `__metadata__` string map, then the raw little-endian tensor bytes.
+ * @module
+ */
+import { DTYPE_SIZE, isWeightDType, numel, type StateDict, toFloat32 } from "./weights_dtype.ts";
+import { WeightsFormatError } from "./weights_errors.ts";
+
+/** A parsed safetensors file: tensors (as f32) under their stored names, and `__metadata__`. */
+export interface SafetensorsFile {
+  tensors: StateDict;
+  metadata: Record<string, string>;
+}
+
+/** Largest header we accept (the format's reference implementation caps it at 100 MB). */
+const MAX_HEADER = 100_000_000;
+
+function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/**
+ * Parses a safetensors file; every dtype of {@link WeightDType} is converted to Float32Array. Throws
+ * {@link WeightsFormatError} naming `file` and the tensor for a truncated file, a bad header or bad offsets.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const bytes = writeSafetensors(new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]));
+ * console.log(readSafetensors(bytes).tensors.get("w")?.data); // Float32Array [1, 2]
+ * ```
+ */
+export function readSafetensors(bytes: Uint8Array, file = "<bytes>"): SafetensorsFile {
+  const fail = (detail: string): never => {
+    throw new WeightsFormatError(file, `invalid safetensors file: ${detail}`);
+  };
+  if (bytes.byteLength < 8) fail(`only ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER || headerLength > bytes.byteLength - 8) {
+    fail(
+      `header length ${headerLength} exceeds the file (${bytes.byteLength} bytes): truncated or not safetensors`,
+    );
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
+  } catch (e) {
+    fail(`header is not UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("header is not an object");
+  const data = bytes.subarray(8 + headerLength);
+  const tensors: StateDict = new Map();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof dtype !== "string" || !isWeightDType(dtype)) {
+      fail(`tensor ${name} has unsupported dtype ${dtype}`);
+    }
+    if (!isShape(shape)) fail(`tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
+    if (!isShape(offsets) || offsets.length !== 2 || offsets[0] > offsets[1]) {
+      fail(`tensor ${name} has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as number[];
+    const count = numel(shape as number[]);
+    const size = DTYPE_SIZE[dtype as keyof typeof DTYPE_SIZE];
+    if (end - begin !== count * size) {
+      fail(
+        `tensor ${name}: data_offsets span ${end - begin} bytes, but ${dtype}[${shape}] needs ${
+          count * size
+        }`,
+      );
+    }
+    if (end > data.byteLength) {
+      fail(`tensor ${name} ends at byte ${end} of ${data.byteLength} data bytes: the file is truncated`);
+    }
+    const values = toFloat32(data.subarray(begin, end), dtype as keyof typeof DTYPE_SIZE, count);
+    tensors.set(name, {
+      shape: [...(shape as number[])],
+      data: values,
+      dtype: dtype as keyof typeof DTYPE_SIZE,
+    });
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Serialises f32 tensors as safetensors (dtype `F32`, in the map's order), with optional string metadata.
+ * The header is space-padded to a multiple of 8 bytes so the data is aligned.
+ *
+ * @example
+ * ```ts
+ * import { writeSafetensors } from "./safetensors.ts";
+ * const bytes = writeSafetensors(new Map([["b", { shape: [1], data: new Float32Array([3]) }]]), { by: "me" });
+ * console.log(bytes.byteLength % 8); // 4 (8 + padded header + 4 data bytes)
+ * ```
+ */
+export function writeSafetensors(
+  tensors: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array<ArrayBuffer> {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    if (t.data.length !== numel(t.shape)) {
+      throw new WeightsFormatError(
+        "<safetensors writer>",
+        `tensor ${name} has ${t.data.length} values but shape [${t.shape}]`,
+      );
+    }
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  if (padded !== json.byteLength) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  let at = 8 + json.byteLength;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

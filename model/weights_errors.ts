@@ -1,0 +1,102 @@
+/**
+ * Typed errors of the weight-file readers and the state_dict check. Every message names the file (a path,
+ * URL or `<bytes>`) and, where one is at fault, the tensor or entry.
+ * @module
+ */
+
+/**
+ * Base class of every weight-loading error.
+ *
+ * @example
+ * ```ts
+ * import { WeightsError } from "./weights_errors.ts";
+ * console.log(new WeightsError("model.pth", "boom").message); // model.pth: boom
+ * ```
+ */
+export class WeightsError extends Error {
+  /** The file (path, URL or `<bytes>`) at fault. */
+  readonly file: string;
+  /** Creates the error; the message is `"<file>: <detail>"`. */
+  constructor(file: string, detail: string, options?: ErrorOptions) {
+    super(`${file}: ${detail}`, options);
+    this.name = new.target.name;
+    this.file = file;
+  }
+}
+
+/**
+ * The bytes are not a valid weight file of a supported format, or are truncated or corrupt.
+ *
+ * @example
+ * ```ts
+ * import { WeightsFormatError } from "./weights_errors.ts";
+ * console.log(new WeightsFormatError("x.bin", "not safetensors or a torch zip").message);
+ * ```
+ */
+export class WeightsFormatError extends WeightsError {}
+
+/**
+ * A pickle references a Python global outside the allow-list (e.g. `os.system`). Loading stops at the
+ * reference: nothing is ever called or imported.
+ *
+ * @example
+ * ```ts
+ * import { ForbiddenGlobalError } from "./weights_errors.ts";
+ * const e = new ForbiddenGlobalError("evil.pth", "os.system");
+ * console.log(e.global, e.message.includes("os.system"));
+ * ```
+ */
+export class ForbiddenGlobalError extends WeightsError {
+  /** The rejected global as `module.name`. */
+  readonly global: string;
+  /** Creates the error for the rejected global `module.name`. */
+  constructor(file: string, global: string) {
+    super(
+      file,
+      `pickle references the global ${global}, which is not on the allow-list of tensor-rebuilding ` +
+        "functions; refusing to load it (a checkpoint must not be able to run code)",
+    );
+    this.global = global;
+  }
+}
+
+/** One tensor whose shape differs from the config's. */
+export interface ShapeMismatch {
+  name: string;
+  expected: number[];
+  actual: number[];
+}
+
+/**
+ * The state_dict does not match the config: lists every missing, unexpected and wrongly shaped tensor.
+ *
+ * @example
+ * ```ts
+ * import { StateDictMismatchError } from "./weights_errors.ts";
+ * const e = new StateDictMismatchError("w.pth", ["rpn.head.conv.0.0.bias"], [], []);
+ * console.log(e.missing); // ["rpn.head.conv.0.0.bias"]
+ * ```
+ */
+export class StateDictMismatchError extends WeightsError {
+  /** Expected but absent tensors (canonical names). */
+  readonly missing: string[];
+  /** Present but not expected tensors. */
+  readonly unexpected: string[];
+  /** Tensors with a shape other than the expected one. */
+  readonly wrongShape: ShapeMismatch[];
+  /** Creates the error listing every problem by name. */
+  constructor(file: string, missing: string[], unexpected: string[], wrongShape: ShapeMismatch[]) {
+    const parts: string[] = [];
+    const list = (names: string[]) => names.map((n) => `\n  ${n}`).join("");
+    if (missing.length) parts.push(`${missing.length} missing:${list(missing)}`);
+    if (unexpected.length) parts.push(`${unexpected.length} unexpected:${list(unexpected)}`);
+    if (wrongShape.length) {
+      const lines = wrongShape.map((s) => `${s.name} is [${s.actual}], expected [${s.expected}]`);
+      parts.push(`${wrongShape.length} with the wrong shape:${list(lines)}`);
+    }
+    super(file, `state_dict does not match the config: ${parts.join("\n")}`);
+    this.missing = missing;
+    this.unexpected = unexpected;
+    this.wrongShape = wrongShape;
+  }
+}
