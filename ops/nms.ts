@@ -4,7 +4,7 @@
  * outputs and a count: no read-back anywhere.
  *
  * Pipeline: group the valid boxes into segments (image × class) with a count / scan / scatter, sort each
- * segment by score (the rank sort shared with top-k), compute each segment's IoU bitmask in parallel, sweep
+ * segment by score (the segmented sort shared with top-k), compute each segment's IoU bitmask in parallel, sweep
  * it greedily with one workgroup per segment (torchvision's CUDA scheme), then order the survivors of each
  * image by score with {@link topkFlat} (validity = kept) and cut at `maxOut`.
  *
@@ -17,19 +17,21 @@
  */
 import {
   NMS_COUNT_WGSL,
+  NMS_GATHER_WGSL,
   NMS_MASK_WGSL,
   NMS_MAX_SEGMENT,
   NMS_SCAN_WGSL,
   NMS_SCATTER_WGSL,
   NMS_SWEEP_WGSL,
-  NMS_WORKGROUP,
+  NMS_WORDS_PER_THREAD,
 } from "../shaders/nms.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tidy } from "./tensor.ts";
-import { rankSort, segmentTable, topkFlat } from "./topk.ts";
+import { segmentTable, topkFlat } from "./topk.ts";
+import { segmentedSort } from "./sort.ts";
 import { assertDType } from "./validate.ts";
 
 /** Options of {@link nms} and {@link batchedNms}. */
@@ -205,13 +207,27 @@ function nmsCore(
       workgroups: groups,
     });
     const sorted = emptyTensor([r], "i32");
-    rankSort(scores, items, table, sorted, emptyTensor([r], "f32"), Math.max(1, r), 0, r, numSegs);
+    segmentedSort(scores, items, table, numSegs, sorted, emptyTensor([r], "f32"), r, 0, {
+      kind: "flat",
+      totalItems: r,
+    });
+    const sortedBoxes = emptyTensor([r, 4], "f32");
+    dispatch({ key: "nms/gather", source: NMS_GATHER_WGSL }, {
+      op,
+      tensors: [["boxes", boxes], ["sorted", sorted], ["table", table], ["sortedBoxes", sortedBoxes]],
+      params: params(["u32", r], ["u32", numSegs]),
+      workgroups: groups,
+    });
     const mask = emptyTensor([r * words], "u32");
+    const chunks = Math.ceil(words / NMS_WORDS_PER_THREAD);
     dispatch({ key: "nms/mask", source: NMS_MASK_WGSL }, {
       op,
-      tensors: [["boxes", boxes], ["sorted", sorted], ["table", table], ["mask", mask]],
-      params: params(["u32", cap], ["u32", words], ["f32", threshold]),
-      workgroups: [Math.ceil(cap * words / NMS_WORKGROUP), numSegs, 1],
+      tensors: [["sortedBoxes", sortedBoxes], ["table", table], ["mask", mask]],
+      params: params(["u32", r], ["u32", numSegs], ["u32", cap], ["u32", words], ["u32", chunks], [
+        "f32",
+        threshold,
+      ]),
+      workgroups: Math.ceil(r * chunks / WORKGROUP_1D),
     });
     dispatch({ key: "nms/sweep", source: NMS_SWEEP_WGSL }, {
       op,

@@ -5,14 +5,13 @@
  *
  * Decisions: a radix select (4 passes of 8-bit digits over order-preserving u32 keys of the scores) finds
  * the k-th largest key of every segment in O(L) work with workgroup-local histograms; a compaction writes
- * the selected indices, and a rank sort orders the ≤ k survivors by (score desc, index asc). With no ties
+ * the selected indices, and a segmented sort (`ops/sort.ts`) orders the ≤ k survivors by (score desc, index asc). With no ties
  * this equals torch.topk; among exactly equal scores at the threshold the ones taken are arbitrary (they
  * are then ordered by index). Invalid entries (mask 0) are excluded; k clamps to each segment's valid count.
  * NaN scores are not supported.
  * @module
  */
 import {
-  RANK_SORT_WGSL,
   TOPK_CHUNK,
   TOPK_COMPACT_WGSL,
   TOPK_COUNTS_WGSL,
@@ -24,6 +23,7 @@ import { fillInPlace } from "./elementwise.ts";
 import { ShapeError } from "./errors.ts";
 import { currentGpu, type GpuContext } from "./gpu.ts";
 import { dispatch, params } from "./kernel.ts";
+import { segmentedSort } from "./sort.ts";
 import { emptyTensor, keep, type Tensor, tensorFromArray, tidy } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
 
@@ -177,37 +177,14 @@ export function topkFlat(
       params: scan(0),
       workgroups: [chunks, numSegs, 1],
     });
-    rankSort(scores, cand, table, indices, values, rowLen, kOut, kOut, numSegs);
+    segmentedSort(scores, cand, table, numSegs, indices, values, rowLen, kOut, {
+      kind: "per-segment",
+      maxCount: kOut,
+    });
     copyCounts(table, counts, numSegs);
     return null;
   });
   return { indices, values, counts };
-}
-
-/**
- * Sorts each segment's items (flat indices into `scores`; segment g spans `table[g].x ..+ table[g].y`) by
- * score descending, index ascending; `maxCount` bounds every segment's count (grid size).
- */
-export function rankSort(
-  scores: Tensor,
-  items: Tensor,
-  table: Tensor,
-  outIdx: Tensor,
-  outVal: Tensor,
-  rowLen: number,
-  padCap: number,
-  maxCount: number,
-  numSegs: number,
-): void {
-  dispatch({ key: "topk/rank-sort", source: RANK_SORT_WGSL }, {
-    op: "topk",
-    tensors: [["scores", scores], ["items", items], ["table", table], ["indices", outIdx], [
-      "values",
-      outVal,
-    ]],
-    params: params(["u32", rowLen], ["u32", padCap]),
-    workgroups: [Math.max(1, Math.ceil(Math.max(maxCount, padCap) / TOPK_WORKGROUP)), numSegs, 1],
-  });
 }
 
 function copyCounts(table: Tensor, counts: Tensor, numSegs: number): void {

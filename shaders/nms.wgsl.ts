@@ -1,6 +1,6 @@
 /**
  * WGSL of (batched) NMS. Boxes are grouped into segments (image × class), each segment's boxes sorted by
- * score (the shared rank sort), then per segment: an upper-triangular IoU bitmask (row i, word w: bit j set
+ * score (`shaders/sort.wgsl.ts`), then per segment: an upper-triangular IoU bitmask (row i, word w: bit j set
  * when box j > i of the same segment overlaps box i with IoU > threshold), and a greedy sweep by one
  * workgroup per segment over the mask words, 32 boxes at a time, like torchvision's CUDA NMS.
  *
@@ -42,20 +42,24 @@ fn main(${MAIN_1D_ARGS}) {
 }
 `;
 
-/** One workgroup: exclusive scan of the segment counts into the segment table. */
+/**
+ * One workgroup: exclusive scans of the segment counts and of their 256-item sort blocks into the segment
+ * table (start, count, 0, first sort block).
+ */
 export const NMS_SCAN_WGSL = /* wgsl */ `
 struct Params { numSegs: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> segCount: array<u32>;
 @group(0) @binding(2) var<storage, read_write> table: array<vec4u>;
-var<workgroup> sums: array<u32, ${NMS_WORKGROUP}>;
+var<workgroup> sums: array<vec2u, ${NMS_WORKGROUP}>;
 @compute @workgroup_size(${NMS_WORKGROUP})
 fn main(@builtin(local_invocation_id) lid: vec3u) {
-  var carry = 0u;
+  var carry = vec2u(0u);
   for (var base = 0u; base < p.numSegs; base += ${NMS_WORKGROUP}u) {
     let s = base + lid.x;
     let c = select(0u, segCount[min(s, p.numSegs - 1u)], s < p.numSegs);
-    sums[lid.x] = c;
+    let mine = vec2u(c, (c + ${NMS_WORKGROUP - 1}u) / ${NMS_WORKGROUP}u);
+    sums[lid.x] = mine;
     workgroupBarrier();
     for (var off = 1u; off < ${NMS_WORKGROUP}u; off *= 2u) {
       var v = sums[lid.x];
@@ -64,7 +68,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
       sums[lid.x] = v;
       workgroupBarrier();
     }
-    if (s < p.numSegs) { table[s] = vec4u(carry + sums[lid.x] - c, c, 0u, 0u); }
+    let first = carry + sums[lid.x] - mine;
+    if (s < p.numSegs) { table[s] = vec4u(first.x, c, 0u, first.y); }
     carry += sums[${NMS_WORKGROUP - 1}u];
     workgroupBarrier();
   }
@@ -92,34 +97,68 @@ fn main(${MAIN_1D_ARGS}) {
 }
 `;
 
-/** IoU bitmask of each segment's first min(count, cap) sorted boxes: grid (row·word blocks, segment). */
-export const NMS_MASK_WGSL = /* wgsl */ `
-struct Params { cap: u32, words: u32, threshold: f32 }
+/** Words of the IoU mask one thread computes (8 words = 256 column boxes). */
+export const NMS_WORDS_PER_THREAD = 8;
+
+/** sortedBoxes[p] = boxes[sorted[p]] for every grouped position p (contiguous reads in the mask kernel). */
+export const NMS_GATHER_WGSL = /* wgsl */ `
+struct Params { n: u32, numSegs: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> boxes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> sorted: array<i32>;
 @group(0) @binding(3) var<storage, read> table: array<vec4u>;
-@group(0) @binding(4) var<storage, read_write> mask: array<u32>;
-@compute @workgroup_size(${NMS_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let t = table[wid.y];
-  let n = min(t.y, p.cap);
-  let linear = wid.x * ${NMS_WORKGROUP}u + lid.x;
-  let i = linear / p.words;
-  let w = linear % p.words;
-  if (i >= n || w * 32u >= n || w < i / 32u) { return; }
-  let a = boxes[sorted[t.x + i]];
-  let areaA = (a.z - a.x) * (a.w - a.y);
-  var bits = 0u;
-  for (var j = max(w * 32u, i + 1u); j < min(n, w * 32u + 32u); j++) {
-    let b = boxes[sorted[t.x + j]];
-    let iw = max(min(a.z, b.z) - max(a.x, b.x), 0.0);
-    let ih = max(min(a.w, b.w) - max(a.y, b.y), 0.0);
-    let inter = iw * ih;
-    let areaB = (b.z - b.x) * (b.w - b.y);
-    if (inter / (areaA + areaB - inter) > p.threshold) { bits |= 1u << (j - w * 32u); }
+@group(0) @binding(4) var<storage, read_write> sortedBoxes: array<vec4f>;
+${LINEAR_INDEX_WGSL}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(${MAIN_1D_ARGS}) {
+  let i = linearIndex(wid, lid, nwg);
+  let last = table[p.numSegs - 1u];
+  if (i < min(p.n, last.x + last.y)) { sortedBoxes[i] = boxes[sorted[i]]; }
+}
+`;
+
+/**
+ * IoU bitmask: thread (grouped position q, chunk c) computes words [8c, 8c + 8) of row q (only words at or
+ * right of the diagonal) within its segment's first min(count, cap) boxes. Rows have stride p.words.
+ */
+export const NMS_MASK_WGSL = /* wgsl */ `
+struct Params { n: u32, numSegs: u32, cap: u32, words: u32, chunks: u32, threshold: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> boxes: array<vec4f>;
+@group(0) @binding(2) var<storage, read> table: array<vec4u>;
+@group(0) @binding(3) var<storage, read_write> mask: array<u32>;
+${LINEAR_INDEX_WGSL}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(${MAIN_1D_ARGS}) {
+  let linear = linearIndex(wid, lid, nwg);
+  let q = linear / p.chunks;
+  let c = linear % p.chunks;
+  if (q >= p.n) { return; }
+  var lo = 0u;
+  var hi = p.numSegs;
+  while (hi - lo > 1u) {
+    let mid = (lo + hi) / 2u;
+    if (table[mid].x <= q) { lo = mid; } else { hi = mid; }
   }
-  mask[(t.x + i) * p.words + w] = bits;
+  let t = table[lo];
+  let i = q - t.x;
+  let n = min(t.y, p.cap);
+  if (i >= n) { return; }
+  let a = boxes[q];
+  let areaA = (a.z - a.x) * (a.w - a.y);
+  let wEnd = min(c * ${NMS_WORDS_PER_THREAD}u + ${NMS_WORDS_PER_THREAD}u, (n + 31u) / 32u);
+  for (var w = max(c * ${NMS_WORDS_PER_THREAD}u, i / 32u); w < wEnd; w++) {
+    var bits = 0u;
+    for (var j = max(w * 32u, i + 1u); j < min(n, w * 32u + 32u); j++) {
+      let b = boxes[t.x + j];
+      let iw = max(min(a.z, b.z) - max(a.x, b.x), 0.0);
+      let ih = max(min(a.w, b.w) - max(a.y, b.y), 0.0);
+      let inter = iw * ih;
+      let areaB = (b.z - b.x) * (b.w - b.y);
+      if (inter / (areaA + areaB - inter) > p.threshold) { bits |= 1u << (j - w * 32u); }
+    }
+    mask[q * p.words + w] = bits;
+  }
 }
 `;
 

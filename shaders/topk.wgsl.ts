@@ -1,7 +1,7 @@
 /**
  * WGSL of the segmented top-k: a 4-pass radix select over order-preserving u32 keys (8 bits per pass,
- * workgroup-local histograms merged with global atomics), a compaction of the selected elements and a rank
- * sort of the ≤ k survivors. The rank sort is shared with NMS.
+ * workgroup-local histograms merged with global atomics) and a compaction of the selected elements, which
+ * `shaders/sort.wgsl.ts` then orders.
  *
  * A segment g = row b × segment s of the row; `segs[s]` = (offset in row, length). The per-segment state
  * `table[g]` = (start of its output slots, selected count, key prefix, still needed at the prefix).
@@ -121,60 +121,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let slot = atomicAdd(&counters[2u * g + 1u], 1u);
       if (slot < t.w) { cand[t.x + greater + slot] = flat; }
     }
-  }
-}
-`;
-
-/**
- * Rank sort of each segment's items (flat indices into `scores`) by (score desc, index asc): thread i counts
- * the items ordered before its own, tiles of items staged in workgroup memory. Grid (x blocks, segment).
- * Writes `outIdx[start + rank] = item % rowLen` and the score; slots [count, padCap) get -1 and -inf.
- */
-export const RANK_SORT_WGSL = /* wgsl */ `
-struct Params { rowLen: u32, padCap: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> scores: array<f32>;
-@group(0) @binding(2) var<storage, read> items: array<u32>;
-@group(0) @binding(3) var<storage, read> table: array<vec4u>;
-@group(0) @binding(4) var<storage, read_write> outIdx: array<i32>;
-@group(0) @binding(5) var<storage, read_write> outVal: array<f32>;
-var<workgroup> tile: array<vec2u, ${TOPK_WORKGROUP}>;
-var<workgroup> wgCount: u32;
-${SORT_KEY_WGSL}
-@compute @workgroup_size(${TOPK_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let t = table[wid.y];
-  if (lid.x == 0u) { wgCount = t.y; }
-  let count = workgroupUniformLoad(&wgCount);
-  let blockStart = wid.x * ${TOPK_WORKGROUP}u;
-  if (blockStart >= max(count, p.padCap)) { return; }
-  let i = blockStart + lid.x;
-  let mine = i < count;
-  var item = 0u;
-  var key = 0u;
-  if (mine) { item = items[t.x + i]; key = sortKey(scores[item]); }
-  var rank = 0u;
-  for (var base = 0u; base < count; base += ${TOPK_WORKGROUP}u) {
-    if (base + lid.x < count) {
-      let other = items[t.x + base + lid.x];
-      tile[lid.x] = vec2u(sortKey(scores[other]), other);
-    }
-    workgroupBarrier();
-    if (mine) {
-      let n = min(${TOPK_WORKGROUP}u, count - base);
-      for (var j = 0u; j < n; j++) {
-        let o = tile[j];
-        rank += select(0u, 1u, o.x > key || (o.x == key && o.y < item));
-      }
-    }
-    workgroupBarrier();
-  }
-  if (mine) {
-    outIdx[t.x + rank] = i32(item % p.rowLen);
-    outVal[t.x + rank] = scores[item];
-  } else if (i < p.padCap) {
-    outIdx[t.x + i] = -1;
-    outVal[t.x + i] = bitcast<f32>(0xff800000u);
   }
 }
 `;

@@ -7,9 +7,11 @@ import { parseArgs } from "node:util";
 import { getGpu } from "../mod.ts";
 import { type BenchRow, formatTable } from "./bench/_report.ts";
 import { benchRuntime } from "./bench/runtime.ts";
+import { benchNms } from "./bench/nms.ts";
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
+  nms: benchNms,
 };
 
 const { values } = parseArgs({
