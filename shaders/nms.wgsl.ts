@@ -76,7 +76,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
 }
 `;
 
-/** Scatters valid box indices into their segment's range (any order; the rank sort orders them). */
+/** Scatters valid box indices into their segment's range (any order; the segmented sort orders them). */
 export const NMS_SCATTER_WGSL = /* wgsl */ `
 struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
