@@ -47,7 +47,18 @@ export interface TopkResult {
 
 const tables = new WeakMap<GpuContext, Map<string, Tensor>>();
 
-/** A cached u32 [n, 2] table of (offset, length) pairs; uploaded once per distinct list of lengths. */
+/**
+ * A cached u32 `[n, 2]` table of (offset, length) pairs of consecutive segments; uploaded once per distinct
+ * list of lengths (the tensor is kept alive for reuse: do not dispose it).
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../mod.ts";
+ * import { segmentTable } from "./topk.ts";
+ * await getGpu();
+ * console.log(await segmentTable([3, 5]).read()); // [0, 3, 3, 5]
+ * ```
+ */
 export function segmentTable(lengths: readonly number[]): Tensor {
   const gpu = currentGpu();
   let cache = tables.get(gpu);
@@ -77,7 +88,8 @@ export function segmentTable(lengths: readonly number[]): Tensor {
  *
  * @example Top 2 of two rows
  * ```ts
- * import { getGpu, tensorFromArray, topk } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { topk } from "./topk.ts";
  * await getGpu();
  * const scores = tensorFromArray(new Float32Array([0.1, 0.9, 0.5, 3, 1, 2]), [2, 3]);
  * const { indices, counts } = topk(scores, 2);
@@ -122,8 +134,19 @@ export function topk(scores: Tensor, k: number, options: TopkOptions = {}): Topk
 }
 
 /**
- * The core of {@link topk} without argument checks: rows × segments flattened into G = rows·S segments.
- * Returns indices / values `[G·kOut]` and counts `[G]` (u32).
+ * The core of {@link topk} without argument checks (used by NMS): rows × segments flattened into
+ * G = rows·S segments; kOut must not exceed the longest segment. Returns indices / values `[G·kOut]` and
+ * counts `[G]` (u32).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { topkFlat } from "./topk.ts";
+ * await getGpu();
+ * const scores = tensorFromArray(new Float32Array([0.5, 0.2, 0.9, 0.1]), [4]);
+ * const { indices } = topkFlat(scores, 1, 4, [2, 2], 1);
+ * console.log(await indices.read()); // [0, 2]
+ * ```
  */
 export function topkFlat(
   scores: Tensor,

@@ -82,6 +82,25 @@ for (const c of batched.meta.cases as { name: string; classes: number; threshold
   });
 }
 
+Deno.test("batchedNms with many empty classes and out-of-range labels gives torchvision's keep", async () => {
+  const name = "1000_3";
+  const labels = Int32Array.from(batched.tensors[`idxs_${name}`].data, (l) => l * 20); // classes 0, 20, 40
+  const expected = [...batched.tensors[`keep_${name}`].data];
+  // A suppressed box suppresses nothing, so dropping one (label out of range) must not change the keep list.
+  const dropped = labels.findIndex((_, i) => !expected.includes(i));
+  labels[dropped] = -1;
+  const out = batchedNms(
+    upload(batched, `boxes_${name}`),
+    upload(batched, `scores_${name}`),
+    tensorFromArray(labels, [labels.length]),
+    0.5,
+    41,
+  );
+  const { keep, counts } = await readKeep(out, batched.tensors[`scores_${name}`].data);
+  assert.equal(counts[0], expected.length);
+  assert.deepEqual(keep.slice(0, counts[0]), expected);
+});
+
 Deno.test("batchedNms per image in box-head layout (valid mask, maxOut, maxPerSegment) equals torchvision", async () => {
   const m = batched.meta;
   const classes = m.head_classes as number;
