@@ -60,6 +60,57 @@ export type { MultiScaleRoiAlignOptions } from "./ops/multiscale_roi_align.ts";
 export { cropAndResize, pyramidRoiAlign } from "./ops/crop_and_resize.ts";
 export { maskBytes, pasteMasks } from "./ops/paste_masks.ts";
 export type { PastedMasks, PasteMasksOptions } from "./ops/paste_masks.ts";
+export { topk } from "./ops/topk.ts";
+export type { TopkOptions, TopkResult } from "./ops/topk.ts";
+export { batchedNms, nms } from "./ops/nms.ts";
+export type { NmsOptions, NmsResult } from "./ops/nms.ts";
+
+// Model: configuration and weights.
+export {
+  ConfigError,
+  MASKRCNN_RESNET50_FPN,
+  PRESETS,
+  resolveConfig,
+  validateConfig,
+} from "./model/config.ts";
+export type {
+  BackboneConfig,
+  ConfigOverrides,
+  MaskRcnnConfig,
+  PresetName,
+  ResolveConfigOptions,
+} from "./model/config.ts";
+export {
+  canonicalName,
+  expectedStateDict,
+  isIgnoredName,
+  isPredictorName,
+} from "./model/state_dict_names.ts";
+export type { ExpectedTensor } from "./model/state_dict_names.ts";
+export {
+  canonicalStateDict,
+  checkStateDict,
+  loadStateDict,
+  stateDictToSafetensors,
+} from "./model/weights.ts";
+export type {
+  CheckStateDictOptions,
+  LoadStateDictOptions,
+  StateDict,
+  WeightsSource,
+  WeightTensor,
+} from "./model/weights.ts";
+export { readSafetensors, writeSafetensors } from "./model/safetensors.ts";
+export type { SafetensorsFile } from "./model/safetensors.ts";
+export type { WeightDType } from "./model/weights_dtype.ts";
+export {
+  ForbiddenGlobalError,
+  StateDictMismatchError,
+  WeightsError,
+  WeightsFormatError,
+} from "./model/weights_errors.ts";
+export type { ShapeMismatch } from "./model/weights_errors.ts";
+export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
 export {
   DeviceLostError,
   DisposedTensorError,

@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   basic: () => import("./bench/basic.ts").then((m) => m.benchBasic()),
   data: () => import("./bench/data.ts").then((m) => m.benchData()),
   roi: () => import("./bench/roi.ts").then((m) => m.benchRoi()),
+  nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
 };
 
 const { values } = parseArgs({
