@@ -9,11 +9,15 @@
  *   channels) take the scalar-input / scalar-store variants of the same kernel.
  * - Runtime sizes (batch, map size, channels, kernel size, stride, padding) are params: one pipeline per
  *   (vector widths, epilogue flags), never per shape.
- * - Kernel design experiments, 3×3 256→256 at 200×304 (71.7 GFLOP), on lavapipe (2 shared cores):
- *   see {@link CONV_TILE} for the numbered measurements and the chosen tile.
+ * - Kernel design experiments: see "Experiments" below.
  * @module
  */
-import { type GemmTile, type ImplicitGemmOptions, implicitGemmWgsl } from "../shaders/conv2d.wgsl.ts";
+import {
+  CONV_STORE,
+  type GemmTile,
+  type ImplicitGemmOptions,
+  implicitGemmWgsl,
+} from "../shaders/conv2d.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
 import { dispatch, params } from "./kernel.ts";
@@ -21,11 +25,21 @@ import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
 /**
- * The GEMM tile used by conv2d, linear and conv_transpose2d. Experiments (GFLOP/s on lavapipe, 3×3
- * 256→256 at 200×304 unless noted):
- * 1. TM 4 × TN4 4, workgroup 1×64 (weights uniform per workgroup → scalar loads on lavapipe): see header.
+ * GEMM tiles, chosen per adapter (tile sizes are constants of the source; runtime sizes are params).
+ * `hardware`: 4 rows × 16 channels per invocation, 8×8 invocations (a 32×128 output tile per workgroup):
+ * lanes along x share their rows (one broadcast A load) and read consecutive vec4 weight columns
+ * (coalesced), 64 accumulator floats per thread. `software` (lavapipe, AVX2 8-lane SIMD across
+ * invocations): 8 rows × 16 channels (a 64×128 tile), which halves the loads per FMA; see the header.
  */
-export const CONV_TILE: GemmTile = { tm: 4, tn4: 4, wx: 1, wy: 64 };
+export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
+  software: { tm: 8, tn4: 4, wx: 8, wy: 8 },
+  hardware: { tm: 4, tn4: 4, wx: 8, wy: 8 },
+};
+
+/** The tile for the current adapter. */
+export function gemmTile(): GemmTile {
+  return currentGpu().info.isFallbackAdapter ? GEMM_TILES.software : GEMM_TILES.hardware;
+}
 
 /** Conv weights packed for {@link conv2d} by {@link packConv2dWeights}. */
 export interface PackedConv2d {
@@ -187,11 +201,13 @@ export function runImplicitGemm(
     }
   }
   const vecIn = s.cin % 4 === 0;
-  const vecOut = s.cols % 4 === 0 && (variant.store === "conv" || s.cout % 4 === 0);
-  const opts: ImplicitGemmOptions = { ...variant, tile: CONV_TILE, vecIn, vecOut };
-  const t = CONV_TILE;
+  const vecOut = s.cols % 4 === 0 && s.cout % 4 === 0;
+  const t = gemmTile();
+  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut };
   const key = `conv2d/gemm/${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}/` +
-    `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${variant.relu ? "relu" : ""}/${variant.store}`;
+    `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
+      variant.relu ? "relu" : ""
+    }/${variant.store.name}`;
   const cols4 = Math.ceil(s.cols / 4);
   const colTiles = Math.ceil(cols4 / (t.tn4 * t.wx));
   const rowTiles = Math.ceil(s.m / (t.tm * t.wy));
@@ -261,7 +277,7 @@ export function conv2d(x: Tensor, packed: PackedConv2d, options: Conv2dOptions =
   const out = emptyTensor(outShape);
   runImplicitGemm(
     op,
-    { bias: packed.bias !== null, residual: residual !== undefined, relu, store: "conv" },
+    { bias: packed.bias !== null, residual: residual !== undefined, relu, store: CONV_STORE },
     x,
     packed.weight,
     packed.bias,

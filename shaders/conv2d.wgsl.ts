@@ -39,8 +39,8 @@ export interface ImplicitGemmOptions {
   bias: boolean;
   residual: boolean;
   relu: boolean;
-  /** `conv`: out[m, c] NHWC; `transpose2x2`: column c = (dy, dx, co) scattered to pixel (2y+dy, 2x+dx). */
-  store: "conv" | "transpose2x2";
+  /** The output layout ({@link CONV_STORE}, or the transposed conv's scatter). */
+  store: StoreLayout;
 }
 
 /** The params block every variant reads (16 u32 words). */
@@ -54,18 +54,31 @@ struct Params {
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
-/** Output element index of scalar column `c` of row `m` for each store layout. */
-function storeIndexWgsl(store: ImplicitGemmOptions["store"]): string {
-  if (store === "conv") return `fn outIndex(m: u32, c: u32) -> u32 { return m * p.cols + c; }`;
-  // transpose: rows are input pixels (n, y, x) of an h×w map; columns (dy, dx, co) of 4·cout.
-  return /* wgsl */ `
-fn outIndex(m: u32, c: u32) -> u32 {
-  let hw = p.h * p.w;
-  let n = m / hw; let r = m - n * hw; let y = r / p.w; let x = r - y * p.w;
-  let q = c / p.cout; let co = c - q * p.cout; let dy = q >> 1u; let dx = q & 1u;
-  return ((n * p.ho + 2u * y + dy) * p.wo + 2u * x + dx) * p.cout + co;
-}`;
+/**
+ * Where the GEMM result goes: WGSL `fn outIndex(m: u32, c: u32) -> u32`, the output element index of row
+ * `m`, scalar column `c` (vec4 stores use `outIndex(m, 4·c4) / 4`, so 4 consecutive columns must be
+ * contiguous when the output is vec4).
+ */
+export interface StoreLayout {
+  /** Name in the pipeline key. */
+  name: string;
+  /** The WGSL function. */
+  wgsl: string;
 }
+
+/**
+ * The convolution / linear store: row-major `[M, cols]`, i.e. NHWC `[N, Ho, Wo, Cout]`.
+ *
+ * @example
+ * ```ts
+ * import { CONV_STORE } from "./conv2d.wgsl.ts";
+ * console.log(CONV_STORE.wgsl.includes("fn outIndex"));
+ * ```
+ */
+export const CONV_STORE: StoreLayout = {
+  name: "conv",
+  wgsl: /* wgsl */ `fn outIndex(m: u32, c: u32) -> u32 { return m * p.cols + c; }`,
+};
 
 /**
  * The implicit-GEMM kernel source for one variant. Bindings: 1 x, 2 w (packed `[K, cols4]` vec4),
@@ -73,9 +86,9 @@ fn outIndex(m: u32, c: u32) -> u32 {
  *
  * @example
  * ```ts
- * import { implicitGemmWgsl } from "./conv2d.wgsl.ts";
+ * import { CONV_STORE, implicitGemmWgsl } from "./conv2d.wgsl.ts";
  * const src = implicitGemmWgsl({ tile: { tm: 4, tn4: 4, wx: 1, wy: 64 }, vecIn: true, vecOut: true,
- *   bias: true, residual: false, relu: true, store: "conv" });
+ *   bias: true, residual: false, relu: true, store: CONV_STORE });
  * console.log(src.includes("@workgroup_size(1, 64)"));
  * ```
  */
@@ -147,7 +160,7 @@ ${GEMM_PARAMS_WGSL}
 ${biasDecl}
 ${resDecl}
 ${outDecl}
-${storeIndexWgsl(o.store)}
+${o.store.wgsl}
 
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,

@@ -7,9 +7,11 @@ import { parseArgs } from "node:util";
 import { getGpu } from "../mod.ts";
 import { type BenchRow, formatTable } from "./bench/_report.ts";
 import { benchRuntime } from "./bench/runtime.ts";
+import { benchConv } from "./bench/conv.ts";
 
 const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
+  conv: benchConv,
 };
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
-import { conv2d, foldFrozenBatchNorm, packConv2dWeights } from "../../ops/conv2d.ts";
+import { conv2d, foldFrozenBatchNorm, GEMM_TILES, packConv2dWeights } from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 
@@ -19,26 +19,42 @@ interface ConvCase {
   relu: boolean;
 }
 
-for (const c of fixture.meta.cases as ConvCase[]) {
+/** Runs `fn` with the adapter's GEMM tile replaced by `GEMM_TILES[tile]` (both tiles run on any adapter). */
+async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>): Promise<void> {
+  const saved = { ...GEMM_TILES };
+  GEMM_TILES.software = GEMM_TILES.hardware = saved[tile];
+  try {
+    await fn();
+  } finally {
+    Object.assign(GEMM_TILES, saved);
+  }
+}
+
+for (
+  const [c, tile] of (fixture.meta.cases as ConvCase[]).flatMap((c) =>
+    [[c, "software"], [c, "hardware"]] as const
+  )
+) {
   const [cout, cin, kh, kw] = shape(`${c.name}.weight`);
   Deno.test(
-    `conv2d matches torch: ${c.name} (${kh}×${kw} s${c.stride} p${c.padding} ${cin}→${cout}` +
+    `conv2d matches torch with the ${tile} tile: ${c.name} (${kh}×${kw} s${c.stride} p${c.padding} ${cin}→${cout}` +
       `${c.bias ? " bias" : ""}${c.residual ? " residual" : ""}${c.relu ? " relu" : ""})`,
-    async () => {
-      const packed = packConv2dWeights(
-        f32(`${c.name}.weight`),
-        [cout, cin, kh, kw],
-        c.bias ? f32(`${c.name}.bias`) : undefined,
-      );
-      const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
-      const residual = c.residual
-        ? tensorFromArray(f32(`${c.name}.residual`), shape(`${c.name}.residual`))
-        : undefined;
-      const y = conv2d(x, packed, { stride: c.stride, padding: c.padding, residual, relu: c.relu });
-      assert.deepEqual(y.shape, shape(`${c.name}.out`));
-      assertClose(await y.read(), f32(`${c.name}.out`), 1e-4, c.name);
-      for (const t of [x, y, residual, packed.weight, packed.bias]) t?.dispose();
-    },
+    () =>
+      withTile(tile, async () => {
+        const packed = packConv2dWeights(
+          f32(`${c.name}.weight`),
+          [cout, cin, kh, kw],
+          c.bias ? f32(`${c.name}.bias`) : undefined,
+        );
+        const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
+        const residual = c.residual
+          ? tensorFromArray(f32(`${c.name}.residual`), shape(`${c.name}.residual`))
+          : undefined;
+        const y = conv2d(x, packed, { stride: c.stride, padding: c.padding, residual, relu: c.relu });
+        assert.deepEqual(y.shape, shape(`${c.name}.out`));
+        assertClose(await y.read(), f32(`${c.name}.out`), 1e-4, c.name);
+        for (const t of [x, y, residual, packed.weight, packed.bias]) t?.dispose();
+      }),
   );
 }
 
