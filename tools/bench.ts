@@ -14,6 +14,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   data: () => import("./bench/data.ts").then((m) => m.benchData()),
   roi: () => import("./bench/roi.ts").then((m) => m.benchRoi()),
   nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
+  conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
 };
 
 const { values } = parseArgs({

@@ -1,0 +1,203 @@
+/**
+ * WGSL of the implicit-GEMM convolution shared by conv2d, linear and conv_transpose2d.
+ *
+ * GEMM view: M = N·Ho·Wo output pixels (rows), columns = output channels, K = kh·kw·Cin. The weights are
+ * packed once as `[K, cols4]` vec4 (zero-padded to a multiple of 4 columns), so a weight row is `cols4`
+ * vec4 loads along the output channels. Activations are NHWC, so the K run of one pixel at one tap is `Cin`
+ * contiguous floats: with Cin % 4 == 0 the A operand is read as vec4 along Cin, otherwise as scalars.
+ *
+ * Register blocking: one invocation owns TM rows × TN4 vec4 columns (TM·TN4 vec4 accumulators, unrolled as
+ * named variables). Its rows are strided by the workgroup height (adjacent invocations read adjacent
+ * pixels), its columns strided by the workgroup width. The tap loop (ky, kx) computes each row's input
+ * offset and padding validity once, then the channel loop runs pure vec4 loads and FMAs. No workgroup
+ * memory and no barriers (see ops/conv2d.ts for the measured variants and why).
+ *
+ * Runtime sizes are params; the only source variants are the input/output vector widths, the fused
+ * epilogue flags (bias, residual, ReLU) and the store layout (conv NHWC or 2×2-stride-2 transpose scatter).
+ * @module
+ */
+
+/** Register/workgroup tile of the GEMM kernel. */
+export interface GemmTile {
+  /** Rows (output pixels) per invocation. */
+  tm: number;
+  /** vec4 columns (4 output channels each) per invocation. */
+  tn4: number;
+  /** Workgroup width (along columns). */
+  wx: number;
+  /** Workgroup height (along rows). */
+  wy: number;
+}
+
+/** Source variants of {@link implicitGemmWgsl}. */
+export interface ImplicitGemmOptions {
+  tile: GemmTile;
+  /** Cin % 4 == 0: read activations as vec4 along Cin. */
+  vecIn: boolean;
+  /** Output channels % 4 == 0: store vec4. */
+  vecOut: boolean;
+  bias: boolean;
+  residual: boolean;
+  relu: boolean;
+  /** The output layout ({@link CONV_STORE}, or the transposed conv's scatter). */
+  store: StoreLayout;
+}
+
+/** The params block every variant reads (16 u32 words). */
+export const GEMM_PARAMS_WGSL = /* wgsl */ `
+struct Params {
+  batch: u32, h: u32, w: u32, cin: u32,
+  ho: u32, wo: u32, cols: u32, cols4: u32,
+  kh: u32, kw: u32, stride: u32, pad: u32,
+  m: u32, cinv: u32, cout: u32, _pad: u32,
+}`;
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * Where the GEMM result goes: WGSL `fn outIndex(m: u32, c: u32) -> u32`, the output element index of row
+ * `m`, scalar column `c` (vec4 stores use `outIndex(m, 4·c4) / 4`, so 4 consecutive columns must be
+ * contiguous when the output is vec4).
+ */
+export interface StoreLayout {
+  /** Name in the pipeline key. */
+  name: string;
+  /** The WGSL function. */
+  wgsl: string;
+}
+
+/**
+ * The convolution / linear store: row-major `[M, cols]`, i.e. NHWC `[N, Ho, Wo, Cout]`.
+ *
+ * @example
+ * ```ts
+ * import { CONV_STORE } from "./conv2d.wgsl.ts";
+ * console.log(CONV_STORE.wgsl.includes("fn outIndex"));
+ * ```
+ */
+export const CONV_STORE: StoreLayout = {
+  name: "conv",
+  wgsl: /* wgsl */ `fn outIndex(m: u32, c: u32) -> u32 { return m * p.cols + c; }`,
+};
+
+/**
+ * The implicit-GEMM kernel source for one variant. Bindings: 1 x, 2 w (packed `[K, cols4]` vec4),
+ * then bias (vec4, padded) and residual when enabled, then out.
+ *
+ * @example
+ * ```ts
+ * import { CONV_STORE, implicitGemmWgsl } from "./conv2d.wgsl.ts";
+ * const src = implicitGemmWgsl({ tile: { tm: 4, tn4: 4, wx: 1, wy: 64 }, vecIn: true, vecOut: true,
+ *   bias: true, residual: false, relu: true, store: CONV_STORE });
+ * console.log(src.includes("@workgroup_size(1, 64)"));
+ * ```
+ */
+export function implicitGemmWgsl(o: ImplicitGemmOptions): string {
+  const { tm, tn4, wx, wy } = o.tile;
+  const R = range(tm);
+  const T = range(tn4);
+  const inT = o.vecIn ? "vec4f" : "f32";
+  const outT = o.vecOut ? "vec4f" : "f32";
+  let binding = 3;
+  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
+  const resDecl = o.residual
+    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
+    : "";
+  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
+  const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
+  // Inner K step: vec4 input → 4 weight rows per load of A; scalar input → 1 weight row.
+  const inner = o.vecIn
+    ? `for (var c = 0u; c < p.cinv; c++) {
+      let k0 = (wk + 4u * c) * p.cols4;
+${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
+${
+      range(4).map((j) =>
+        T.map((t) => `      let b${j}_${t} = w[k0 + ${j}u * p.cols4 + col${t}];`).join("\n") + "\n" +
+        R.map((r) =>
+          T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
+        ).join("\n")
+      ).join("\n")
+    }
+    }`
+    : `for (var c = 0u; c < p.cin; c++) {
+      let k0 = (wk + c) * p.cols4;
+${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
+${T.map((t) => `      let b${t} = w[k0 + col${t}];`).join("\n")}
+${
+      R.map((r) => T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
+        .join("\n")
+    }
+    }`;
+  const epilogue = R.map((r) =>
+    T.map((t) => {
+      const v = `acc${r}_${t}`;
+      const lines = [`  if (row${r} < p.m && colRaw${t} < p.cols4) {`];
+      lines.push(`    var v = ${v}${o.bias ? ` + bias[col${t}]` : ""};`);
+      if (o.vecOut) {
+        lines.push(`    let oi = outIndex(row${r}, colRaw${t} * 4u) / 4u;`);
+        if (o.residual) lines.push(`    v += res[oi];`);
+        if (o.relu) lines.push(`    v = max(v, vec4f(0.0));`);
+        lines.push(`    out[oi] = v;`);
+      } else {
+        lines.push(`    for (var i = 0u; i < 4u; i++) {`);
+        lines.push(`      let c = colRaw${t} * 4u + i;`);
+        lines.push(`      if (c < p.cols) {`);
+        lines.push(`        let oi = outIndex(row${r}, c);`);
+        lines.push(`        var s = v[i];`);
+        if (o.residual) lines.push(`        s += res[oi];`);
+        if (o.relu) lines.push(`        s = max(s, 0.0);`);
+        lines.push(`        out[oi] = s;`, `      }`, `    }`);
+      }
+      lines.push(`  }`);
+      return lines.join("\n");
+    }).join("\n")
+  ).join("\n");
+  return /* wgsl */ `
+${GEMM_PARAMS_WGSL}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<${inT}>;
+@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+${biasDecl}
+${resDecl}
+${outDecl}
+${o.store.wgsl}
+
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let rowTile = wid.y + wid.z * nwg.y;
+  let hwo = p.ho * p.wo;
+  let cstride = select(p.cin, p.cinv, ${o.vecIn});
+${
+    R.map((r) =>
+      `  let row${r} = rowTile * ${tm * wy}u + lid.y + ${r * wy}u;
+  let m${r} = min(row${r}, p.m - 1u);
+  let n${r} = m${r} / hwo; let q${r} = m${r} - n${r} * hwo; let oy${r} = q${r} / p.wo; let ox${r} = q${r} - oy${r} * p.wo;
+  let iy${r} = i32(oy${r} * p.stride) - i32(p.pad); let ix${r} = i32(ox${r} * p.stride) - i32(p.pad);
+  let nh${r} = n${r} * p.h;`
+    ).join("\n")
+  }
+${
+    T.map((t) =>
+      `  let colRaw${t} = wid.x * ${tn4 * wx}u + ${t * wx}u + lid.x;
+  let col${t} = min(colRaw${t}, p.cols4 - 1u);
+  var ${R.map((r) => `acc${r}_${t}`).join(" = vec4f(0.0);\n  var ")} = vec4f(0.0);`
+    ).join("\n")
+  }
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      let wk = (ky * p.kw + kx) * p.cin;
+${
+    R.map((r) =>
+      `      let y${r} = iy${r} + i32(ky); let x${r} = ix${r} + i32(kx);
+      let ok${r} = y${r} >= 0 && y${r} < i32(p.h) && x${r} >= 0 && x${r} < i32(p.w);
+      let base${r} = select(0u, ((nh${r} + u32(y${r})) * p.w + u32(x${r})) * cstride, ok${r});`
+    ).join("\n")
+  }
+      ${inner}
+    }
+  }
+${epilogue}
+}
+`;
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
+import { conv2d, foldFrozenBatchNorm, GEMM_TILES, packConv2dWeights } from "../../ops/conv2d.ts";
+import { loadFixture } from "../_fixtures.ts";
+import { assertClose, randomFloats } from "../_util.ts";
+
+await getGpu();
+
+const fixture = loadFixture("ops/conv2d.json");
+const f32 = (name: string) => fixture.tensors[name].data as Float32Array;
+const shape = (name: string) => fixture.tensors[name].shape;
+
+interface ConvCase {
+  name: string;
+  stride: number;
+  padding: number;
+  bias: boolean;
+  residual: boolean;
+  relu: boolean;
+}
+
+/** Runs `fn` with the adapter's GEMM tile replaced by `GEMM_TILES[tile]` (both tiles run on any adapter). */
+async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>): Promise<void> {
+  const saved = { ...GEMM_TILES };
+  GEMM_TILES.software = GEMM_TILES.hardware = saved[tile];
+  try {
+    await fn();
+  } finally {
+    Object.assign(GEMM_TILES, saved);
+  }
+}
+
+for (
+  const [c, tile] of (fixture.meta.cases as ConvCase[]).flatMap((c) =>
+    [[c, "software"], [c, "hardware"]] as const
+  )
+) {
+  const [cout, cin, kh, kw] = shape(`${c.name}.weight`);
+  Deno.test(
+    `conv2d matches torch with the ${tile} tile: ${c.name} (${kh}×${kw} s${c.stride} p${c.padding} ${cin}→${cout}` +
+      `${c.bias ? " bias" : ""}${c.residual ? " residual" : ""}${c.relu ? " relu" : ""})`,
+    () =>
+      withTile(tile, async () => {
+        const packed = packConv2dWeights(
+          f32(`${c.name}.weight`),
+          [cout, cin, kh, kw],
+          c.bias ? f32(`${c.name}.bias`) : undefined,
+        );
+        const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
+        const residual = c.residual
+          ? tensorFromArray(f32(`${c.name}.residual`), shape(`${c.name}.residual`))
+          : undefined;
+        const y = conv2d(x, packed, { stride: c.stride, padding: c.padding, residual, relu: c.relu });
+        assert.deepEqual(y.shape, shape(`${c.name}.out`));
+        assertClose(await y.read(), f32(`${c.name}.out`), 1e-4, c.name);
+        for (const t of [x, y, residual, packed.weight, packed.bias]) t?.dispose();
+      }),
+  );
+}
+
+Deno.test("conv2d with folded FrozenBatchNorm2d matches torch conv → FrozenBatchNorm2d → ReLU (stem)", async () => {
+  const bn = loadFixture("ops/conv2d_frozen_bn.json");
+  const g = (n: string) => bn.tensors[`stem.${n}`].data as Float32Array;
+  const meta = (bn.meta.cases as { stride: number; padding: number; eps: number }[])[0];
+  const [cout, cin, kh, kw] = bn.tensors["stem.weight"].shape;
+  const folded = foldFrozenBatchNorm(
+    g("weight"),
+    undefined,
+    g("bn_weight"),
+    g("bn_bias"),
+    g("running_mean"),
+    g("running_var"),
+    meta.eps,
+  );
+  const packed = packConv2dWeights(folded.weight, [cout, cin, kh, kw], folded.bias);
+  const x = tensorFromArray(g("x"), bn.tensors["stem.x"].shape);
+  const y = conv2d(x, packed, { stride: meta.stride, padding: meta.padding, relu: true });
+  assert.deepEqual(y.shape, bn.tensors["stem.out"].shape);
+  assertClose(await y.read(), g("out"), 1e-4, "stem");
+});
+
+Deno.test("foldFrozenBatchNorm keeps an existing conv bias: (b − mean)·scale + beta", () => {
+  const w = randomFloats(2 * 3, 1);
+  const b = randomFloats(2, 2);
+  const gamma = randomFloats(2, 3, 0.5, 2);
+  const beta = randomFloats(2, 4);
+  const mean = randomFloats(2, 5);
+  const variance = randomFloats(2, 6, 0.1, 2);
+  const f = foldFrozenBatchNorm(w, b, gamma, beta, mean, variance, 1e-5);
+  for (let co = 0; co < 2; co++) {
+    const scale = gamma[co] / Math.sqrt(variance[co] + 1e-5);
+    assertClose(
+      f.weight.subarray(co * 3, co * 3 + 3),
+      Array.from(w.subarray(co * 3, co * 3 + 3), (v) => v * scale),
+      1e-6,
+    );
+    assertClose([f.bias[co]], [(b[co] - mean[co]) * scale + beta[co]], 1e-6);
+  }
+});
+
+Deno.test("conv2d bad calls throw ShapeError naming the op and the shapes", () => {
+  const packed = packConv2dWeights(randomFloats(8 * 4 * 9, 1), [8, 4, 3, 3], randomFloats(8, 2));
+  const x = tensorFromArray(randomFloats(2 * 5 * 6 * 4, 3), [2, 5, 6, 4]);
+  assert.throws(
+    () => conv2d(x.reshape([10, 6, 4]), packed),
+    (e: Error) => e instanceof ShapeError && /conv2d: x must have rank 4.*\[10,6,4\]/.test(e.message),
+  );
+  const x3 = tensorFromArray(randomFloats(2 * 5 * 6 * 3, 4), [2, 5, 6, 3]);
+  assert.throws(
+    () => conv2d(x3, packed, { padding: 1 }),
+    (e: Error) => e instanceof ShapeError && /conv2d: x \[2,5,6,3\].*Cin 3.*Cout 8, Cin 4/.test(e.message),
+  );
+  const wrong = tensorFromArray(randomFloats(2 * 5 * 6 * 8, 5), [2, 5, 6, 8]);
+  assert.throws(
+    () => conv2d(x, packed, { residual: wrong }), // no padding: output is [2,3,4,8]
+    (e: Error) => e instanceof ShapeError && /conv2d: residual \[2,5,6,8\].*\[2,3,4,8\]/.test(e.message),
+  );
+  assert.throws(() => packConv2dWeights(new Float32Array(10), [8, 4, 3, 3]), ShapeError);
+});
+
+Deno.test("conv2d throws LimitError naming the shapes when a binding exceeds the device limit", () => {
+  const packed = packConv2dWeights(randomFloats(8 * 4, 1), [8, 4, 1, 1]);
+  // 4 × 2048 × 2048 × 4 floats = 256 MiB of output > the 128 MiB storage binding limit (never dispatched).
+  const x = tensorFromArray(new Float32Array(4 * 4), [1, 2, 2, 4]);
+  const big = x.reshape([1, 2, 2, 4]);
+  const fake = Object.create(big, {
+    shape: { value: [4, 2048, 2048, 4] },
+    size: { value: 4 * 2048 * 2048 * 4 },
+  });
+  assert.throws(
+    () => conv2d(fake, packed),
+    (e: Error) =>
+      e instanceof LimitError && /conv2d: x \[4,2048,2048,4\].*maxStorageBufferBindingSize/.test(e.message),
+  );
+});
