@@ -9,7 +9,25 @@
  *   channels) take the scalar-input / scalar-store variants of the same kernel.
  * - Runtime sizes (batch, map size, channels, kernel size, stride, padding) are params: one pipeline per
  *   (vector widths, epilogue flags), never per shape.
- * - Kernel design experiments: see "Experiments" below.
+ * - Register-blocked implicit GEMM without workgroup memory (shaders/conv2d.wgsl.ts): each invocation owns
+ *   TM rows × TN4 vec4 columns; 8 lanes along x share rows and read consecutive weight vec4s. The tile is
+ *   chosen per adapter ({@link GEMM_TILES}) and narrowed for few output channels ({@link gemmTile}).
+ * - Batches whose tensors exceed `maxStorageBufferBindingSize` throw LimitError (not split yet).
+ *
+ * Experiments (lavapipe, 2 cores shared with other jobs, so besides wall-clock GFLOP/s the process CPU time
+ * was used: "cpu" = FLOP / (CPU seconds / 2)). Small shape 3×3 256→256 at 50×76 unless noted;
+ * tiles written rows×channels per invocation, workgroup x×y:
+ * 1. 4×16, 1×64 (weights uniform per workgroup, meant as scalar loads): 1.4–1.8 wall, 6.5 cpu; at the
+ *    full 200×304 shape 4.9 GFLOP/s.
+ * 2. 4×16, 8×8: 11.0 wall on a quiet moment, 18.7 cpu. 4×8: 17.4 cpu; 2×16: 10.4; 2×8: 9.9; 4×32: 23.
+ * 3. 8×16, 8×8: 26–31 cpu (best); 8×16 at 16×4: 30.9; at 8×16: 30.4; 16×16: 29.9; 8×32: 24.2;
+ *    16×8: 23.9. Kept 8×16 at 8×8 for lavapipe; real GPUs get 4×16 at 8×8 (64 accumulators).
+ * 4. 8×16 with the channel loop unrolled ×2: 20–21 cpu (worse; reverted).
+ * 5. Full shape with 3: 10.95 GFLOP/s wall (load average 5.6), 1×1 1024→256 at 50×76: 9.6, 3×3 s2
+ *    128→128: 10.4, 7×7 s2 stem: 3.5.
+ * 6. Narrow tile for ≤ 64 output channels (x 8→4, y 8→16): stem 3.5 → 4.5 GFLOP/s.
+ * 7. Row tiles along grid x instead of column tiles (consecutive workgroups share weight columns): 1×1
+ *    1024→256 10.8 → 9.7, fc6 linear (1000×12544 → 1024) 5.1 → 3.7 GFLOP/s (worse; reverted).
  * @module
  */
 import {
@@ -31,14 +49,38 @@ import { assertDType, assertRank } from "./validate.ts";
  * (coalesced), 64 accumulator floats per thread. `software` (lavapipe, AVX2 8-lane SIMD across
  * invocations): 8 rows × 16 channels (a 64×128 tile), which halves the loads per FMA; see the header.
  */
+/**
+ * @example
+ * ```ts
+ * import { GEMM_TILES } from "./conv2d.ts";
+ * console.log(GEMM_TILES.software.tm * GEMM_TILES.software.wy); // 64 rows per workgroup
+ * ```
+ */
 export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
   software: { tm: 8, tn4: 4, wx: 8, wy: 8 },
   hardware: { tm: 4, tn4: 4, wx: 8, wy: 8 },
 };
 
-/** The tile for the current adapter. */
-export function gemmTile(): GemmTile {
-  return currentGpu().info.isFallbackAdapter ? GEMM_TILES.software : GEMM_TILES.hardware;
+/**
+ * The tile for the current adapter and a GEMM of `cols4` vec4 columns: narrow outputs (the 64-channel
+ * stem, 3-anchor RPN logits) trade workgroup width for height, so fewer lanes compute clamped duplicate
+ * columns (x stays ≥ 2: one-lane-wide workgroups measured 4× slower on lavapipe).
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { gemmTile } from "./conv2d.ts";
+ * await getGpu();
+ * console.log(gemmTile(16)); // the stem's 64 channels
+ * ```
+ */
+export function gemmTile(cols4: number): GemmTile {
+  const t = { ...(currentGpu().info.isFallbackAdapter ? GEMM_TILES.software : GEMM_TILES.hardware) };
+  while (t.wx > 2 && t.tn4 * t.wx > cols4) {
+    t.wx /= 2;
+    t.wy *= 2;
+  }
+  return t;
 }
 
 /** Conv weights packed for {@link conv2d} by {@link packConv2dWeights}. */
@@ -111,7 +153,15 @@ export function packConv2dWeights(
   };
 }
 
-/** `values` copied into a zero-filled array of `length`. */
+/**
+ * `values` copied into a zero-filled array of `length`.
+ *
+ * @example
+ * ```ts
+ * import { padTo } from "./conv2d.ts";
+ * console.log(padTo(new Float32Array([1, 2, 3]), 4)); // [1, 2, 3, 0]
+ * ```
+ */
 export function padTo(values: Float32Array, length: number): Float32Array {
   const out = new Float32Array(length);
   out.set(values);
@@ -161,7 +211,26 @@ export function foldFrozenBatchNorm(
   return { weight: outW, bias: outB };
 }
 
-/** Dispatches the implicit-GEMM kernel; shared by conv2d, linear and conv_transpose2d. */
+/**
+ * Dispatches the implicit-GEMM kernel into `out`; shared by conv2d, linear and conv_transpose2d (which
+ * check their arguments first). `sizes.cols` is the GEMM's column count, `ho`/`wo` the map the rows walk.
+ *
+ * @example A 1×1 conv written by hand (what `linear` does)
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { emptyTensor, tensorFromArray } from "./tensor.ts";
+ * import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
+ * import { runImplicitGemm } from "./conv2d.ts";
+ * await getGpu();
+ * const x = tensorFromArray(new Float32Array([1, 2]), [1, 2]);
+ * const w = tensorFromArray(new Float32Array([1, 0, 0, 0, 1, 0, 0, 0]), [2, 4]); // [K 2, cols 4]
+ * const out = emptyTensor([1, 1]);
+ * runImplicitGemm("demo", { bias: false, residual: false, relu: false, store: CONV_STORE }, x, w, null,
+ *   undefined, out, { batch: 1, h: 1, w: 1, cin: 2, ho: 1, wo: 1, cols: 1, kh: 1, kw: 1, stride: 1,
+ *   pad: 0, m: 1, cout: 1 });
+ * console.log(await out.read()); // [3]
+ * ```
+ */
 export function runImplicitGemm(
   op: string,
   variant: Omit<ImplicitGemmOptions, "tile" | "vecIn" | "vecOut">,
@@ -202,13 +271,13 @@ export function runImplicitGemm(
   }
   const vecIn = s.cin % 4 === 0;
   const vecOut = s.cols % 4 === 0 && s.cout % 4 === 0;
-  const t = gemmTile();
+  const cols4 = Math.ceil(s.cols / 4);
+  const t = gemmTile(cols4);
   const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut };
   const key = `conv2d/gemm/${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}/` +
     `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
       variant.relu ? "relu" : ""
     }/${variant.store.name}`;
-  const cols4 = Math.ceil(s.cols / 4);
   const colTiles = Math.ceil(cols4 / (t.tn4 * t.wx));
   const rowTiles = Math.ceil(s.m / (t.tm * t.wy));
   const maxDim = currentGpu().limits.maxComputeWorkgroupsPerDimension;

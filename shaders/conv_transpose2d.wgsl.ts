@@ -17,7 +17,7 @@
  * console.log(TRANSPOSE_2X2_STORE.name); // "transpose2x2"
  * ```
  */
-export const TRANSPOSE_2X2_STORE = {
+export const TRANSPOSE_2X2_STORE: { name: string; wgsl: string } = {
   name: "transpose2x2",
   wgsl: /* wgsl */ `
 fn outIndex(m: u32, c: u32) -> u32 {

@@ -1,11 +1,13 @@
 /**
  * Convolution benchmarks at the shapes that dominate ResNet-50-FPN at 800×1216: GFLOP/s (2·M·Ncols·K per
  * second) and ms of one conv2d, warmed up on a tiny input of the same pipeline, timed over `repeats`
- * batched dispatches with one sync. `CONV_BENCH_ONLY=conv3x3_256` limits the run to one shape.
+ * batched dispatches with one sync; also the box head's fc6 linear. `CONV_BENCH_ONLY=conv3x3_256,linear_fc6`
+ * limits the run to those keys.
  * @module
  */
 import { currentGpu, getGpu, tensorFromArray } from "../../mod.ts";
 import { conv2d, packConv2dWeights } from "../../ops/conv2d.ts";
+import { linear, packLinearWeights } from "../../ops/linear.ts";
 import type { BenchRow } from "./_report.ts";
 
 interface ConvShape {
@@ -110,5 +112,30 @@ export async function benchConv(): Promise<BenchRow[]> {
     rows.push({ label: `${s.label}`, value: flops / ms / 1e6, unit: "GFLOP/s", key: `${s.key}_gflops` });
     for (const t of [x, tiny, packed.weight, packed.bias]) t?.dispose();
   }
+  if (!only || only.includes("linear_fc6")) rows.push(...await benchFc6());
   return rows;
+}
+
+/** The box head's fc6: 1000 RoIs × 12544 → 1024, ReLU (same GEMM kernel). */
+async function benchFc6(): Promise<BenchRow[]> {
+  const gpu = currentGpu();
+  const [rows, inF, out] = [1000, 12544, 1024];
+  const packed = packLinearWeights(filled(out * inF, 5).map((v) => v * 0.01), [out, inF], filled(out, 6));
+  linear(tensorFromArray(filled(inF, 7), [1, inF]), packed, { relu: true }).dispose();
+  const x = tensorFromArray(filled(rows * inF, 8), [rows, inF]);
+  await gpu.sync();
+  const t0 = performance.now();
+  linear(x, packed, { relu: true }).dispose();
+  await gpu.sync();
+  const ms = performance.now() - t0;
+  for (const t of [x, packed.weight, packed.bias]) t?.dispose();
+  return [
+    { label: "linear fc6 1000×12544 → 1024 time", value: ms, unit: "ms", key: "linear_fc6_ms" },
+    {
+      label: "linear fc6 1000×12544 → 1024",
+      value: 2 * rows * inF * out / ms / 1e6,
+      unit: "GFLOP/s",
+      key: "linear_fc6_gflops",
+    },
+  ];
 }
