@@ -1,0 +1,163 @@
+/**
+ * Inference, torchvision's `GeneralizedRCNN.forward` in eval mode in five steps — transform, backbone
+ * (ResNet + FPN), RPN, RoI heads (boxes, then masks), postprocess (boxes back to input pixels, masks pasted
+ * into the input) — encoded on the GPU with one read-back at the end.
+ * @module
+ */
+import { imageTransform, type Rgb8Image } from "../ops/image_transform.ts";
+import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
+import { scaleBoxes } from "../ops/detection.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
+import { ShapeError } from "../ops/errors.ts";
+import { fpnForward } from "./fpn.ts";
+import { maskBranch } from "./mask_head.ts";
+import type { MaskRcnnModel } from "./mask_rcnn.ts";
+import { resnetForward } from "./resnet.ts";
+import { boxBranch } from "./roi_heads.ts";
+import { rpnForward } from "./rpn.ts";
+
+/** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+/** Options of {@link detectImages}. */
+export interface DetectOptions {
+  /** Keep only detections with score ≥ this (applied after the model's own `boxScoreThresh`); default 0. */
+  scoreThreshold?: number;
+  /** Also return the pasted mask probabilities (`maskProbs`); default false. */
+  maskProbabilities?: boolean;
+}
+
+/** One image's detections, sorted by score. */
+export interface Detection {
+  width: number;
+  height: number;
+  count: number;
+  /** count×4 (x1, y1, x2, y2) in input pixels. */
+  boxes: Float32Array;
+  scores: Float32Array;
+  labels: Int32Array;
+  /** count×height×width, 0/1 (Mask R-CNN only). */
+  masks?: Uint8Array;
+  /** count×height×width probabilities (only with `maskProbabilities`). */
+  maskProbs?: Float32Array;
+}
+
+function toRgb8(image: RawImage, index: number): Rgb8Image {
+  const { width, height, data } = image;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new ShapeError(
+      "detect",
+      `image ${index} is ${width}×${height}; both sides must be positive integers`,
+    );
+  }
+  const channels = data.length / (width * height);
+  if (channels !== 3 && channels !== 4) {
+    throw new ShapeError(
+      "detect",
+      `image ${index} has ${data.length} bytes; a ${width}×${height} image needs ${
+        width * height * 3
+      } (RGB) or ` +
+        `${width * height * 4} (RGBA)`,
+    );
+  }
+  return { data, width, height, channels };
+}
+
+function rows(first: number, count: number): Tensor {
+  return tensorFromArray(Int32Array.from({ length: count }, (_, i) => first + i), [count]);
+}
+
+/**
+ * Runs the model on a batch of decoded images and returns one {@link Detection} per image.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, loadWeights } from "./mask_rcnn.ts";
+ * import { detectImages } from "./detect.ts";
+ * const model = await buildModel({ preset: "small" });
+ * await loadWeights(model, "small.safetensors");
+ * const [result] = await detectImages(model, [{ data: new Uint8Array(128 * 128 * 3), width: 128, height: 128 }]);
+ * console.log(result.count);
+ * ```
+ */
+export async function detectImages(
+  model: MaskRcnnModel,
+  images: readonly RawImage[],
+  options: DetectOptions = {},
+): Promise<Detection[]> {
+  const params = model.params;
+  if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
+  if (images.length === 0) return [];
+  const config = model.config;
+  const rgb = images.map(toRgb8);
+  const wantProbs = options.maskProbabilities === true;
+  const outputs = tidy(() => {
+    const batch = imageTransform(rgb, {
+      minSize: config.minSize,
+      maxSize: config.maxSize,
+      mean: config.imageMean,
+      std: config.imageStd,
+    });
+    const { imageSizes, originalSizes } = batch;
+    const paddedSize: [number, number] = [batch.images.shape[1], batch.images.shape[2]];
+    const pyramid = fpnForward(params, resnetForward(params, batch.images));
+    const proposals = rpnForward(params, config, pyramid, imageSizes, paddedSize, model.anchorCache, {
+      preNmsTopN: config.rpnPreNmsTopNTest,
+      postNmsTopN: config.rpnPostNmsTopNTest,
+    });
+    const detections = boxBranch(params, config, pyramid, proposals, imageSizes);
+    const perImage = detections.perImage;
+    const ratios = originalSizes.map(([h, w], i) =>
+      [Math.fround(h / imageSizes[i][0]), Math.fround(w / imageSizes[i][1])] as [number, number]
+    );
+    const boxes = scaleBoxes(detections.boxes, ratios);
+    const read: Tensor[] = [boxes, detections.scores, detections.labels, detections.count];
+    if (params.mask) {
+      const probs = maskBranch(params, pyramid, detections.boxes, detections.labels, perImage, imageSizes);
+      const flat = probs.reshape([probs.shape[0], probs.shape[1] * probs.shape[2]]);
+      originalSizes.forEach(([h, w], b) => {
+        const slots = rows(b * perImage, perImage);
+        const pasted = pasteMasks(
+          gatherRows(flat, slots).reshape([perImage, probs.shape[1], probs.shape[2]]),
+          gatherRows(boxes, slots),
+          [h, w],
+          { probabilities: wantProbs },
+        );
+        read.push(pasted.binary);
+        if (pasted.probs) read.push(pasted.probs);
+      });
+    }
+    return { read, perImage };
+  });
+  const values = await readTensors(outputs.read);
+  for (const t of outputs.read) t.dispose();
+  const [boxes, scores, labels, counts] = values as [Float32Array, Float32Array, Int32Array, Uint32Array];
+  const perImage = outputs.perImage;
+  const threshold = options.scoreThreshold ?? 0;
+  return images.map((image, b) => {
+    const base = b * perImage;
+    let count = counts[b];
+    while (count > 0 && scores[base + count - 1] < threshold) count--; // sorted by score
+    const result: Detection = {
+      width: image.width,
+      height: image.height,
+      count,
+      boxes: boxes.slice(4 * base, 4 * (base + count)),
+      scores: scores.slice(base, base + count),
+      labels: labels.slice(base, base + count),
+    };
+    if (params.mask) {
+      const plane = image.width * image.height;
+      const step = wantProbs ? 2 : 1;
+      const binary = values[4 + step * b] as Uint32Array;
+      result.masks = maskBytes(binary, [perImage, image.height, image.width]).slice(0, count * plane);
+      if (wantProbs) result.maskProbs = (values[5 + step * b] as Float32Array).slice(0, count * plane);
+    }
+    return result;
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The box branch of torchvision's `RoIHeads` in eval mode: MultiScaleRoIAlign 7×7 (sampling 2) of the
+ * proposals, TwoMLPHead (fc6, fc7 with ReLU), FastRCNNPredictor, then `postprocess_detections`: softmax,
+ * per-class decode with weights (10, 10, 5, 5), clip, drop background, `score > boxScoreThresh`, drop boxes
+ * smaller than 1e-2, NMS per class at `boxNmsThresh`, keep the best `boxDetectionsPerImg` per image.
+ * @module
+ */
+import { softmax } from "../ops/activation.ts";
+import { clipBoxesToImage, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { boxCandidates, boxesToRois } from "../ops/detection.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { linear } from "../ops/linear.ts";
+import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
+import { batchedNms } from "../ops/nms.ts";
+import { type Tensor, tidy } from "../ops/tensor.ts";
+import type { MaskRcnnConfig } from "./config.ts";
+import type { ModelParams } from "./params.ts";
+import type { Proposals } from "./rpn.ts";
+
+/** Detections of a batch: `perImage` slots per image, sorted by score, `count` of them real. */
+export interface Detections {
+  /** [B·perImage, 4] f32 in resized-image pixels. */
+  boxes: Tensor;
+  /** [B·perImage] f32. */
+  scores: Tensor;
+  /** [B·perImage] i32 (0 in padding slots). */
+  labels: Tensor;
+  /** [B] u32 real detections per image. */
+  count: Tensor;
+  /** Slots per image (boxDetectionsPerImg). */
+  perImage: number;
+}
+
+/** The FPN levels the RoI heads pool from, as named for MultiScaleRoIAlign. */
+export function poolerFeatures(pyramid: readonly Tensor[]): Record<string, Tensor> {
+  return { p2: pyramid[0], p3: pyramid[1], p4: pyramid[2], p5: pyramid[3] };
+}
+
+/**
+ * Box-head logits and deltas of RoIs (shared by inference and training).
+ * rois: [R, 5] → { classLogits [R, C], boxDeltas [R, 4C] }.
+ */
+export function boxHead(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  rois: Tensor,
+  imageSizes: readonly (readonly [number, number])[],
+): { classLogits: Tensor; boxDeltas: Tensor } {
+  return tidy(() => {
+    const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
+      outputSize: 7,
+      samplingRatio: 2,
+    });
+    const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
+    const h7 = linear(linear(flat, params.fc6, { relu: true }), params.fc7, { relu: true });
+    return { classLogits: linear(h7, params.clsScore), boxDeltas: linear(h7, params.bboxPred) };
+  });
+}
+
+/**
+ * proposals → {@link Detections}.
+ *
+ * @example
+ * ```ts
+ * // const detections = boxBranch(params, config, pyramid, proposals, imageSizes);
+ * import { boxBranch } from "./roi_heads.ts";
+ * console.log(typeof boxBranch);
+ * ```
+ */
+export function boxBranch(
+  params: ModelParams,
+  config: MaskRcnnConfig,
+  pyramid: readonly Tensor[],
+  proposals: Proposals,
+  imageSizes: readonly (readonly [number, number])[],
+): Detections {
+  const batch = imageSizes.length;
+  return tidy(() => {
+    const rois = boxesToRois(proposals.boxes, proposals.perImage);
+    const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes);
+    const classes = classLogits.shape[1];
+    const probs = softmax(classLogits);
+    const boxes = clipBoxesToImage(decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS), imageSizes);
+    const candidates = boxCandidates(probs, boxes, proposals.valid, {
+      scoreThresh: config.boxScoreThresh,
+      minSize: 1e-2,
+    });
+    const kept = batchedNms(
+      candidates.boxes,
+      candidates.scores,
+      candidates.labels,
+      config.boxNmsThresh,
+      classes,
+      {
+        valid: candidates.valid,
+        maxOut: config.boxDetectionsPerImg,
+        imageLengths: Array(batch).fill(proposals.perImage * (classes - 1)),
+        maxPerSegment: proposals.perImage,
+      },
+    );
+    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    return {
+      boxes: gatherRows(candidates.boxes, keepFlat),
+      scores: kept.scores.reshape([kept.scores.size]),
+      labels: gatherRows(candidates.labels, keepFlat),
+      count: kept.count.reshape([batch]),
+      perImage: kept.keep.shape[kept.keep.rank - 1],
+    };
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * The region proposal network as torchvision's `RPNHead` + `RegionProposalNetwork.filter_proposals` (eval):
+ * per level 3×3 conv + ReLU, objectness and box-delta 1×1 convs; per image and level the top
+ * `preNmsTopN` logits; decode against the anchors, clip to the image, drop boxes smaller than 1e-3,
+ * `score >= scoreThresh`, NMS per level at `nmsThresh`, keep the best `postNmsTopN`. All on the GPU; the
+ * proposals come out as a fixed-capacity list with a validity flag per slot.
+ *
+ * NHWC conv outputs are already in torchvision's `permute_and_flatten` order (location-major, anchor inner).
+ * @module
+ */
+import { anchorsTensor, torchvisionAnchors } from "../ops/anchors.ts";
+import { clipBoxesToImage, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { conv2d } from "../ops/conv2d.ts";
+import { indexValid, rpnCandidates } from "../ops/detection.ts";
+import { concatLastAxis, gatherRows } from "../ops/gather.ts";
+import { batchedNms } from "../ops/nms.ts";
+import { keep, type Tensor, tidy } from "../ops/tensor.ts";
+import { topk } from "../ops/topk.ts";
+import type { MaskRcnnConfig } from "./config.ts";
+import type { ModelParams } from "./params.ts";
+
+/** Proposals of a batch: `perImage` slots per image, padding slots marked invalid. */
+export interface Proposals {
+  /** [B·perImage, 4] f32 (x1, y1, x2, y2) in resized-image pixels; zeros in padding slots. */
+  boxes: Tensor;
+  /** [B·perImage] u32, 1 = a real proposal. */
+  valid: Tensor;
+  /** Slots per image (postNmsTopN). */
+  perImage: number;
+}
+
+/** RPN numbers that differ between training and inference. */
+export interface RpnMode {
+  preNmsTopN: number;
+  postNmsTopN: number;
+}
+
+/** Anchors per padded image size, uploaded once and kept. */
+export type AnchorCache = Map<string, Tensor>;
+
+function anchorsFor(
+  cache: AnchorCache,
+  config: MaskRcnnConfig,
+  paddedSize: readonly [number, number],
+  featureSizes: [number, number][],
+): Tensor {
+  const key = `${paddedSize}|${featureSizes.flat()}`;
+  let anchors = cache.get(key);
+  if (!anchors || anchors.disposed) {
+    const values = torchvisionAnchors(paddedSize, featureSizes, config.anchorSizes, config.aspectRatios);
+    anchors = keep(anchorsTensor(values));
+    cache.set(key, anchors);
+  }
+  return anchors;
+}
+
+/**
+ * pyramid: [P2..P6] each [B, Hl, Wl, C] → {@link Proposals}.
+ *
+ * @example
+ * ```ts
+ * // const proposals = rpnForward(params, config, pyramid, imageSizes, [hp, wp], cache, { preNmsTopN: 1000, postNmsTopN: 1000 });
+ * import { rpnForward } from "./rpn.ts";
+ * console.log(typeof rpnForward);
+ * ```
+ */
+export function rpnForward(
+  params: ModelParams,
+  config: MaskRcnnConfig,
+  pyramid: readonly Tensor[],
+  imageSizes: readonly (readonly [number, number])[],
+  paddedSize: readonly [number, number],
+  anchorCache: AnchorCache,
+  mode: RpnMode,
+): Proposals {
+  const batch = pyramid[0].shape[0];
+  const featureSizes = pyramid.map((p) => [p.shape[1], p.shape[2]] as [number, number]);
+  const anchors = anchorsFor(anchorCache, config, paddedSize, featureSizes);
+  return tidy(() => {
+    const logitParts: Tensor[] = [];
+    const deltaParts: Tensor[] = [];
+    const levelLengths: number[] = [];
+    for (const level of pyramid) {
+      const [, h, w] = level.shape;
+      const t = conv2d(level, params.rpnConv, { padding: 1, relu: true });
+      const logits = conv2d(t, params.rpnCls);
+      const deltas = conv2d(t, params.rpnBbox);
+      const perLocation = logits.shape[3];
+      levelLengths.push(h * w * perLocation);
+      logitParts.push(logits.reshape([batch, h * w * perLocation]));
+      deltaParts.push(deltas.reshape([batch, h * w * perLocation * 4]));
+    }
+    const total = levelLengths.reduce((a, b) => a + b, 0);
+    const logits = concatLastAxis(logitParts); // [B, T]
+    const deltas = concatLastAxis(deltaParts).reshape([batch * total, 4]);
+    const top = topk(logits, mode.preNmsTopN, { segments: levelLengths }); // indices [B, L, K]
+    const [, levels, perLevel] = top.indices.shape;
+    const slots = levels * perLevel;
+    const flatIdx = top.indices.reshape([batch * slots]);
+    const anchorRows = gatherRows(anchors, flatIdx, { idxGroup: slots, srcGroup: 0 });
+    const deltaRows = gatherRows(deltas, flatIdx, { idxGroup: slots, srcGroup: total });
+    const decoded = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS).reshape([batch * slots, 4]);
+    const boxes = clipBoxesToImage(decoded, imageSizes);
+    const candidates = rpnCandidates(top.indices, logits, boxes, {
+      minSize: 1e-3,
+      scoreThresh: config.rpnScoreThresh,
+    });
+    const kept = batchedNms(boxes, candidates.scores, candidates.levels, config.rpnNmsThresh, levels, {
+      valid: candidates.valid,
+      maxOut: mode.postNmsTopN,
+      imageLengths: Array(batch).fill(slots),
+      maxPerSegment: perLevel,
+    });
+    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    return {
+      boxes: gatherRows(boxes, keepFlat),
+      valid: indexValid(keepFlat),
+      perImage: kept.keep.shape[kept.keep.rank - 1],
+    };
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * Small fused kernels that join the Mask R-CNN stages on the GPU (no read-back between stages):
+ * - {@link rpnCandidates}: torchvision `RegionProposalNetwork.filter_proposals` after top-k: sigmoid scores,
+ *   `remove_small_boxes(min_size)`, `scores >= score_thresh`, and the level index for `batched_nms`;
+ * - {@link boxCandidates}: `RoIHeads.postprocess_detections`: drop the background column, flatten
+ *   (proposal-major, class inner), `scores > score_thresh`, `remove_small_boxes(1e-2)`;
+ * - {@link selectClassMask}: `maskrcnn_inference`: sigmoid of the predicted class's logits;
+ * - {@link scaleBoxes}: `transform.resize_boxes` back to the input size; {@link boxesToRois}; {@link indexValid}.
+ * @module
+ */
+import {
+  BOX_CANDIDATES_WGSL,
+  BOXES_TO_ROIS_WGSL,
+  INDEX_VALID_WGSL,
+  RPN_CANDIDATES_WGSL,
+  SCALE_BOXES_WGSL,
+  SELECT_CLASS_SIGMOID_WGSL,
+} from "../shaders/detection.wgsl.ts";
+import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
+import { LimitError, ShapeError } from "./errors.ts";
+import { dispatch, params } from "./kernel.ts";
+import { emptyTensor, type Tensor } from "./tensor.ts";
+import { assertDType } from "./validate.ts";
+
+const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
+
+/** Result of {@link rpnCandidates}: one entry per top-k slot. */
+export interface RpnCandidates {
+  /** f32 [B·L·K] objectness probabilities (very negative for padding). */
+  scores: Tensor;
+  /** u32 [B·L·K] 1 = candidate for NMS. */
+  valid: Tensor;
+  /** i32 [B·L·K] FPN level of each slot. */
+  levels: Tensor;
+}
+
+/**
+ * topIdx: [B, L, K] i32 (per-row indices of per-level top-k, -1 padded), logits: [B, T] f32,
+ * boxes: [B·L·K, 4] f32 (decoded and clipped) → {@link RpnCandidates}.
+ *
+ * @example
+ * ```ts
+ * // See model/rpn.ts: rpnCandidates(top.indices, logits, boxes, { minSize: 1e-3, scoreThresh: 0 })
+ * import { rpnCandidates } from "./detection.ts";
+ * console.log(typeof rpnCandidates);
+ * ```
+ */
+export function rpnCandidates(
+  topIdx: Tensor,
+  logits: Tensor,
+  boxes: Tensor,
+  options: { minSize: number; scoreThresh: number },
+): RpnCandidates {
+  const op = "rpnCandidates";
+  assertDType(op, "topIdx", topIdx.check(op, "topIdx"), ["i32"]);
+  assertDType(op, "logits", logits.check(op, "logits"), ["f32"]);
+  if (topIdx.rank !== 3 || logits.rank !== 2 || logits.shape[0] !== topIdx.shape[0]) {
+    throw new ShapeError(
+      op,
+      `topIdx ${topIdx.describe()} must be [B, L, K] and logits ${logits.describe()} [B, T]`,
+    );
+  }
+  const n = topIdx.size;
+  if (boxes.shape[0] !== n || boxes.shape[boxes.rank - 1] !== 4) {
+    throw new ShapeError(op, `boxes ${boxes.describe()} must be [${n}, 4] for topIdx ${topIdx.describe()}`);
+  }
+  const [, levels, perLevel] = topIdx.shape;
+  const out = {
+    scores: emptyTensor([n], "f32"),
+    valid: emptyTensor([n], "u32"),
+    levels: emptyTensor([n], "i32"),
+  };
+  if (n === 0) return out;
+  dispatch({ key: "detection/rpn_candidates", source: RPN_CANDIDATES_WGSL }, {
+    op,
+    tensors: [["topIdx", topIdx], ["logits", logits], ["boxes", boxes], ["scores", out.scores], [
+      "valid",
+      out.valid,
+    ], ["levels", out.levels]],
+    params: params(
+      ["u32", n],
+      ["u32", perLevel],
+      ["u32", levels],
+      ["u32", logits.shape[1]],
+      ["f32", options.minSize],
+      ["f32", options.scoreThresh],
+    ),
+    workgroups: groups(n),
+  });
+  return out;
+}
+
+/** Result of {@link boxCandidates}: one entry per (proposal, foreground class). */
+export interface BoxCandidates {
+  /** f32 [R·(C−1), 4]. */
+  boxes: Tensor;
+  /** f32 [R·(C−1)]. */
+  scores: Tensor;
+  /** i32 [R·(C−1)] class labels 1..C−1. */
+  labels: Tensor;
+  /** u32 [R·(C−1)]. */
+  valid: Tensor;
+}
+
+/**
+ * probs: [R, C] f32 (softmax), boxes: [R, C, 4] f32 (decoded, clipped), rowValid: [R] u32 →
+ * {@link BoxCandidates} for classes 1..C−1.
+ *
+ * @example
+ * ```ts
+ * import { boxCandidates } from "./detection.ts";
+ * console.log(typeof boxCandidates); // used by model/roi_heads.ts
+ * ```
+ */
+export function boxCandidates(
+  probs: Tensor,
+  boxes: Tensor,
+  rowValid: Tensor,
+  options: { scoreThresh: number; minSize: number },
+): BoxCandidates {
+  const op = "boxCandidates";
+  probs.check(op, "probs");
+  boxes.check(op, "boxes");
+  assertDType(op, "rowValid", rowValid.check(op, "rowValid"), ["u32"]);
+  const [rows, classes] = probs.shape;
+  if (
+    probs.rank !== 2 || boxes.rank !== 3 || boxes.shape[0] !== rows || boxes.shape[1] !== classes ||
+    rowValid.size !== rows || classes < 2
+  ) {
+    throw new ShapeError(
+      op,
+      `probs ${probs.describe()} [R, C≥2], boxes ${boxes.describe()} [R, C, 4] and rowValid ${rowValid.describe()} [R] disagree`,
+    );
+  }
+  const n = rows * (classes - 1);
+  const out = {
+    boxes: emptyTensor([n, 4], "f32"),
+    scores: emptyTensor([n], "f32"),
+    labels: emptyTensor([n], "i32"),
+    valid: emptyTensor([n], "u32"),
+  };
+  if (n === 0) return out;
+  dispatch({ key: "detection/box_candidates", source: BOX_CANDIDATES_WGSL }, {
+    op,
+    tensors: [
+      ["probs", probs],
+      ["boxes", boxes],
+      ["rowValid", rowValid],
+      ["outBoxes", out.boxes],
+      ["outScores", out.scores],
+      ["outLabels", out.labels],
+      ["outValid", out.valid],
+    ],
+    params: params(["u32", n], ["u32", classes], ["f32", options.scoreThresh], ["f32", options.minSize]),
+    workgroups: groups(n),
+  });
+  return out;
+}
+
+/**
+ * logits: [R, M, M, C] f32 (NHWC), labels: [R] i32 → [R, M, M] f32 = sigmoid of channel `labels[r]`
+ * (zeros where the label is negative, i.e. padding).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, selectClassMask, tensorFromArray } from "../mod.ts";
+ * await getGpu();
+ * const logits = tensorFromArray(new Float32Array([0, 2, 0, -2]), [1, 1, 2, 2]);
+ * console.log(await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read());
+ * ```
+ */
+export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
+  const op = "selectClassMask";
+  logits.check(op, "logits");
+  assertDType(op, "labels", labels.check(op, "labels"), ["i32"]);
+  if (logits.rank !== 4 || labels.size !== logits.shape[0]) {
+    throw new ShapeError(
+      op,
+      `logits ${logits.describe()} must be [R, M, M, C] and labels ${labels.describe()} [R]`,
+    );
+  }
+  const [rows, h, w, classes] = logits.shape;
+  const out = emptyTensor([rows, h, w], "f32");
+  if (out.size === 0) return out;
+  dispatch({ key: "detection/select_class_sigmoid", source: SELECT_CLASS_SIGMOID_WGSL }, {
+    op,
+    tensors: [["logits", logits], ["labels", labels], ["out", out]],
+    params: params(["u32", out.size], ["u32", h * w], ["u32", classes]),
+    workgroups: groups(out.size),
+  });
+  return out;
+}
+
+const SCALE_MAX_IMAGES = 14;
+
+/**
+ * boxes: [B·K, 4] f32 (K per image) → the boxes times per-image ratios `[ratioH, ratioW]`
+ * (torchvision's `resize_boxes`: ratio = original size / resized size, in f32).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, scaleBoxes, tensorFromArray } from "../mod.ts";
+ * await getGpu();
+ * const boxes = tensorFromArray(new Float32Array([10, 10, 20, 20]), [1, 4]);
+ * console.log(await scaleBoxes(boxes, [[0.5, 2]]).read()); // [20, 5, 40, 10]
+ * ```
+ */
+export function scaleBoxes(boxes: Tensor, ratios: readonly (readonly [number, number])[]): Tensor {
+  const op = "scaleBoxes";
+  boxes.check(op, "boxes");
+  if (ratios.length < 1 || ratios.length > SCALE_MAX_IMAGES) {
+    throw new LimitError(op, `${ratios.length} images; 1 to ${SCALE_MAX_IMAGES} per call`);
+  }
+  const rows = boxes.size / 4;
+  if (boxes.shape[boxes.rank - 1] !== 4 || rows % ratios.length !== 0) {
+    throw new ShapeError(op, `boxes ${boxes.describe()} must be [B·K, 4] for ${ratios.length} images`);
+  }
+  const out = emptyTensor(boxes.shape, "f32");
+  if (rows === 0) return out;
+  const block = new Uint32Array(4 + 4 * SCALE_MAX_IMAGES);
+  block.set([rows, rows / ratios.length, ratios.length, 0]);
+  const asF32 = new Float32Array(block.buffer);
+  ratios.forEach(([rh, rw], k) => asF32.set([rh, rw, 0, 0], 4 + 4 * k));
+  dispatch({ key: "detection/scale_boxes", source: SCALE_BOXES_WGSL }, {
+    op,
+    tensors: [["boxes", boxes], ["out", out]],
+    params: block,
+    workgroups: groups(rows),
+  });
+  return out;
+}
+
+/**
+ * boxes: [B·K, 4] f32 → RoIs [B·K, 5] (batchIndex = ⌊row / K⌋, x1, y1, x2, y2).
+ *
+ * @example
+ * ```ts
+ * import { boxesToRois, getGpu, tensorFromArray } from "../mod.ts";
+ * await getGpu();
+ * const boxes = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
+ * console.log(await boxesToRois(boxes, 1).read()); // [0, 1, 2, 3, 4, 1, 5, 6, 7, 8]
+ * ```
+ */
+export function boxesToRois(boxes: Tensor, perImage: number): Tensor {
+  const op = "boxesToRois";
+  boxes.check(op, "boxes");
+  const rows = boxes.size / 4;
+  if (boxes.shape[boxes.rank - 1] !== 4 || !(perImage >= 1) || rows % perImage !== 0) {
+    throw new ShapeError(op, `boxes ${boxes.describe()} must be [B·${perImage}, 4]`);
+  }
+  const rois = emptyTensor([rows, 5], "f32");
+  if (rows === 0) return rois;
+  dispatch({ key: "detection/boxes_to_rois", source: BOXES_TO_ROIS_WGSL }, {
+    op,
+    tensors: [["boxes", boxes], ["rois", rois]],
+    params: params(["u32", rows], ["u32", perImage]),
+    workgroups: groups(rows),
+  });
+  return rois;
+}
+
+/**
+ * idx: any shape i32 → u32 of the same shape, 1 where idx ≥ 0 (keep lists are −1 padded).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, indexValid, tensorFromArray } from "../mod.ts";
+ * await getGpu();
+ * console.log(await indexValid(tensorFromArray(new Int32Array([3, -1]), [2])).read()); // [1, 0]
+ * ```
+ */
+export function indexValid(idx: Tensor): Tensor {
+  const op = "indexValid";
+  assertDType(op, "idx", idx.check(op, "idx"), ["i32"]);
+  const out = emptyTensor(idx.shape, "u32");
+  if (idx.size === 0) return out;
+  dispatch({ key: "detection/index_valid", source: INDEX_VALID_WGSL }, {
+    op,
+    tensors: [["idx", idx], ["valid", out]],
+    params: params(["u32", idx.size]),
+    workgroups: groups(idx.size),
+  });
+  return out;
+}

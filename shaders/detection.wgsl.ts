@@ -1,0 +1,172 @@
+/**
+ * WGSL of the small fused kernels between Mask R-CNN stages: RPN candidate scoring and validity, box-head
+ * candidates per class, the predicted class's mask logits, box rescaling and RoI rows. Each mirrors a few
+ * lines of torchvision's `rpn.py` / `roi_heads.py` / `transform.py`, cited in `ops/detection.ts`.
+ * @module
+ */
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+
+const HEADER = (params: string, bindings: string) => /* wgsl */ `
+struct Params { ${params} }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings}
+${LINEAR_INDEX_WGSL}
+fn sigmoid1(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(${MAIN_1D_ARGS}) {
+  let i = linearIndex(wid, lid, nwg);`;
+
+/**
+ * RPN candidates: score = sigmoid(logit at the top-k index), valid = index ≥ 0, both sides ≥ minSize and
+ * score ≥ scoreThresh; level = which FPN level the candidate came from.
+ *
+ * @example
+ * ```ts
+ * import { RPN_CANDIDATES_WGSL } from "./detection.wgsl.ts";
+ * console.log(RPN_CANDIDATES_WGSL.includes("scoreThresh"));
+ * ```
+ */
+export const RPN_CANDIDATES_WGSL = HEADER(
+  "n: u32, perLevel: u32, levels: u32, rowLen: u32, minSize: f32, scoreThresh: f32",
+  `@group(0) @binding(1) var<storage, read> topIdx: array<i32>;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;
+@group(0) @binding(3) var<storage, read> boxes: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(5) var<storage, read_write> valid: array<u32>;
+@group(0) @binding(6) var<storage, read_write> level: array<i32>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let image = i / (p.perLevel * p.levels);
+  level[i] = i32((i / p.perLevel) % p.levels);
+  let k = topIdx[i];
+  if (k < 0) {
+    scores[i] = -3.0e38;
+    valid[i] = 0u;
+    return;
+  }
+  let s = sigmoid1(logits[image * p.rowLen + u32(k)]);
+  let b = boxes[i];
+  scores[i] = s;
+  valid[i] = select(0u, 1u, b.z - b.x >= p.minSize && b.w - b.y >= p.minSize && s >= p.scoreThresh);
+}
+`;
+
+/**
+ * Box-head candidates: for each proposal r and foreground class c ≥ 1, the class box, its softmax score,
+ * the label c and valid = proposal valid, score > scoreThresh and both sides ≥ minSize.
+ *
+ * @example
+ * ```ts
+ * import { BOX_CANDIDATES_WGSL } from "./detection.wgsl.ts";
+ * console.log(BOX_CANDIDATES_WGSL.includes("classes"));
+ * ```
+ */
+export const BOX_CANDIDATES_WGSL = HEADER(
+  "n: u32, classes: u32, scoreThresh: f32, minSize: f32",
+  `@group(0) @binding(1) var<storage, read> probs: array<f32>;
+@group(0) @binding(2) var<storage, read> boxes: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> rowValid: array<u32>;
+@group(0) @binding(4) var<storage, read_write> outBoxes: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> outScores: array<f32>;
+@group(0) @binding(6) var<storage, read_write> outLabels: array<i32>;
+@group(0) @binding(7) var<storage, read_write> outValid: array<u32>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let fg = p.classes - 1u;
+  let r = i / fg;
+  let c = i % fg + 1u;
+  let b = boxes[r * p.classes + c];
+  let s = probs[r * p.classes + c];
+  outBoxes[i] = b;
+  outScores[i] = s;
+  outLabels[i] = i32(c);
+  let ok = rowValid[r] != 0u && s > p.scoreThresh && b.z - b.x >= p.minSize && b.w - b.y >= p.minSize;
+  outValid[i] = select(0u, 1u, ok);
+}
+`;
+
+/**
+ * `sigmoid(logits[r, y, x, label[r]])`: the mask of each detection's predicted class (0 for padding rows).
+ *
+ * @example
+ * ```ts
+ * import { SELECT_CLASS_SIGMOID_WGSL } from "./detection.wgsl.ts";
+ * console.log(SELECT_CLASS_SIGMOID_WGSL.includes("labels"));
+ * ```
+ */
+export const SELECT_CLASS_SIGMOID_WGSL = HEADER(
+  "n: u32, pixels: u32, classes: u32",
+  `@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let label = labels[i / p.pixels];
+  var value = 0.0;
+  if (label >= 0 && u32(label) < p.classes) { value = sigmoid1(logits[i * p.classes + u32(label)]); }
+  out[i] = value;
+}
+`;
+
+/**
+ * Per-image box scaling (x by the width ratio, y by the height ratio) for up to 14 images.
+ *
+ * @example
+ * ```ts
+ * import { SCALE_BOXES_WGSL } from "./detection.wgsl.ts";
+ * console.log(SCALE_BOXES_WGSL.includes("ratios"));
+ * ```
+ */
+export const SCALE_BOXES_WGSL = HEADER(
+  "n: u32, perImage: u32, images: u32, pad: u32, ratios: array<vec4<f32>, 14>",
+  `@group(0) @binding(1) var<storage, read> boxes: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let r = p.ratios[min(i / p.perImage, p.images - 1u)];
+  out[i] = boxes[i] * vec4<f32>(r.y, r.x, r.y, r.x);
+}
+`;
+
+/**
+ * RoI rows `(batchIndex, x1, y1, x2, y2)` from per-image box lists of `perImage` rows each.
+ *
+ * @example
+ * ```ts
+ * import { BOXES_TO_ROIS_WGSL } from "./detection.wgsl.ts";
+ * console.log(BOXES_TO_ROIS_WGSL.includes("perImage"));
+ * ```
+ */
+export const BOXES_TO_ROIS_WGSL = HEADER(
+  "n: u32, perImage: u32",
+  `@group(0) @binding(1) var<storage, read> boxes: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> rois: array<f32>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let b = boxes[i];
+  rois[5u * i] = f32(i / p.perImage);
+  rois[5u * i + 1u] = b.x;
+  rois[5u * i + 2u] = b.y;
+  rois[5u * i + 3u] = b.z;
+  rois[5u * i + 4u] = b.w;
+}
+`;
+
+/**
+ * `valid[i] = idx[i] >= 0` (keep lists are -1 padded).
+ *
+ * @example
+ * ```ts
+ * import { INDEX_VALID_WGSL } from "./detection.wgsl.ts";
+ * console.log(INDEX_VALID_WGSL.includes("idx[i] >= 0"));
+ * ```
+ */
+export const INDEX_VALID_WGSL = HEADER(
+  "n: u32",
+  `@group(0) @binding(1) var<storage, read> idx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> valid: array<u32>;`,
+) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  valid[i] = select(0u, 1u, idx[i] >= 0);
+}
+`;
