@@ -14,12 +14,73 @@
  * ```
  * @module
  */
+import { decodeImage } from "./data/image_codec.ts";
+import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
+import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
+
+export { buildModel, disposeModel, loadWeights, saveWeights } from "./model/mask_rcnn.ts";
+export type { LoadWeightsOptions, MaskRcnnModel } from "./model/mask_rcnn.ts";
+export { detectImages } from "./model/detect.ts";
+export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
+
+/** What {@link detect} takes: decoded RGB/RGBA pixels, or encoded PNG/JPEG bytes. */
+export type ImageInput = RawImage | Uint8Array;
+
+async function toRaw(input: ImageInput, index: number): Promise<RawImage> {
+  return input instanceof Uint8Array ? await decodeImage(input, `image ${index}`) : input;
+}
+
+/**
+ * Detects objects (and their masks) in one image or an array of images; the whole forward runs on the GPU
+ * with one read-back. Encoded PNG/JPEG bytes are decoded first (imagescript's WebAssembly codecs).
+ *
+ * @example One image in, one result out
+ * ```ts
+ * import { buildModel, COCO_CLASS_NAMES, detect, loadWeights } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn", numClasses: 91 });
+ * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
+ * const det = await detect(model, await Deno.readFile("street.jpg"), { scoreThreshold: 0.5 });
+ * for (let i = 0; i < det.count; i++) console.log(COCO_CLASS_NAMES[det.labels[i]], det.scores[i]);
+ * ```
+ */
+export function detect(model: MaskRcnnModel, image: ImageInput, options?: DetectOptions): Promise<Detection>;
+/** An array of images in, an array of results out (one batched forward). */
+export function detect(
+  model: MaskRcnnModel,
+  images: readonly ImageInput[],
+  options?: DetectOptions,
+): Promise<Detection[]>;
+/** Implementation of both overloads. */
+export async function detect(
+  model: MaskRcnnModel,
+  input: ImageInput | readonly ImageInput[],
+  options: DetectOptions = {},
+): Promise<Detection | Detection[]> {
+  if (Array.isArray(input)) {
+    const raws = await Promise.all((input as readonly ImageInput[]).map(toRaw));
+    return await detectImages(model, raws, options);
+  }
+  const [result] = await detectImages(model, [await toRaw(input as ImageInput, 0)], options);
+  return result;
+}
+
 export { currentGpu, getGpu } from "./ops/gpu.ts";
 export type { GpuContext, GpuInfo, GpuOptions } from "./ops/gpu.ts";
 export type { MemoryStats } from "./ops/buffer_pool.ts";
 export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from "./ops/tensor.ts";
 export type { DType, TensorData } from "./ops/tensor.ts";
 export { dispatch, params } from "./ops/kernel.ts";
+export { concatLastAxis, gatherRows } from "./ops/gather.ts";
+export type { GatherRowsOptions } from "./ops/gather.ts";
+export {
+  boxCandidates,
+  boxesToRois,
+  indexValid,
+  rpnCandidates,
+  scaleBoxes,
+  selectClassMask,
+} from "./ops/detection.ts";
+export type { BoxCandidates, RpnCandidates } from "./ops/detection.ts";
 export type { DispatchSpec, Kernel } from "./ops/kernel.ts";
 export { add, copy, fill, fillInPlace, mul, relu } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";

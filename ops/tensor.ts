@@ -314,7 +314,7 @@ function collect(value: unknown, into: Set<Tensor>): void {
  * console.log(await y.read());
  * ```
  */
-export function tidy<T extends Kept>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
