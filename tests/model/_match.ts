@@ -64,7 +64,9 @@ export function matchDetections(
       if (iou > bestIou) [best, bestIou] = [j, iou];
     }
     if (best < 0) {
-      problems.push(`reference #${i} (label ${reference.labels[i]}, score ${reference.scores[i]}) has no partner`);
+      problems.push(
+        `reference #${i} (label ${reference.labels[i]}, score ${reference.scores[i]}) has no partner`,
+      );
       continue;
     }
     used.add(best);
@@ -72,7 +74,9 @@ export function matchDetections(
     worstBoxIou = Math.min(worstBoxIou, bestIou);
     worstScoreDiff = Math.max(worstScoreDiff, scoreDiff);
     if (bestIou < tol.minBoxIou) problems.push(`reference #${i}: box IoU ${bestIou.toFixed(4)}`);
-    if (scoreDiff > tol.maxScoreDiff) problems.push(`reference #${i}: score ${reference.scores[i]} vs ${ours.scores[best]}`);
+    if (scoreDiff > tol.maxScoreDiff) {
+      problems.push(`reference #${i}: score ${reference.scores[i]} vs ${ours.scores[best]}`);
+    }
     if (reference.masks && ours.masks) {
       const iou = maskIou(reference.masks, i, ours.masks, best, tol.plane);
       worstMaskIou = Math.min(worstMaskIou, iou);
@@ -80,7 +84,9 @@ export function matchDetections(
     }
   }
   for (let j = 0; j < ours.count; j++) {
-    if (!used.has(j)) problems.push(`ours #${j} (label ${ours.labels[j]}, score ${ours.scores[j]}) has no partner`);
+    if (!used.has(j)) {
+      problems.push(`ours #${j} (label ${ours.labels[j]}, score ${ours.scores[j]}) has no partner`);
+    }
   }
   return { problems, worstBoxIou, worstScoreDiff, worstMaskIou };
 }

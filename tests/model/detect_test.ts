@@ -37,7 +37,12 @@ function assertMatchesTorchvision(results: Detection[], what: string): void {
       labels: fixture.tensors[`labels_${i}`].data,
       masks: unpackBits(fixture.tensors[`mask_bits_${i}`].data as Uint8Array, n),
     };
-    const m = matchDetections(reference, ours, { minBoxIou: 0.99, maxScoreDiff: 1e-3, minMaskIou: 0.98, plane });
+    const m = matchDetections(reference, ours, {
+      minBoxIou: 0.99,
+      maxScoreDiff: 1e-3,
+      minMaskIou: 0.98,
+      plane,
+    });
     log.push(
       `image ${i}: ${n} vs ${ours.count}, worst box IoU ${m.worstBoxIou.toFixed(5)}, score diff ` +
         `${m.worstScoreDiff.toExponential(2)}, mask IoU ${m.worstMaskIou.toFixed(4)}`,
