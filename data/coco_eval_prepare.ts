@@ -67,6 +67,26 @@ function stableOrder(keys: Float64Array): Int32Array {
 }
 
 /**
+ * Stable sort of `idx` by descending `score[idx[i]]`, ties kept in place (numpy mergesort on -score):
+ * insertion sort for the usual small cells, the engine's stable sort otherwise.
+ */
+function sortByScoreDesc(idx: number[], score: Float64Array): void {
+  if (idx.length > 64) {
+    idx.sort((a, b) => score[b] - score[a] || a - b);
+    return;
+  }
+  for (let i = 1; i < idx.length; i++) {
+    const v = idx[i], sv = score[v];
+    let j = i - 1;
+    while (j >= 0 && score[idx[j]] < sv) {
+      idx[j + 1] = idx[j];
+      j--;
+    }
+    idx[j + 1] = v;
+  }
+}
+
+/**
  * Builds the cells, sorts and cuts detections, and computes every cell's IoU matrix.
  *
  * @example
@@ -200,13 +220,14 @@ export function prepareEval(
   const cellDtStart = new Int32Array(nCells + 1);
   const slotResult: number[] = [];
   {
+    const keptScore = Float64Array.from(dtKeep, (i) => results[i].score);
     let p = 0;
+    const idx: number[] = [];
     for (let c = 0; c < nCells; c++) {
-      const first = p;
-      while (p < dtByKey.length && dtKeys[dtByKey[p]] === cellKeys[c]) p++;
-      const idx = Array.from(dtByKey.subarray(first, p), (j) => dtKeep[j]);
-      idx.sort((a, b) => results[b].score - results[a].score || a - b);
-      for (let d = 0; d < Math.min(idx.length, maxDet); d++) slotResult.push(idx[d]);
+      idx.length = 0;
+      while (p < dtByKey.length && dtKeys[dtByKey[p]] === cellKeys[c]) idx.push(dtByKey[p++]);
+      sortByScoreDesc(idx, keptScore);
+      for (let d = 0; d < Math.min(idx.length, maxDet); d++) slotResult.push(dtKeep[idx[d]]);
       cellDtStart[c + 1] = slotResult.length;
     }
   }

@@ -60,7 +60,8 @@ export function rleCountsToString(counts: ArrayLike<number>): string {
 export function rleCountsFromString(s: string, what = "counts"): Uint32Array {
   const n = s.length;
   // Every count takes at least one character, so n bounds the number of counts.
-  const cnts = new Uint32Array(n);
+  if (scratch.length < n) scratch = new Uint32Array(Math.max(n, 2 * scratch.length));
+  const cnts = scratch;
   let m = 0;
   let p = 0;
   while (p < n) {
@@ -74,7 +75,9 @@ export function rleCountsFromString(s: string, what = "counts"): Uint32Array {
         throw new Error(`${what}: character ${JSON.stringify(s[p])} at position ${p} is not in '0'..'o'`);
       }
       const c = code - 48;
-      x += (c & 0x1f) * 2 ** (5 * k);
+      // Up to 6 characters (30 bits) fit a 32-bit int shift; longer counts take the exact float path.
+      if (k < 6) x |= (c & 0x1f) << (5 * k);
+      else x += (c & 0x1f) * 2 ** (5 * k);
       more = (c & 0x20) !== 0;
       p++;
       k++;
@@ -85,3 +88,6 @@ export function rleCountsFromString(s: string, what = "counts"): Uint32Array {
   }
   return cnts.slice(0, m);
 }
+
+/** Reused decode buffer (decoding is synchronous, so one buffer serves every call). */
+let scratch = new Uint32Array(1024);

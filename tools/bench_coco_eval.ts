@@ -58,12 +58,14 @@ function ellipseCounts(h: number, w: number, cx: number, cy: number, rx: number,
   return counts;
 }
 
-interface Synthetic {
+/** Ground truth and results of one synthetic benchmark run. */
+export interface Synthetic {
   gt: CocoDataset;
   results: CocoResult[];
 }
 
-function makeData(nImages: number, detsPerImage: number, seed: number): Synthetic {
+/** Seeded synthetic ground truth and results (see the module comment). */
+export function makeData(nImages: number, detsPerImage: number, seed: number): Synthetic {
   const rand = mulberry32(seed);
   const catIds: number[] = [];
   for (let id = 1; catIds.length < 80; id++) if (id % 12 !== 0) catIds.push(id); // gaps like COCO's ids
