@@ -18,8 +18,8 @@
  * Masks are decoded only for detections that survive the cut.
  * @module
  */
-import { segmentationToRuns } from "./polygon.ts";
-import { type RleRuns, runsArea, runsToBbox } from "./rle.ts";
+import { RunsPool } from "./coco_eval_runs.ts";
+import { runsArea, runsToBbox } from "./rle.ts";
 import { boxIouInto, runsIouInto } from "./rle_iou.ts";
 import type { CocoDataset, CocoIouType, CocoResult } from "./coco_eval_types.ts";
 import type { CocoSegmentation } from "./polygon.ts";
@@ -53,6 +53,12 @@ function fail(msg: string): never {
 
 function isBox(b: unknown): b is number[] {
   return Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** pycocotools loadRes' polygon for a result without segmentation: the box's four corners. */
+function boxPolygon(bb: number[]): number[] {
+  const x1 = bb[0], y1 = bb[1], x2 = bb[0] + bb[2], y2 = bb[1] + bb[3];
+  return [x1, y1, x1, y2, x2, y2, x2, y1];
 }
 
 function sortedUnique(values: number[]): number[] {
@@ -195,7 +201,7 @@ export function prepareEval(
   const nGt = gtKeep.length;
   const cellGtStart = new Int32Array(nCells + 1);
   const gtArea = new Float64Array(nGt), gtCrowd = new Uint8Array(nGt), gtId = new Float64Array(nGt);
-  const gtRuns: RleRuns[] = [];
+  const gtPool = new RunsPool();
   const gtBoxes = new Float64Array(4 * nGt);
   {
     let c = 0;
@@ -208,13 +214,13 @@ export function prepareEval(
       gtId[j] = a.id;
       if (segm) {
         const what = `groundTruth.annotations[${i}] (id ${a.id}).segmentation`;
-        const runs = segmentationToRuns(a.segmentation!, ...sizeOf(a.image_id), what);
-        gtRuns.push(runs);
-        runsToBbox(runs, gtBoxes, 4 * j);
+        gtPool.addSegmentation(a.segmentation!, ...sizeOf(a.image_id), what);
       } else gtBoxes.set(a.bbox!, 4 * j);
     }
     while (c < nCells) cellGtStart[++c] = nGt;
   }
+  const gtRuns = gtPool.runs();
+  gtRuns.forEach((runs, j) => runsToBbox(runs, gtBoxes, 4 * j));
 
   // Detection slots: per cell, stable sort by descending score, cut to maxDet.
   const cellDtStart = new Int32Array(nCells + 1);
@@ -234,43 +240,30 @@ export function prepareEval(
   const nSlots = slotResult.length;
   const dtScore = new Float64Array(nSlots), dtArea = new Float64Array(nSlots);
   const dtBoxes = new Float64Array(4 * nSlots);
-  const dtRuns: RleRuns[] = [];
-  for (let s = 0; s < nSlots; s++) {
+  const needMask = segm || !boxBranch;
+  const dtPool = new RunsPool();
+  for (let s = 0; s < nSlots && needMask; s++) {
     const i = slotResult[s];
     const r = results[i];
+    const bb = r.bbox!;
+    const seg: CocoSegmentation = r.segmentation ?? [boxPolygon(bb)];
+    dtPool.addSegmentation(seg, ...sizeOf(r.image_id), `results[${i}].segmentation`);
+  }
+  const dtRuns = dtPool.runs();
+  for (let s = 0; s < nSlots; s++) {
+    const r = results[slotResult[s]];
     dtScore[s] = r.score;
-    const needMask = segm || !boxBranch;
-    let runs: RleRuns | undefined;
-    if (needMask) {
-      const what = `results[${i}].segmentation`;
-      const bb = r.bbox;
-      const seg: CocoSegmentation = r.segmentation ??
-        [[
-          bb![0],
-          bb![1],
-          bb![0],
-          bb![1] + bb![3],
-          bb![0] + bb![2],
-          bb![1] + bb![3],
-          bb![0] + bb![2],
-          bb![1],
-        ]];
-      runs = segmentationToRuns(seg, ...sizeOf(r.image_id), what);
-    }
     if (boxBranch) {
       dtArea[s] = r.bbox![2] * r.bbox![3];
       if (!segm) dtBoxes.set(r.bbox!, 4 * s);
     } else {
-      dtArea[s] = runsArea(runs!.counts);
+      dtArea[s] = runsArea(dtRuns[s].counts);
       if (!segm) {
         if (isBox(r.bbox)) dtBoxes.set(r.bbox, 4 * s);
-        else runsToBbox(runs!, dtBoxes, 4 * s);
+        else runsToBbox(dtRuns[s], dtBoxes, 4 * s);
       }
     }
-    if (segm) {
-      runsToBbox(runs!, dtBoxes, 4 * s);
-      dtRuns.push(runs!);
-    }
+    if (segm) runsToBbox(dtRuns[s], dtBoxes, 4 * s);
   }
 
   // IoU matrices, one per cell (empty when the cell has no gt or no dt).
@@ -286,8 +279,14 @@ export function prepareEval(
     const out = ious.subarray(cellIouStart[c], cellIouStart[c + 1]);
     const crowd = gtCrowd.subarray(g0, g1);
     const db = dtBoxes.subarray(4 * d0, 4 * d1), gb = gtBoxes.subarray(4 * g0, 4 * g1);
-    if (segm) runsIouInto(dtRuns.slice(d0, d1), db, gtRuns.slice(g0, g1), gb, crowd, out);
-    else boxIouInto(db, gb, crowd, out);
+    if (!segm) boxIouInto(db, gb, crowd, out);
+    else {
+      try {
+        runsIouInto(dtRuns.slice(d0, d1), db, gtRuns.slice(g0, g1), gb, crowd, out);
+      } catch (e) {
+        fail(`image ${imgIds[cellImg[c]]}, category ${catIds[cellCat[c]]}: ${(e as Error).message}`);
+      }
+    }
   }
 
   return {
