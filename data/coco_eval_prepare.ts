@@ -21,7 +21,7 @@
 import { RunsPool } from "./coco_eval_runs.ts";
 import { runsArea, runsToBbox } from "./rle.ts";
 import { boxIouInto, runsIouInto } from "./rle_iou.ts";
-import type { CocoDataset, CocoIouType, CocoResult } from "./coco_eval_types.ts";
+import type { CocoGroundTruth, CocoIouType, CocoResult } from "./coco_eval_types.ts";
 import type { CocoSegmentation } from "./polygon.ts";
 
 /** The evaluator's flat view of ground truths, detections and their IoUs, grouped in cells. */
@@ -108,7 +108,7 @@ function sortByScoreDesc(idx: number[], score: Float64Array): void {
  * ```
  */
 export function prepareEval(
-  gt: CocoDataset,
+  gt: CocoGroundTruth,
   results: readonly CocoResult[],
   iouType: CocoIouType,
   maxDet: number,
