@@ -13,15 +13,20 @@ import { accumulate } from "./coco_eval_accumulate.ts";
 import { matchCells } from "./coco_eval_match.ts";
 import { prepareEval } from "./coco_eval_prepare.ts";
 import { COCO_STAT_NAMES, summarizeStats } from "./coco_eval_summary.ts";
-import { COCO_EVAL_PARAMS, type CocoDataset, type CocoIouType, type CocoResult } from "./coco_eval_types.ts";
+import {
+  COCO_EVAL_PARAMS,
+  type CocoGroundTruth,
+  type CocoIouType,
+  type CocoResult,
+} from "./coco_eval_types.ts";
 
 export { formatCocoSummary } from "./coco_eval_summary.ts";
 export { COCO_EVAL_PARAMS } from "./coco_eval_types.ts";
 export type {
-  CocoAnnotation,
-  CocoCategory,
-  CocoDataset,
-  CocoImage,
+  CocoGroundTruth,
+  CocoGtAnnotation,
+  CocoGtCategory,
+  CocoGtImage,
   CocoIouType,
   CocoResult,
 } from "./coco_eval_types.ts";
@@ -89,7 +94,7 @@ export interface CocoEvalResult {
  * ```
  */
 export function evaluateCoco(
-  groundTruth: CocoDataset,
+  groundTruth: CocoGroundTruth,
   results: readonly CocoResult[],
   options: CocoEvalOptions,
 ): CocoEvalResult {

@@ -61,19 +61,26 @@ export function accumulate(
   const { catCellStart, cellDtStart, dtScore } = prep;
   const { codes, npig } = match;
   const slots = dtScore.length;
-  const order = new Int32Array(slots);
+  const all = new Int32Array(slots), order = new Int32Array(slots);
   const rc = new Float64Array(slots), pr = new Float64Array(slots);
+  // Rank of each slot within its cell (slots of a cell are already best score first).
+  const rank = new Int32Array(slots);
+  for (let c = 0; c < cellDtStart.length - 1; c++) {
+    for (let s = cellDtStart[c]; s < cellDtStart[c + 1]; s++) rank[s] = s - cellDtStart[c];
+  }
 
   for (let k = 0; k < K; k++) {
     const c0 = catCellStart[k], c1 = catCellStart[k + 1];
     if (c0 === c1) continue;
+    // One stable sort per category (score desc, then slot = image order); the maxDets subsets keep this
+    // order, since a stable sort of a subsequence is the subsequence of the stable sort.
+    const s0 = cellDtStart[c0], nAll = cellDtStart[c1] - s0;
+    for (let i = 0; i < nAll; i++) all[i] = s0 + i;
+    const sortedAll = all.subarray(0, nAll).sort((x, y) => dtScore[y] - dtScore[x] || x - y);
     for (let m = 0; m < M; m++) {
       let nd = 0;
-      for (let c = c0; c < c1; c++) {
-        const end = Math.min(cellDtStart[c + 1], cellDtStart[c] + maxDets[m]);
-        for (let s = cellDtStart[c]; s < end; s++) order[nd++] = s;
-      }
-      const sorted = order.subarray(0, nd).sort((x, y) => dtScore[y] - dtScore[x] || x - y);
+      for (let i = 0; i < nAll; i++) if (rank[sortedAll[i]] < maxDets[m]) order[nd++] = sortedAll[i];
+      const sorted = order;
       for (let a = 0; a < A; a++) {
         let np = 0;
         for (let c = c0; c < c1; c++) np += npig[c * A + a];

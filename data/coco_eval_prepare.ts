@@ -18,10 +18,10 @@
  * Masks are decoded only for detections that survive the cut.
  * @module
  */
-import { segmentationToRuns } from "./polygon.ts";
-import { type RleRuns, runsArea, runsToBbox } from "./rle.ts";
+import { RunsPool } from "./coco_eval_runs.ts";
+import { runsArea, runsToBbox } from "./rle.ts";
 import { boxIouInto, runsIouInto } from "./rle_iou.ts";
-import type { CocoDataset, CocoIouType, CocoResult } from "./coco_eval_types.ts";
+import type { CocoGroundTruth, CocoIouType, CocoResult } from "./coco_eval_types.ts";
 import type { CocoSegmentation } from "./polygon.ts";
 
 /** The evaluator's flat view of ground truths, detections and their IoUs, grouped in cells. */
@@ -55,6 +55,12 @@ function isBox(b: unknown): b is number[] {
   return Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === "number" && Number.isFinite(v));
 }
 
+/** pycocotools loadRes' polygon for a result without segmentation: the box's four corners. */
+function boxPolygon(bb: number[]): number[] {
+  const x1 = bb[0], y1 = bb[1], x2 = bb[0] + bb[2], y2 = bb[1] + bb[3];
+  return [x1, y1, x1, y2, x2, y2, x2, y1];
+}
+
 function sortedUnique(values: number[]): number[] {
   return [...new Set(values)].sort((a, b) => a - b);
 }
@@ -64,6 +70,26 @@ function stableOrder(keys: Float64Array): Int32Array {
   const order = new Int32Array(keys.length);
   for (let i = 0; i < order.length; i++) order[i] = i;
   return order.sort((a, b) => keys[a] - keys[b] || a - b);
+}
+
+/**
+ * Stable sort of `idx` by descending `score[idx[i]]`, ties kept in place (numpy mergesort on -score):
+ * insertion sort for the usual small cells, the engine's stable sort otherwise.
+ */
+function sortByScoreDesc(idx: number[], score: Float64Array): void {
+  if (idx.length > 64) {
+    idx.sort((a, b) => score[b] - score[a] || a - b);
+    return;
+  }
+  for (let i = 1; i < idx.length; i++) {
+    const v = idx[i], sv = score[v];
+    let j = i - 1;
+    while (j >= 0 && score[idx[j]] < sv) {
+      idx[j + 1] = idx[j];
+      j--;
+    }
+    idx[j + 1] = v;
+  }
 }
 
 /**
@@ -82,7 +108,7 @@ function stableOrder(keys: Float64Array): Int32Array {
  * ```
  */
 export function prepareEval(
-  gt: CocoDataset,
+  gt: CocoGroundTruth,
   results: readonly CocoResult[],
   iouType: CocoIouType,
   maxDet: number,
@@ -175,7 +201,7 @@ export function prepareEval(
   const nGt = gtKeep.length;
   const cellGtStart = new Int32Array(nCells + 1);
   const gtArea = new Float64Array(nGt), gtCrowd = new Uint8Array(nGt), gtId = new Float64Array(nGt);
-  const gtRuns: RleRuns[] = [];
+  const gtPool = new RunsPool();
   const gtBoxes = new Float64Array(4 * nGt);
   {
     let c = 0;
@@ -188,68 +214,56 @@ export function prepareEval(
       gtId[j] = a.id;
       if (segm) {
         const what = `groundTruth.annotations[${i}] (id ${a.id}).segmentation`;
-        const runs = segmentationToRuns(a.segmentation!, ...sizeOf(a.image_id), what);
-        gtRuns.push(runs);
-        runsToBbox(runs, gtBoxes, 4 * j);
+        gtPool.addSegmentation(a.segmentation!, ...sizeOf(a.image_id), what);
       } else gtBoxes.set(a.bbox!, 4 * j);
     }
     while (c < nCells) cellGtStart[++c] = nGt;
   }
+  const gtRuns = gtPool.runs();
+  gtRuns.forEach((runs, j) => runsToBbox(runs, gtBoxes, 4 * j));
 
   // Detection slots: per cell, stable sort by descending score, cut to maxDet.
   const cellDtStart = new Int32Array(nCells + 1);
   const slotResult: number[] = [];
   {
+    const keptScore = Float64Array.from(dtKeep, (i) => results[i].score);
     let p = 0;
+    const idx: number[] = [];
     for (let c = 0; c < nCells; c++) {
-      const first = p;
-      while (p < dtByKey.length && dtKeys[dtByKey[p]] === cellKeys[c]) p++;
-      const idx = Array.from(dtByKey.subarray(first, p), (j) => dtKeep[j]);
-      idx.sort((a, b) => results[b].score - results[a].score || a - b);
-      for (let d = 0; d < Math.min(idx.length, maxDet); d++) slotResult.push(idx[d]);
+      idx.length = 0;
+      while (p < dtByKey.length && dtKeys[dtByKey[p]] === cellKeys[c]) idx.push(dtByKey[p++]);
+      sortByScoreDesc(idx, keptScore);
+      for (let d = 0; d < Math.min(idx.length, maxDet); d++) slotResult.push(dtKeep[idx[d]]);
       cellDtStart[c + 1] = slotResult.length;
     }
   }
   const nSlots = slotResult.length;
   const dtScore = new Float64Array(nSlots), dtArea = new Float64Array(nSlots);
   const dtBoxes = new Float64Array(4 * nSlots);
-  const dtRuns: RleRuns[] = [];
-  for (let s = 0; s < nSlots; s++) {
+  const needMask = segm || !boxBranch;
+  const dtPool = new RunsPool();
+  for (let s = 0; s < nSlots && needMask; s++) {
     const i = slotResult[s];
     const r = results[i];
+    const bb = r.bbox!;
+    const seg: CocoSegmentation = r.segmentation ?? [boxPolygon(bb)];
+    dtPool.addSegmentation(seg, ...sizeOf(r.image_id), `results[${i}].segmentation`);
+  }
+  const dtRuns = dtPool.runs();
+  for (let s = 0; s < nSlots; s++) {
+    const r = results[slotResult[s]];
     dtScore[s] = r.score;
-    const needMask = segm || !boxBranch;
-    let runs: RleRuns | undefined;
-    if (needMask) {
-      const what = `results[${i}].segmentation`;
-      const bb = r.bbox;
-      const seg: CocoSegmentation = r.segmentation ??
-        [[
-          bb![0],
-          bb![1],
-          bb![0],
-          bb![1] + bb![3],
-          bb![0] + bb![2],
-          bb![1] + bb![3],
-          bb![0] + bb![2],
-          bb![1],
-        ]];
-      runs = segmentationToRuns(seg, ...sizeOf(r.image_id), what);
-    }
     if (boxBranch) {
       dtArea[s] = r.bbox![2] * r.bbox![3];
       if (!segm) dtBoxes.set(r.bbox!, 4 * s);
     } else {
-      dtArea[s] = runsArea(runs!.counts);
+      dtArea[s] = runsArea(dtRuns[s].counts);
       if (!segm) {
         if (isBox(r.bbox)) dtBoxes.set(r.bbox, 4 * s);
-        else runsToBbox(runs!, dtBoxes, 4 * s);
+        else runsToBbox(dtRuns[s], dtBoxes, 4 * s);
       }
     }
-    if (segm) {
-      runsToBbox(runs!, dtBoxes, 4 * s);
-      dtRuns.push(runs!);
-    }
+    if (segm) runsToBbox(dtRuns[s], dtBoxes, 4 * s);
   }
 
   // IoU matrices, one per cell (empty when the cell has no gt or no dt).
@@ -265,8 +279,14 @@ export function prepareEval(
     const out = ious.subarray(cellIouStart[c], cellIouStart[c + 1]);
     const crowd = gtCrowd.subarray(g0, g1);
     const db = dtBoxes.subarray(4 * d0, 4 * d1), gb = gtBoxes.subarray(4 * g0, 4 * g1);
-    if (segm) runsIouInto(dtRuns.slice(d0, d1), db, gtRuns.slice(g0, g1), gb, crowd, out);
-    else boxIouInto(db, gb, crowd, out);
+    if (!segm) boxIouInto(db, gb, crowd, out);
+    else {
+      try {
+        runsIouInto(dtRuns.slice(d0, d1), db, gtRuns.slice(g0, g1), gb, crowd, out);
+      } catch (e) {
+        fail(`image ${imgIds[cellImg[c]]}, category ${catIds[cellCat[c]]}: ${(e as Error).message}`);
+      }
+    }
   }
 
   return {

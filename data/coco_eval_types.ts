@@ -11,7 +11,7 @@
 import type { CocoSegmentation } from "./polygon.ts";
 
 /** One `images` entry of a COCO instances file (only `id`, `height` and `width` are used). */
-export interface CocoImage {
+export interface CocoGtImage {
   id: number;
   height: number;
   width: number;
@@ -19,7 +19,7 @@ export interface CocoImage {
 }
 
 /** One `annotations` entry of a COCO instances file. `area` is used as is for the area ranges. */
-export interface CocoAnnotation {
+export interface CocoGtAnnotation {
   id: number;
   image_id: number;
   category_id: number;
@@ -31,17 +31,17 @@ export interface CocoAnnotation {
 }
 
 /** One `categories` entry of a COCO instances file. */
-export interface CocoCategory {
+export interface CocoGtCategory {
   id: number;
   name?: string;
   [key: string]: unknown;
 }
 
 /** A parsed COCO instances JSON file (ground truth). */
-export interface CocoDataset {
-  images: CocoImage[];
-  annotations: CocoAnnotation[];
-  categories: CocoCategory[];
+export interface CocoGroundTruth {
+  images: CocoGtImage[];
+  annotations: CocoGtAnnotation[];
+  categories: CocoGtCategory[];
   [key: string]: unknown;
 }
 

@@ -318,6 +318,12 @@ export function runsMerge(list: readonly RleRuns[], intersect: boolean): RleRuns
         vb ^= 1;
       }
       ct += cb;
+      if (ct > 0 && ((ca === 0 && a >= Am) || (cb === 0 && b >= Bm))) {
+        // maskApi loops forever here: one mask's runs end before the other's.
+        throw new Error(
+          `rleMerge: rles[${i}] runs cover a different pixel count than the merge of rles[0..${i - 1}]`,
+        );
+      }
       const vp = v;
       v = intersect ? va & vb : va | vb;
       if (v !== vp || ct === 0) {

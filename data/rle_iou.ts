@@ -115,6 +115,12 @@ export function runsIouInto(
           vb ^= 1;
         }
         ct += cb;
+        if (ct > 0 && ((ca === 0 && a >= ka) || (cb === 0 && b >= kb))) {
+          // maskApi loops forever here: one mask's runs end before the other's.
+          throw new Error(
+            `rleIou: detection ${d} and ground truth ${g} have runs covering different pixel counts`,
+          );
+        }
       }
       if (inter === 0) union = 1;
       else if (crowd) union = runsArea(dc);

@@ -58,30 +58,53 @@ export function rleCountsToString(counts: ArrayLike<number>): string {
  * ```
  */
 export function rleCountsFromString(s: string, what = "counts"): Uint32Array {
+  return rleCountsFromStringShared(s, what).slice();
+}
+
+/**
+ * Like `rleCountsFromString`, but returns a view of a buffer shared by all calls, valid only until the
+ * next call: for bulk decoders that copy the counts into their own storage without one allocation each.
+ *
+ * @example
+ * ```ts
+ * import { rleCountsFromStringShared } from "./rle_string.ts";
+ * const pool = new Uint32Array(8);
+ * const counts = rleCountsFromStringShared("05d0");
+ * pool.set(counts, 0); // copy before the next call
+ * console.log(pool.subarray(0, counts.length)); // Uint32Array [0, 5, 20]
+ * ```
+ */
+export function rleCountsFromStringShared(s: string, what = "counts"): Uint32Array {
   const n = s.length;
   // Every count takes at least one character, so n bounds the number of counts.
-  const cnts = new Uint32Array(n);
+  if (scratch.length < n) scratch = new Uint32Array(Math.max(n, 2 * scratch.length));
+  const cnts = scratch;
   let m = 0;
   let p = 0;
   while (p < n) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more) {
+    let c = s.charCodeAt(p++) - 48;
+    if (c < 0 || c > 63) badChar(s, p - 1, what);
+    let x = c & 0x1f;
+    let k = 1;
+    while ((c & 0x20) !== 0) {
       if (p >= n) throw new Error(`${what}: compressed RLE string ends inside a count at position ${p}`);
-      const code = s.charCodeAt(p);
-      if (code < 48 || code > 111) {
-        throw new Error(`${what}: character ${JSON.stringify(s[p])} at position ${p} is not in '0'..'o'`);
-      }
-      const c = code - 48;
-      x += (c & 0x1f) * 2 ** (5 * k);
-      more = (c & 0x20) !== 0;
-      p++;
+      c = s.charCodeAt(p++) - 48;
+      if (c < 0 || c > 63) badChar(s, p - 1, what);
+      // Up to 6 characters (30 bits) fit a 32-bit int shift; longer counts take the exact float path.
+      if (k < 6) x |= (c & 0x1f) << (5 * k);
+      else x += (c & 0x1f) * 2 ** (5 * k);
       k++;
-      if (!more && (c & 0x10) !== 0) x -= 2 ** (5 * k); // sign-extend from the last character's bit 4
     }
+    if ((c & 0x10) !== 0) x -= k <= 6 ? 1 << (5 * k) : 2 ** (5 * k); // sign-extend from the last bit 4
     if (m > 2) x += cnts[m - 2];
     cnts[m++] = x; // Uint32Array stores wrap modulo 2^32, as C's (uint) cast
   }
-  return cnts.slice(0, m);
+  return cnts.subarray(0, m);
 }
+
+function badChar(s: string, p: number, what: string): never {
+  throw new Error(`${what}: character ${JSON.stringify(s[p])} at position ${p} is not in '0'..'o'`);
+}
+
+/** Reused decode buffer (decoding is synchronous, so one buffer serves every call). */
+let scratch = new Uint32Array(1024);

@@ -19,7 +19,7 @@
  * @module
  */
 import { evaluateCoco } from "../data/coco_eval.ts";
-import type { CocoAnnotation, CocoDataset, CocoIouType, CocoResult } from "../data/coco_eval_types.ts";
+import type { CocoGroundTruth, CocoGtAnnotation, CocoIouType, CocoResult } from "../data/coco_eval_types.ts";
 import { runsArea, runsToBbox } from "../data/rle.ts";
 import { rleCountsToString } from "../data/rle_string.ts";
 
@@ -58,16 +58,18 @@ function ellipseCounts(h: number, w: number, cx: number, cy: number, rx: number,
   return counts;
 }
 
-interface Synthetic {
-  gt: CocoDataset;
+/** Ground truth and results of one synthetic benchmark run. */
+export interface Synthetic {
+  gt: CocoGroundTruth;
   results: CocoResult[];
 }
 
-function makeData(nImages: number, detsPerImage: number, seed: number): Synthetic {
+/** Seeded synthetic ground truth and results (see the module comment). */
+export function makeData(nImages: number, detsPerImage: number, seed: number): Synthetic {
   const rand = mulberry32(seed);
   const catIds: number[] = [];
   for (let id = 1; catIds.length < 80; id++) if (id % 12 !== 0) catIds.push(id); // gaps like COCO's ids
-  const images = [], annotations: CocoAnnotation[] = [], results: CocoResult[] = [];
+  const images = [], annotations: CocoGtAnnotation[] = [], results: CocoResult[] = [];
   let annId = 1;
   for (let i = 0; i < nImages; i++) {
     const id = 1 + i * 3;

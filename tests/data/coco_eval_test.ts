@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import {
   COCO_EVAL_PARAMS,
-  type CocoDataset,
+  type CocoGroundTruth,
   type CocoResult,
   evaluateCoco,
   formatCocoSummary,
@@ -25,7 +25,7 @@ interface Expected {
   per_category: { category_id: number; stats: number[] }[];
   summary: string;
 }
-const gt: CocoDataset = await read("eval_gt.json");
+const gt: CocoGroundTruth = await read("eval_gt.json");
 const results: CocoResult[] = await read("eval_results.json");
 const expected: Record<string, Expected> & { iou_thrs: number[]; rec_thrs: number[] } = await read(
   "eval_expected.json",

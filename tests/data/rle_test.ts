@@ -192,6 +192,11 @@ Deno.test("bad inputs throw errors naming the argument", () => {
   assert.throws(() => rleMerge([a, b]), /rleMerge: rles\[1\] is/);
   assert.throws(() => rleIou([a], [a], [0, 1]), /iscrowd has 2 flags but there are 1 gts/);
   assert.throws(() => polygonsToRle([[1, 2, 3]], 4, 4), /polygons\[0\] must have an even number/);
+  // Runs that end early make maskApi loop forever; here they throw.
+  const short = { size: [2, 2] as [number, number], counts: [0, 2] },
+    full = { size: [2, 2] as [number, number], counts: [0, 4] };
+  assert.throws(() => rleMerge([full, short]), /rleMerge: rles\[1\] runs cover a different pixel count/);
+  assert.throws(() => rleIou([short], [full]), /rleIou: detection 0 and ground truth 0/);
 });
 
 Deno.test("sizes that differ give IoU -1, as maskApi", () => {
