@@ -220,5 +220,25 @@ export { collateBatch } from "./data/collate.ts";
 export type { PaddedBatch } from "./data/collate.ts";
 export { DataLoader } from "./data/loader.ts";
 export type { LoadedBatch, LoaderOptions, LoaderStats } from "./data/loader.ts";
+export { rleArea, rleDecode, rleEncode, rleMerge, rleToBbox } from "./data/rle.ts";
+export type { CompressedRle, Rle } from "./data/rle.ts";
+export { bboxIou, rleIou } from "./data/rle_iou.ts";
+export type { CrowdFlags } from "./data/rle_iou.ts";
+export { polygonsToRle, segmentationToRle } from "./data/polygon.ts";
+export type { CocoSegmentation } from "./data/polygon.ts";
+export { COCO_EVAL_PARAMS, evaluateCoco, formatCocoSummary } from "./data/coco_eval.ts";
+export type {
+  CocoCategoryStats,
+  CocoEvalOptions,
+  CocoEvalResult,
+  CocoGroundTruth,
+  CocoGtAnnotation,
+  CocoGtCategory,
+  CocoGtImage,
+  CocoIouType,
+  CocoResult,
+} from "./data/coco_eval.ts";
+export { readCocoResults, toCocoResults } from "./data/coco_results.ts";
+export type { CocoDetections, CocoResultEntry, LabelToCategoryId } from "./data/coco_results.ts";
 export { drawDetections, drawGroundTruth } from "./data/draw.ts";
 export type { DrawableInstances, DrawOptions } from "./data/draw.ts";
