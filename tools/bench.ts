@@ -12,6 +12,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   runtime: benchRuntime,
   basic: () => import("./bench/basic.ts").then((m) => m.benchBasic()),
   data: () => import("./bench/data.ts").then((m) => m.benchData()),
+  coco_eval: () => import("./bench/coco_eval.ts").then((m) => m.benchCocoEval()),
   roi: () => import("./bench/roi.ts").then((m) => m.benchRoi()),
   nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
   conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
