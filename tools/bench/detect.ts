@@ -109,9 +109,16 @@ export async function benchDetect(): Promise<BenchRow[]> {
     key: "detect_r50_800_peak_mb",
   });
   const split = await stages(r50, image);
+  const labels: Record<string, string> = {
+    transform: "transform",
+    backbone_fpn: "backbone + FPN",
+    rpn: "RPN",
+    box_head: "box head",
+    mask_head: "mask head",
+  };
   for (const [name, ms] of Object.entries(split)) {
     rows.push({
-      label: `  ${name.replace("_", " + ")} (synced)`,
+      label: `  ${labels[name]} (synced)`,
       value: ms,
       unit: "ms",
       key: `detect_r50_800_${name}_ms`,

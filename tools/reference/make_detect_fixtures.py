@@ -5,7 +5,9 @@ Usage (from the project root, Debian's interpreter):
 
 Writes
 - tests/fixtures/model/small_trained.pth: the small Mask R-CNN (SMALL in model_reference.py) trained briefly
-  on generated shapes so that its scores are confident, saved with torch.save(state_dict) (zip format);
+  on generated shapes so that its scores are confident (layer3/layer4 and the C4/C5 FPN laterals frozen at a
+  coarse deterministic init so the file deflates to a few MB), saved with torch.save(state_dict) and re-packed
+  with deflate;
 - tests/fixtures/model/small_detect.json: 8 held-out 128x128 shapes images, torchvision's detections on them
   at box_score_thresh 0.05 (boxes, scores, labels, bit-packed 0/1 masks at 0.5), and intermediate values of
   image 0 (FPN features NCHW, RPN proposals) for debugging;
@@ -14,6 +16,8 @@ Writes
   element of each level (NCHW flat order) plus float64 sums.
 """
 import argparse
+import math
+import zipfile
 import os
 import sys
 import time
@@ -28,10 +32,31 @@ from model_reference import R50, SMALL, build_maskrcnn, deterministic_state_dict
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "model")
 
 
+def is_frozen(name, numel):
+    """The large tensors (layer3, layer4, the FPN laterals of C4/C5) stay at a coarse deterministic init so
+    that the saved checkpoint deflates to a few MB (15 distinct values per tensor)."""
+    return name.startswith(("backbone.body.layer3", "backbone.body.layer4", "backbone.fpn.inner_blocks.2",
+                            "backbone.fpn.inner_blocks.3"))
+
+
+def coarse_init(model):
+    state = model.state_dict()
+    for name, tensor in state.items():
+        if is_frozen(name, tensor.numel()) and tensor.dim() > 1:
+            fan_in = int(np.prod(tensor.shape[1:]))
+            u = deterministic_uniform(name, tuple(tensor.shape), 1.0)
+            state[name] = torch.round(u * 7) / 7 * math.sqrt(6.0 / fan_in) * (0.5 if "downsample" in name else 1.0)
+    model.load_state_dict(state)
+    for name, p in model.named_parameters():
+        if is_frozen(name, p.numel()):
+            p.requires_grad_(False)
+
+
 def train_small(steps, seed=0):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_maskrcnn(SMALL, box_batch_size_per_image=128)
+    coarse_init(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.02, momentum=0.9, weight_decay=1e-4)
@@ -64,7 +89,14 @@ def pack_bits(masks):
 def small_fixture(steps):
     model = train_small(steps)
     model.eval()
-    torch.save(model.state_dict(), os.path.join(OUT, "small_trained.pth"))
+    raw = os.path.join(OUT, "small_trained.raw.pth")
+    torch.save(model.state_dict(), raw)
+    # Re-pack torch's (stored) zip with deflate: our reader handles both, and the coarse frozen tensors shrink.
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(os.path.join(OUT, "small_trained.pth"), "w",
+                                                      zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    os.remove(raw)
     rng = np.random.default_rng(12345)
     images = np.stack([make_shapes(rng, 128)[0] for _ in range(8)])
     tensors = {"images": images}
