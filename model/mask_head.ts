@@ -9,6 +9,7 @@ import { convTranspose2d } from "../ops/conv_transpose2d.ts";
 import { boxesToRois, selectClassMask } from "../ops/detection.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";
+import { mapRoiChunks } from "./roi_chunks.ts";
 import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
 
@@ -56,7 +57,13 @@ export function maskBranch(
   perImage: number,
   imageSizes: readonly (readonly [number, number])[],
 ): Tensor {
-  return tidy(() =>
-    selectClassMask(maskLogits(params, pyramid, boxesToRois(boxes, perImage), imageSizes), labels)
-  );
+  const mask = params.mask!;
+  const channels = Math.max(mask.upsample.cout, mask.logits.cout, ...mask.convs.map((c) => c.cout));
+  return tidy(() => {
+    const rois = boxesToRois(boxes, perImage);
+    const [probs] = mapRoiChunks([rois, labels], 28 * 28 * channels * 4, ([roiChunk, labelChunk]) => [
+      selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes), labelChunk),
+    ]);
+    return probs;
+  });
 }

@@ -16,6 +16,7 @@ import { type Tensor, tidy } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import type { ModelParams } from "./params.ts";
 import type { Proposals } from "./rpn.ts";
+import { mapRoiChunks } from "./roi_chunks.ts";
 
 /** Detections of a batch: `perImage` slots per image, sorted by score, `count` of them real. */
 export interface Detections {
@@ -46,14 +47,16 @@ export function boxHead(
   rois: Tensor,
   imageSizes: readonly (readonly [number, number])[],
 ): { classLogits: Tensor; boxDeltas: Tensor } {
+  const channels = pyramid[0].shape[3];
   return tidy(() => {
-    const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
-      outputSize: 7,
-      samplingRatio: 2,
+    const [classLogits, boxDeltas] = mapRoiChunks([rois], 7 * 7 * channels * 4, ([chunk]) => {
+      const features = poolerFeatures(pyramid);
+      const pooled = multiScaleRoiAlign(features, chunk, imageSizes, { outputSize: 7, samplingRatio: 2 });
+      const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
+      const h7 = linear(linear(flat, params.fc6, { relu: true }), params.fc7, { relu: true });
+      return [linear(h7, params.clsScore), linear(h7, params.bboxPred)];
     });
-    const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
-    const h7 = linear(linear(flat, params.fc6, { relu: true }), params.fc7, { relu: true });
-    return { classLogits: linear(h7, params.clsScore), boxDeltas: linear(h7, params.bboxPred) };
+    return { classLogits, boxDeltas };
   });
 }
 

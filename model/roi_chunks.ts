@@ -1,0 +1,60 @@
+/**
+ * Runs a per-RoI computation over chunks of RoIs so that no intermediate tensor exceeds the adapter's
+ * storage-binding limit (128 MiB on lavapipe: 8 images × 100 detections of the mask head's 28×28×256
+ * activations would be 640 MB), then joins the chunks' outputs along the RoI axis.
+ * @module
+ */
+import { currentGpu } from "../ops/gpu.ts";
+import { concatLastAxis, gatherRows } from "../ops/gather.ts";
+import { type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
+
+/**
+ * The number of RoIs per chunk when each RoI needs `bytesPerRoi` bytes in the largest intermediate tensor
+ * (at least 1, at most `rows`).
+ *
+ * @example
+ * ```ts
+ * import { roiChunkRows } from "./roi_chunks.ts";
+ * // mask head of R50: 28·28·256 floats per RoI
+ * console.log(roiChunkRows(800, 28 * 28 * 256 * 4, 128 * 2 ** 20)); // 167
+ * ```
+ */
+export function roiChunkRows(rows: number, bytesPerRoi: number, limit: number): number {
+  return Math.max(1, Math.min(rows, Math.floor(limit / bytesPerRoi)));
+}
+
+/**
+ * `fn(chunks)` for consecutive row chunks of the per-RoI `inputs` (all with R rows, any 32-bit dtype);
+ * every output of `fn` is [r, ...rest] and the results are concatenated into [R, ...rest]. With one chunk
+ * `fn` runs on `inputs` directly.
+ *
+ * @example
+ * ```ts
+ * // const [probs] = mapRoiChunks([rois, labels], 28 * 28 * 256 * 4, ([r, l]) => [maskProbs(r, l)]);
+ * import { mapRoiChunks } from "./roi_chunks.ts";
+ * console.log(typeof mapRoiChunks);
+ * ```
+ */
+export function mapRoiChunks(
+  inputs: readonly Tensor[],
+  bytesPerRoi: number,
+  fn: (chunks: Tensor[]) => Tensor[],
+): Tensor[] {
+  const rows = inputs[0].shape[0];
+  const limit = currentGpu().limits.maxStorageBufferBindingSize;
+  const chunk = roiChunkRows(rows, bytesPerRoi, limit);
+  if (chunk >= rows) return fn([...inputs]);
+  return tidy(() => {
+    const parts: Tensor[][] = [];
+    for (let start = 0; start < rows; start += chunk) {
+      const count = Math.min(chunk, rows - start);
+      const index = tensorFromArray(Int32Array.from({ length: count }, (_, i) => start + i), [count]);
+      parts.push(fn(inputs.map((t) => gatherRows(t, index))));
+    }
+    return parts[0].map((first, k) => {
+      const rest = first.shape.slice(1);
+      const flat = parts.map((p) => p[k].reshape([1, p[k].size]));
+      return concatLastAxis(flat).reshape([rows, ...rest]);
+    });
+  });
+}
