@@ -71,6 +71,7 @@ export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from ".
 export type { DType, TensorData } from "./ops/tensor.ts";
 export { dispatch, params } from "./ops/kernel.ts";
 export { concatLastAxis, gatherRows } from "./ops/gather.ts";
+export { scaleColumns } from "./ops/scale_columns.ts";
 export type { GatherRowsOptions } from "./ops/gather.ts";
 export {
   boxCandidates,
