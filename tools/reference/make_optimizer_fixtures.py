@@ -121,6 +121,21 @@ def lr_schedule_cases():
     return cases
 
 
+def trainable_names():
+    """named_parameters() that require grad for the small preset, trainable_backbone_layers 3 and 5
+    (the freezing of torchvision's _resnet_fpn_extractor)."""
+    from model_reference import SMALL, build_maskrcnn
+    out = {}
+    for trainable in (3, 5):
+        model = build_maskrcnn(SMALL)
+        layers = ["layer4", "layer3", "layer2", "layer1", "conv1"][:trainable]
+        for name, p in model.backbone.body.named_parameters():
+            if all(not name.startswith(layer) for layer in layers):
+                p.requires_grad_(False)
+        out[str(trainable)] = [[n, list(p.shape)] for n, p in model.named_parameters() if p.requires_grad]
+    return out
+
+
 def main():
     for kind in ("sgd", "adamw"):
         for clip, tag, seed in ((None, "", 1), (1.0, "_clip", 2)):
@@ -129,6 +144,7 @@ def main():
         tensors, meta = run_scaled(kind, 3)
         write_fixture(os.path.join(OUT, f"optimizer_{kind}_scaled.json"), tensors, meta)
     write_fixture(os.path.join(OUT, "optimizer_lr_schedule.json"), {}, {"cases": lr_schedule_cases()})
+    write_fixture(os.path.join(OUT, "optimizer_trainable.json"), {}, {"small": trainable_names()})
 
 
 if __name__ == "__main__":
