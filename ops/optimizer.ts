@@ -229,7 +229,7 @@ export type NormSource = Pick<UpdateTarget, "grad" | "columnScale">;
 
 /**
  * The global L2 norm of all gradients (of s·grad for targets with a column scale) as an f32 `[1]` GPU
- * tensor: stage 1 writes one partial sum of squares per 4096 elements, stage 2 sums them in one workgroup.
+ * tensor: stage 1 writes one partial sum of squares per 16,384 elements, stage 2 sums them in one workgroup.
  * When `flag` (u32 `[1]`) is given, a non-finite norm ORs bit 31 into it, so updates reading that flag
  * are skipped.
  *
@@ -261,13 +261,14 @@ export function globalGradNorm(sources: readonly NormSource[], flag?: Tensor): T
     if (groups[i] === 0) return;
     const tensors: NamedTensor[] = [["grad", s.grad], ["partials", partials]];
     if (s.columnScale) tensors.push(["columnScale", s.columnScale]);
-    dispatch({
-      key: `optimizer/sum_squares${s.columnScale ? "/scaled" : ""}`,
-      source: sumSquaresWgsl(!!s.columnScale),
-    }, {
+    const cols = s.columnScale?.size ?? 4;
+    const v = { vec4: s.grad.size % 4 === 0 && cols % 4 === 0, scaled: !!s.columnScale };
+    const width = v.vec4 ? 4 : 1;
+    const key = `optimizer/sum_squares/${v.vec4 ? "v4" : "s"}${v.scaled ? "/scaled" : ""}`;
+    dispatch({ key, source: sumSquaresWgsl(v) }, {
       op,
       tensors,
-      params: params(["u32", s.grad.size], ["u32", offset], ["u32", s.columnScale?.size ?? 1]),
+      params: params(["u32", s.grad.size / width], ["u32", offset], ["u32", cols / width]),
       workgroups: groups[i],
     });
     offset += groups[i];

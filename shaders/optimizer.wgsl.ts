@@ -20,8 +20,8 @@ export interface UpdateVariant {
   scaled: boolean;
 }
 
-/** Elements per workgroup of the first norm stage (256 threads × 16). */
-export const NORM_CHUNK = WORKGROUP_1D * 16;
+/** Elements per workgroup of the first norm stage (256 threads × 64). */
+export const NORM_CHUNK = WORKGROUP_1D * 64;
 
 function prelude(v: UpdateVariant, fields: string, state: string[]): string {
   const t = v.vec4 ? "vec4f" : "f32";
@@ -115,33 +115,36 @@ fn main(${MAIN_1D_ARGS}) {
 
 /**
  * Norm stage 1: the sum of squares of `NORM_CHUNK` gradient elements per workgroup (times the column
- * scale when `scaled`), written to `partials[p.offset + workgroup]`.
+ * scale when `scaled`), written to `partials[p.offset + workgroup]`. `p.n` and `p.cols` count elements of
+ * the bound type (vec4 or f32); each thread reads `NORM_CHUNK / 256` values, coalesced.
  *
  * @example
  * ```ts
  * import { sumSquaresWgsl } from "./optimizer.wgsl.ts";
- * console.log(sumSquaresWgsl(false).includes("partials"));
+ * console.log(sumSquaresWgsl({ vec4: true, scaled: false }).includes("partials"));
  * ```
  */
-export function sumSquaresWgsl(scaled: boolean): string {
+export function sumSquaresWgsl(v: UpdateVariant): string {
+  const t = v.vec4 ? "vec4f" : "f32";
+  const iters = NORM_CHUNK / WORKGROUP_1D / (v.vec4 ? 4 : 1);
   return /* wgsl */ `
 struct Params { n: u32, offset: u32, cols: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
-${scaled ? "@group(0) @binding(3) var<storage, read> scale: array<f32>;" : ""}
+${v.scaled ? `@group(0) @binding(3) var<storage, read> scale: array<${t}>;` : ""}
 var<workgroup> acc: array<f32, ${WORKGROUP_1D}>;
 
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
   let group = wid.y * nwg.x + wid.x;
-  let begin = group * ${NORM_CHUNK}u;
+  let begin = group * ${iters * WORKGROUP_1D}u;
   var s = 0.0;
-  for (var k = 0u; k < 16u; k++) {
+  for (var k = 0u; k < ${iters}u; k++) {
     let i = begin + k * ${WORKGROUP_1D}u + lid.x;
     if (i < p.n) {
-      let g = grad[i]${scaled ? " * scale[i % p.cols]" : ""};
-      s += g * g;
+      let g = grad[i]${v.scaled ? " * scale[i % p.cols]" : ""};
+      s += ${v.vec4 ? "dot(g, g)" : "g * g"};
     }
   }
   acc[lid.x] = s;

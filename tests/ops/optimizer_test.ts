@@ -151,15 +151,19 @@ Deno.test("flagNonFinite sets one bit per non-finite loss (element or tensor ind
   assert.deepEqual([...a, ...b], [0b11010, 0b10]);
 });
 
-Deno.test("globalGradNorm sums squares across tensors and many workgroups", async () => {
-  const big = randomFloats(10_000, 7);
-  const small = randomFloats(5, 8);
+Deno.test("globalGradNorm sums squares across tensors and workgroups (vec4, scalar and scaled paths)", async () => {
+  const big = randomFloats(40_000, 7); // vec4, 3 workgroups
+  const odd = randomFloats(16_411, 8); // scalar, 2 workgroups
+  const scaled = randomFloats(36 * 12, 9);
+  const scale = randomFloats(12, 10, 0.5, 2);
   const [norm] = await readTensors([globalGradNorm([
-    { grad: tensorFromArray(big, [100, 100]) },
-    { grad: tensorFromArray(small, [5]) },
+    { grad: tensorFromArray(big, [200, 200]) },
+    { grad: tensorFromArray(odd, [16_411]) },
+    { grad: tensorFromArray(scaled, [36, 12]), columnScale: tensorFromArray(scale, [12]) },
   ])]);
   let s = 0;
-  for (const v of [...big, ...small]) s += v * v;
+  for (const v of [...big, ...odd]) s += v * v;
+  scaled.forEach((v, i) => s += (v * scale[i % 12]) ** 2);
   assertClose(norm, [Math.sqrt(s)], 1e-6, "norm");
 });
 
