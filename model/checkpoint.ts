@@ -13,10 +13,17 @@
 import { readSafetensors } from "./safetensors.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import type { Optimizer } from "./optimizer.ts";
-import { readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
-import { keep } from "../ops/tensor.ts";
+import { keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
 
-/** A checkpoint that cannot be written, read or restored; names the file. */
+/**
+ * A checkpoint that cannot be written, read or restored; names the file.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointError, loadCheckpoint } from "./checkpoint.ts";
+ * try { await loadCheckpoint("missing.safetensors"); } catch (e) { console.log(e instanceof CheckpointError); }
+ * ```
+ */
 export class CheckpointError extends Error {
   /** The checkpoint's path. */
   readonly file: string;

@@ -165,7 +165,7 @@ function dispatchUpdate(
  *
  * @example
  * ```ts
- * import { emptyTensor, fill, getGpu, tensorFromArray } from "../mod.ts";
+ * import { fill, getGpu, tensorFromArray } from "../mod.ts";
  * import { sgdUpdate } from "./optimizer.ts";
  * await getGpu();
  * const param = tensorFromArray(new Float32Array([1, 2]), [2]);
