@@ -19,6 +19,27 @@ import { detectImages, type Detection, type DetectOptions, type RawImage } from 
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
 
 export { buildModel, disposeModel, loadWeights, saveWeights } from "./model/mask_rcnn.ts";
+export {
+  createOptimizer,
+  disposeOptimizer,
+  optimizerStep,
+  trainableParameters,
+  zeroGradients,
+} from "./model/optimizer.ts";
+export type {
+  AdamwOptions,
+  Optimizer,
+  OptimizerOptions,
+  ParamEntry,
+  SgdOptions,
+  StepInfo,
+  TrainableParam,
+} from "./model/optimizer.ts";
+export { learningRate } from "./model/lr_schedule.ts";
+export type { LrScheduleOptions } from "./model/lr_schedule.ts";
+export { CheckpointError, loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
+export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
 export type { LoadWeightsOptions, MaskRcnnModel } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
@@ -71,7 +92,6 @@ export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from ".
 export type { DType, TensorData } from "./ops/tensor.ts";
 export { dispatch, params } from "./ops/kernel.ts";
 export { concatLastAxis, gatherRows } from "./ops/gather.ts";
-export { scaleColumns } from "./ops/scale_columns.ts";
 export type { GatherRowsOptions } from "./ops/gather.ts";
 export {
   boxCandidates,

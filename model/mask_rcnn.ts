@@ -29,6 +29,8 @@ export interface MaskRcnnModel {
   params: ModelParams | null;
   /** Anchors per padded image size. */
   readonly anchorCache: AnchorCache;
+  /** FrozenBatchNorm2d eps the loaded weights were folded with (see {@link LoadWeightsOptions}). */
+  batchNormEps?: number;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function loadWeights(
   disposeParams(model);
   model.params = params;
   model.stateDict = stateDict;
+  model.batchNormEps = options.batchNormEps ?? 1e-5;
 }
 
 /**

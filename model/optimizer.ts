@@ -105,7 +105,7 @@ export function trainableParameters(
   if (!params || !stateDict) {
     throw new Error("trainableParameters: the model has no weights (call loadWeights)");
   }
-  const eps = options.batchNormEps ?? 1e-5;
+  const eps = options.batchNormEps ?? model.batchNormEps ?? 1e-5;
   const out: TrainableParam[] = [];
   const folded = (name: string, bn: string, conv: PackedConv2d) => {
     const gamma = stateDict.get(`${bn}.weight`)?.data;

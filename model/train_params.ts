@@ -1,37 +1,18 @@
 /**
- * The trainable parameters of a model for training: one record per torchvision tensor name holding the
- * tensor the optimizer updates, its gradient (same packed layout) and how to turn the packed layout back
- * into torchvision's. Frozen-batch-norm convs keep an unfolded master weight: the forward uses
- * folded = master · scale (per output channel), backward accumulates the folded weight's gradient, and
- * {@link masterGradients} turns it into the master's (· scale) so SGD / AdamW see exactly torchvision's
- * parameters and gradients. Which ResNet stages train follows torchvision's `trainable_backbone_layers`.
+ * The bridge between the packed GPU layers and the optimizer's torchvision-named parameters: which
+ * gradient tensor each packed layer accumulates into (absent = frozen), and how packed (and, for the
+ * backbone, batch-norm-folded) tensors turn back into torchvision's layout for `saveWeights`, checkpoints
+ * and gradient checks. The optimizer (`model/optimizer.ts`) owns the parameter list and the gradients.
  * @module
  */
-import { fillInPlace } from "../ops/elementwise.ts";
-import { packConv2dWeights, type PackedConv2d } from "../ops/conv2d.ts";
+import type { PackedConv2d } from "../ops/conv2d.ts";
 import type { PackedConvTranspose2d } from "../ops/conv_transpose2d.ts";
 import type { PackedLinear } from "../ops/linear.ts";
-import { scaleColumns } from "../ops/scale_columns.ts";
-import { emptyTensor, keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
+import { readTensors, type Tensor } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
+import type { ParamEntry } from "./optimizer.ts";
 import type { ModelParams } from "./params.ts";
 import type { StateDict } from "./weights.ts";
-
-/** One trainable tensor. */
-export interface TrainableParam {
-  /** torchvision name, e.g. `backbone.body.layer2.0.conv1.weight`. */
-  name: string;
-  /** The tensor the optimizer updates (packed layout; for BN convs the unfolded master). */
-  value: Tensor;
-  /** Its gradient, same shape (backward accumulates into it). */
-  grad: Tensor;
-  /** torchvision's shape of the tensor. */
-  torchShape: number[];
-  /** Packed → torchvision layout (CPU). */
-  unpack: (packed: Float32Array) => Float32Array;
-  /** BN convs: the forward's folded weight and the per-column scale (folded = value · scale). */
-  folded?: { weight: Tensor; scale: Tensor };
-}
 
 /** Gradient targets of one packed layer (absent members are frozen). */
 export interface LayerGrads {
@@ -39,259 +20,178 @@ export interface LayerGrads {
   bias?: Tensor;
 }
 
-/** Everything training needs on top of the inference parameters. */
-export interface TrainableParams {
-  list: TrainableParam[];
-  /** Gradient targets per packed layer object (conv, linear, transposed conv); frozen layers are absent. */
-  grads: Map<object, LayerGrads>;
+/** How one packed tensor maps to torchvision's layout. */
+export interface Unpacker {
+  torchShape: number[];
+  unpack: (packed: Float32Array) => Float32Array;
 }
 
-function unpackConv(cout: number, cin: number, kh: number, kw: number, cols: number) {
-  return (p: Float32Array) => {
-    const out = new Float32Array(cout * cin * kh * kw);
-    for (let co = 0; co < cout; co++) {
-      for (let ci = 0; ci < cin; ci++) {
-        for (let y = 0; y < kh; y++) {
-          for (let x = 0; x < kw; x++) {
-            out[((co * cin + ci) * kh + y) * kw + x] = p[((y * kw + x) * cin + ci) * cols + co];
+type AnyLayer = PackedConv2d | PackedLinear | PackedConvTranspose2d;
+
+function convUnpacker(c: PackedConv2d): Unpacker {
+  const cols = c.weight.shape[1];
+  return {
+    torchShape: [c.cout, c.cin, c.kh, c.kw],
+    unpack: (p) => {
+      const out = new Float32Array(c.cout * c.cin * c.kh * c.kw);
+      for (let co = 0; co < c.cout; co++) {
+        for (let ci = 0; ci < c.cin; ci++) {
+          for (let y = 0; y < c.kh; y++) {
+            for (let x = 0; x < c.kw; x++) {
+              out[((co * c.cin + ci) * c.kh + y) * c.kw + x] = p[((y * c.kw + x) * c.cin + ci) * cols + co];
+            }
           }
         }
       }
-    }
-    return out;
+      return out;
+    },
   };
 }
 
-const firstColumns = (count: number) => (p: Float32Array) => p.slice(0, count);
-
-/** Unpacks a linear layer's [in, cols] weight (fc6's rows are in NHWC flatten order: `nchw` undoes it). */
-function unpackLinear(out: number, inF: number, cols: number, nchw?: [number, number, number]) {
-  return (p: Float32Array) => {
-    const w = new Float32Array(out * inF);
-    for (let i = 0; i < inF; i++) {
-      let src = i;
-      if (nchw) {
-        const [c, h, wd] = nchw;
-        const ch = i % c, x = Math.floor(i / c) % wd, y = Math.floor(i / (c * wd));
-        src = (ch * h + y) * wd + x;
+function linearUnpacker(l: PackedLinear, nchw?: readonly [number, number, number]): Unpacker {
+  const cols = l.weight.shape[1];
+  return {
+    torchShape: [l.out, l.in],
+    unpack: (p) => {
+      const w = new Float32Array(l.out * l.in);
+      for (let i = 0; i < l.in; i++) {
+        let src = i; // fc6's packed rows are in NHWC flatten order; torch's columns in C·H·W order
+        if (nchw) {
+          const [c, h, wd] = nchw;
+          src = ((i % c) * h + Math.floor(i / (c * wd))) * wd + Math.floor(i / c) % wd;
+        }
+        for (let o = 0; o < l.out; o++) w[o * l.in + src] = p[i * cols + o];
       }
-      for (let o = 0; o < out; o++) w[o * inF + src] = p[i * cols + o];
-    }
-    return w;
+      return w;
+    },
   };
 }
 
-function unpackConvTranspose(cin: number, cout: number) {
-  return (p: Float32Array) => {
-    const w = new Float32Array(cin * cout * 4);
-    for (let ci = 0; ci < cin; ci++) {
-      for (let co = 0; co < cout; co++) {
-        for (let q = 0; q < 4; q++) w[(ci * cout + co) * 4 + q] = p[ci * 4 * cout + q * cout + co];
+function convTransposeUnpacker(t: PackedConvTranspose2d): Unpacker {
+  return {
+    torchShape: [t.cin, t.cout, 2, 2],
+    unpack: (p) => {
+      const w = new Float32Array(t.cin * t.cout * 4);
+      for (let ci = 0; ci < t.cin; ci++) {
+        for (let co = 0; co < t.cout; co++) {
+          for (let q = 0; q < 4; q++) w[(ci * t.cout + co) * 4 + q] = p[ci * 4 * t.cout + q * t.cout + co];
+        }
       }
-    }
-    return w;
+      return w;
+    },
   };
 }
 
-/** The ResNet stage prefixes that train for `trainableBackboneLayers` (torchvision's rule). */
-export function trainableStages(layers: number): string[] {
-  return ["layer4", "layer3", "layer2", "layer1", "conv1"].slice(0, layers);
+const biasUnpacker = (count: number): Unpacker => ({ torchShape: [count], unpack: (p) => p.slice(0, count) });
+
+function layers(config: MaskRcnnConfig, params: ModelParams): [AnyLayer, Unpacker, Unpacker | null][] {
+  const out: [AnyLayer, Unpacker, Unpacker | null][] = [];
+  const conv = (c: PackedConv2d) => out.push([c, convUnpacker(c), c.bias ? biasUnpacker(c.cout) : null]);
+  conv(params.stem);
+  for (const stage of params.layers) {
+    for (const b of stage) [b.conv1, b.conv2, b.conv3, ...(b.downsample ? [b.downsample] : [])].forEach(conv);
+  }
+  [...params.fpnInner, ...params.fpnLayer, params.rpnConv, params.rpnCls, params.rpnBbox].forEach(conv);
+  const linear = (l: PackedLinear, nchw?: readonly [number, number, number]) =>
+    out.push([l, linearUnpacker(l, nchw), l.bias ? biasUnpacker(l.out) : null]);
+  linear(params.fc6, [config.fpnChannels, 7, 7]);
+  [params.fc7, params.clsScore, params.bboxPred].forEach((l) => linear(l));
+  if (params.mask) {
+    params.mask.convs.forEach(conv);
+    const t = params.mask.upsample;
+    out.push([t, convTransposeUnpacker(t), t.bias ? biasUnpacker(t.cout) : null]);
+    conv(params.mask.logits);
+  }
+  return out;
 }
 
 /**
- * Builds the trainable records for a model whose parameters are on the GPU (`stateDict` is the CPU copy
- * they were packed from; BN convs get their unfolded masters from it).
+ * The gradient tensors each packed layer accumulates into, from the optimizer's entries (layers whose
+ * tensors are not in `entries` are frozen and absent from the map).
  *
  * @example
  * ```ts
- * // const trainable = trainableParams(model.config, model.params!, model.stateDict!);
- * import { trainableParams } from "./train_params.ts";
- * console.log(typeof trainableParams);
+ * // const grads = layerGradients(model.config, model.params!, opt.entries);
+ * import { layerGradients } from "./train_params.ts";
+ * console.log(typeof layerGradients);
  * ```
  */
-export function trainableParams(
+export function layerGradients(
   config: MaskRcnnConfig,
   params: ModelParams,
-  stateDict: StateDict,
-  batchNormEps = 1e-5,
-): TrainableParams {
-  const list: TrainableParam[] = [];
-  const grads = new Map<object, LayerGrads>();
-  const zeros = (like: Tensor) => keep(fillInPlace(emptyTensor(like.shape, "f32"), 0));
-  const stages = trainableStages(config.trainableBackboneLayers);
-
-  const addConv = (packed: PackedConv2d, torchPrefix: string, bnPrefix: string | null) => {
-    const cols = packed.weight.shape[1];
-    const torchShape = [packed.cout, packed.cin, packed.kh, packed.kw];
-    const unpack = unpackConv(packed.cout, packed.cin, packed.kh, packed.kw, cols);
-    const layer: LayerGrads = {};
-    if (bnPrefix) {
-      const w = stateDict.get(`${torchPrefix}.weight`)!.data;
-      const master = keep(packConv2dWeights(w, torchShape as [number, number, number, number]).weight);
-      const bnW = stateDict.get(`${bnPrefix}.weight`)!.data;
-      const rv = stateDict.get(`${bnPrefix}.running_var`)!.data;
-      const scale = new Float32Array(cols);
-      for (let c = 0; c < packed.cout; c++) {
-        scale[c] = Math.fround(bnW[c] / Math.sqrt(Math.fround(rv[c] + batchNormEps)));
-      }
-      const entry: TrainableParam = {
-        name: `${torchPrefix}.weight`,
-        value: master,
-        grad: zeros(master),
-        torchShape,
-        unpack,
-        folded: { weight: packed.weight, scale: keep(tensorFromArray(scale, [cols])) },
-      };
-      list.push(entry);
-      layer.weight = entry.grad;
-    } else {
-      const entry = {
-        name: `${torchPrefix}.weight`,
-        value: packed.weight,
-        grad: zeros(packed.weight),
-        torchShape,
-        unpack,
-      };
-      list.push(entry);
-      layer.weight = entry.grad;
-      if (packed.bias) {
-        const bias = {
-          name: `${torchPrefix}.bias`,
-          value: packed.bias,
-          grad: zeros(packed.bias),
-          torchShape: [packed.cout],
-          unpack: firstColumns(packed.cout),
-        };
-        list.push(bias);
-        layer.bias = bias.grad;
-      }
-    }
-    grads.set(packed, layer);
-  };
-  const addLinear = (packed: PackedLinear, prefix: string, nchw?: [number, number, number]) => {
-    const cols = packed.weight.shape[1];
-    const weight = {
-      name: `${prefix}.weight`,
-      value: packed.weight,
-      grad: zeros(packed.weight),
-      torchShape: [packed.out, packed.in],
-      unpack: unpackLinear(packed.out, packed.in, cols, nchw),
+  entries: readonly ParamEntry[],
+): Map<object, LayerGrads> {
+  const byParam = new Map(entries.map((e) => [e.param, e.grad]));
+  const map = new Map<object, LayerGrads>();
+  for (const [layer] of layers(config, params)) {
+    const grads: LayerGrads = {
+      weight: byParam.get(layer.weight),
+      bias: layer.bias ? byParam.get(layer.bias) : undefined,
     };
-    const bias = {
-      name: `${prefix}.bias`,
-      value: packed.bias!,
-      grad: zeros(packed.bias!),
-      torchShape: [packed.out],
-      unpack: firstColumns(packed.out),
-    };
-    list.push(weight, bias);
-    grads.set(packed, { weight: weight.grad, bias: bias.grad });
-  };
-  const addConvTranspose = (packed: PackedConvTranspose2d, prefix: string) => {
-    const weight = {
-      name: `${prefix}.weight`,
-      value: packed.weight,
-      grad: zeros(packed.weight),
-      torchShape: [packed.cin, packed.cout, 2, 2],
-      unpack: unpackConvTranspose(packed.cin, packed.cout),
-    };
-    const bias = {
-      name: `${prefix}.bias`,
-      value: packed.bias!,
-      grad: zeros(packed.bias!),
-      torchShape: [packed.cout],
-      unpack: firstColumns(packed.cout),
-    };
-    list.push(weight, bias);
-    grads.set(packed, { weight: weight.grad, bias: bias.grad });
-  };
-
-  const body = "backbone.body";
-  if (stages.includes("conv1")) addConv(params.stem, `${body}.conv1`, `${body}.bn1`);
-  params.layers.forEach((stage, s) => {
-    if (!stages.includes(`layer${s + 1}`)) return;
-    stage.forEach((block, b) => {
-      const p = `${body}.layer${s + 1}.${b}`;
-      addConv(block.conv1, `${p}.conv1`, `${p}.bn1`);
-      addConv(block.conv2, `${p}.conv2`, `${p}.bn2`);
-      addConv(block.conv3, `${p}.conv3`, `${p}.bn3`);
-      if (block.downsample) addConv(block.downsample, `${p}.downsample.0`, `${p}.downsample.1`);
-    });
-  });
-  params.fpnInner.forEach((c, i) => addConv(c, `backbone.fpn.inner_blocks.${i}.0`, null));
-  params.fpnLayer.forEach((c, i) => addConv(c, `backbone.fpn.layer_blocks.${i}.0`, null));
-  addConv(params.rpnConv, "rpn.head.conv.0.0", null);
-  addConv(params.rpnCls, "rpn.head.cls_logits", null);
-  addConv(params.rpnBbox, "rpn.head.bbox_pred", null);
-  addLinear(params.fc6, "roi_heads.box_head.fc6", [config.fpnChannels, 7, 7]);
-  addLinear(params.fc7, "roi_heads.box_head.fc7");
-  addLinear(params.clsScore, "roi_heads.box_predictor.cls_score");
-  addLinear(params.bboxPred, "roi_heads.box_predictor.bbox_pred");
-  if (params.mask) {
-    params.mask.convs.forEach((c, i) => addConv(c, `roi_heads.mask_head.${i}.0`, null));
-    addConvTranspose(params.mask.upsample, "roi_heads.mask_predictor.conv5_mask");
-    addConv(params.mask.logits, "roi_heads.mask_predictor.mask_fcn_logits", null);
+    if (grads.weight || grads.bias) map.set(layer, grads);
   }
-  return { list, grads };
+  return map;
 }
 
 /**
- * Zero-fills every gradient (call at the start of a step).
+ * Packed tensor → torchvision layout, for every parameter tensor of the model.
  *
  * @example
  * ```ts
- * import { zeroGradients } from "./train_params.ts";
- * console.log(typeof zeroGradients);
+ * import { unpackers } from "./train_params.ts";
+ * console.log(typeof unpackers);
  * ```
  */
-export function zeroGradients(trainable: TrainableParams): void {
-  for (const p of trainable.list) fillInPlace(p.grad, 0);
+export function unpackers(config: MaskRcnnConfig, params: ModelParams): Map<Tensor, Unpacker> {
+  const map = new Map<Tensor, Unpacker>();
+  for (const [layer, weight, bias] of layers(config, params)) {
+    map.set(layer.weight, weight);
+    if (layer.bias && bias) map.set(layer.bias, bias);
+  }
+  return map;
+}
+
+async function readEntries(
+  entries: readonly ParamEntry[],
+  pick: (e: ParamEntry) => Tensor,
+): Promise<{ values: Float32Array[]; scales: (Float32Array | null)[] }> {
+  const scaled = entries.filter((e) => e.columnScale);
+  const data = await readTensors([...entries.map(pick), ...scaled.map((e) => e.columnScale!)]);
+  const scaleOf = new Map(scaled.map((e, i) => [e, data[entries.length + i] as Float32Array]));
+  return {
+    values: data.slice(0, entries.length) as Float32Array[],
+    scales: entries.map((e) => scaleOf.get(e) ?? null),
+  };
 }
 
 /**
- * Turns the accumulated gradients of folded BN-conv weights into gradients of their masters (· scale).
+ * Reads the trainable parameters back (one read-back) and writes them into `stateDict` in torchvision
+ * layout, unfolding the batch norm of backbone convs (W = W′ / s per output channel).
  *
  * @example
  * ```ts
- * import { masterGradients } from "./train_params.ts";
- * console.log(typeof masterGradients);
+ * // await exportParameters(model.config, model.params!, opt.entries, model.stateDict!);
+ * import { exportParameters } from "./train_params.ts";
+ * console.log(typeof exportParameters);
  * ```
  */
-export function masterGradients(trainable: TrainableParams): void {
-  for (const p of trainable.list) if (p.folded) scaleColumns(p.grad, p.folded.scale, p.grad);
-}
-
-/**
- * Re-derives the forward's folded BN-conv weights from the masters (after an optimizer update).
- *
- * @example
- * ```ts
- * import { refreshFolded } from "./train_params.ts";
- * console.log(typeof refreshFolded);
- * ```
- */
-export function refreshFolded(trainable: TrainableParams): void {
-  for (const p of trainable.list) if (p.folded) scaleColumns(p.value, p.folded.scale, p.folded.weight);
-}
-
-/**
- * Reads every trainable tensor back (one read-back) and writes it into `stateDict` in torchvision layout.
- *
- * @example
- * ```ts
- * import { exportTrainable } from "./train_params.ts";
- * console.log(typeof exportTrainable);
- * ```
- */
-export async function exportTrainable(trainable: TrainableParams, stateDict: StateDict): Promise<void> {
-  const values = await readTensors(trainable.list.map((p) => p.value));
-  trainable.list.forEach((p, i) => {
-    stateDict.set(p.name, { shape: [...p.torchShape], data: p.unpack(values[i] as Float32Array) });
+export async function exportParameters(
+  config: MaskRcnnConfig,
+  params: ModelParams,
+  entries: readonly ParamEntry[],
+  stateDict: StateDict,
+): Promise<void> {
+  const unpack = unpackers(config, params);
+  const { values, scales } = await readEntries(entries, (e) => e.param);
+  entries.forEach((e, i) => {
+    const u = unpack.get(e.param)!;
+    stateDict.set(e.name, { shape: [...u.torchShape], data: u.unpack(unfold(values[i], scales[i], 1)) });
   });
 }
 
 /**
- * Reads every gradient back in torchvision layout (for tests and diagnostics).
+ * The accumulated gradients in torchvision layout and w.r.t. torchvision's parameters (backbone convs:
+ * g_W = g_W′ · s), keyed by name — for gradient checks and diagnostics.
  *
  * @example
  * ```ts
@@ -299,7 +199,21 @@ export async function exportTrainable(trainable: TrainableParams, stateDict: Sta
  * console.log(typeof readGradients);
  * ```
  */
-export async function readGradients(trainable: TrainableParams): Promise<Map<string, Float32Array>> {
-  const values = await readTensors(trainable.list.map((p) => p.grad));
-  return new Map(trainable.list.map((p, i) => [p.name, p.unpack(values[i] as Float32Array)]));
+export async function readGradients(
+  config: MaskRcnnConfig,
+  params: ModelParams,
+  entries: readonly ParamEntry[],
+): Promise<Map<string, Float32Array>> {
+  const unpack = unpackers(config, params);
+  const { values, scales } = await readEntries(entries, (e) => e.grad);
+  return new Map(
+    entries.map((e, i) => [e.name, unpack.get(e.param)!.unpack(unfold(values[i], scales[i], -1))]),
+  );
+}
+
+/** Divides (power 1) or multiplies (power −1) each column by its scale; identity without scales. */
+function unfold(packed: Float32Array, scale: Float32Array | null, power: number): Float32Array {
+  if (!scale) return packed;
+  const cols = scale.length;
+  return packed.map((v, i) => (power > 0 ? v / scale[i % cols] : v * scale[i % cols]));
 }
