@@ -8,8 +8,27 @@
 import type { Detection, RawImage } from "../model/detect.ts";
 import { detectImages } from "../model/detect.ts";
 import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { ConfigError } from "../model/config.ts";
+import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
+
+/**
+ * The full config a {@link ModelChoice} asks for; a config error (bad field in the config file or an
+ * override) is a {@link UsageError}. Lets commands check their arguments before loading weights.
+ *
+ * @example
+ * ```ts
+ * import { cliConfig } from "./_model.ts";
+ * console.log(cliConfig({ options: { preset: "small" }, weights: "w.pth" }).numClasses); // 4
+ * ```
+ */
+export function cliConfig(choice: ModelChoice): MaskRcnnConfig {
+  try {
+    return resolveConfig(choice.options);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`model config: ${e.message}`);
+    throw e;
+  }
+}
 
 /**
  * Builds the model and loads its weights; returns it with the load time. A config error (bad field in the
@@ -24,13 +43,8 @@ import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
  */
 export async function loadCliModel(choice: ModelChoice): Promise<{ model: MaskRcnnModel; ms: number }> {
   const start = performance.now();
-  let model: MaskRcnnModel;
-  try {
-    model = await buildModel(choice.options);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`model config: ${e.message}`);
-    throw e;
-  }
+  cliConfig(choice);
+  const model = await buildModel(choice.options);
   await loadWeights(model, choice.weights, { batchNormEps: choice.batchNormEps });
   return { model, ms: elapsedMs(start) };
 }

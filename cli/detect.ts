@@ -29,7 +29,7 @@ import {
   stringOption,
   UsageError,
 } from "./_common.ts";
-import { detectEach, loadCliModel } from "./_model.ts";
+import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 
 const HELP = `Usage: deno task detect --weights FILE [options] IMAGES...
 
@@ -153,6 +153,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const batch = numberOption(values, "batch", { min: 1, integer: true }, 1);
   const out = stringOption(values, "out") ?? "detections";
   const json = values.json === true;
+  const config = cliConfig(choice);
+  const names = classNamesFor(config, choice.classNames);
+  const byLabel = categoryIdsByLabel(config.numClasses, choice.categoryIds);
 
   // The image codecs (imagescript) read env vars when loaded: import them here, so that `--help` and
   // argument errors need no permissions.
@@ -162,9 +165,6 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   ]);
   const start = performance.now();
   const { model, ms: loadMs } = await loadCliModel(choice);
-  const config = model.config;
-  const names = classNamesFor(config, choice.classNames);
-  const byLabel = categoryIdsByLabel(config.numClasses, choice.categoryIds);
   io.out(
     `loaded ${choice.weights} (${choice.options.preset ?? "maskrcnn_resnet50_fpn"}, ${config.numClasses} ` +
       `classes) in ${loadMs.toFixed(0)} ms`,

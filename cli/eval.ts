@@ -14,7 +14,7 @@
 import { type CocoGroundTruth, type CocoIouType, type CocoResult, evaluateCoco } from "../data/coco_eval.ts";
 import { formatCocoSummary } from "../data/coco_eval_summary.ts";
 import { readCocoResults, toCocoResults } from "../data/coco_results.ts";
-import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
+import type { MaskRcnnConfig } from "../model/config.ts";
 import {
   categoryIdsByLabel,
   type CliIo,
@@ -31,7 +31,7 @@ import {
   stringOption,
   UsageError,
 } from "./_common.ts";
-import { detectEach, loadCliModel } from "./_model.ts";
+import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 
 const HELP = `Usage: deno task eval --gt instances.json --results results.json [--type bbox|segm] [options]
        deno task eval --gt instances.json --weights FILE --images DIR [--type bbox|segm] [options]
@@ -98,12 +98,12 @@ function checkGroundTruth(json: unknown, path: string): CocoGroundTruth {
 
 /** Label → category id for a model evaluated on `gt` (see the module header). */
 function labelMapping(
-  model: MaskRcnnModel,
+  config: MaskRcnnConfig,
   choice: ModelChoice,
   gt: CocoGroundTruth,
   contiguous: readonly number[],
 ) {
-  const numClasses = model.config.numClasses;
+  const numClasses = config.numClasses;
   const fromConfig = categoryIdsByLabel(numClasses, choice.categoryIds);
   if (fromConfig) return fromConfig;
   if (numClasses === contiguous.length + 1) return [-1, ...contiguous];
@@ -133,11 +133,12 @@ async function detectOnGroundTruth(
   // Loaded here: the image codecs read env vars when imported (see detect.ts).
   const { loadCocoDataset } = await import("../data/coco_dataset.ts");
   const dataset = await loadCocoDataset(gtPath, imagesDir, { withMasks: false });
-  const { model, ms: loadMs } = await loadCliModel(choice);
-  if (iouType === "segm" && !model.config.maskHead) {
+  const config = cliConfig(choice);
+  if (iouType === "segm" && !config.maskHead) {
     throw new UsageError("--type segm needs a model with a mask head (this config has maskHead: false)");
   }
-  const mapping = labelMapping(model, choice, gt, dataset.categoryIds);
+  const mapping = labelMapping(config, choice, gt, dataset.categoryIds);
+  const { model, ms: loadMs } = await loadCliModel(choice);
   io.out(`loaded ${choice.weights} (${model.config.numClasses} classes) in ${loadMs.toFixed(0)} ms`);
   const sources = dataset.imageIds.map((_, i) => ({
     name: `image ${dataset.imageIds[i]}`,
