@@ -31,17 +31,19 @@ export function lastJson(run: CliRun): Record<string, unknown> {
 }
 
 /**
- * Writes `small.safetensors` into `dir`: every tensor of the `small` preset, filled with the seeded
- * name-derived values of tests/_det_weights.ts (Kaiming-uniform sized; BN near identity).
+ * Writes `small.safetensors` (or `small_<numClasses>.safetensors`) into `dir`: every tensor of the `small`
+ * preset, filled with the seeded name-derived values of tests/_det_weights.ts (Kaiming-uniform sized; BN
+ * near identity). `favour` adds 6 to that label's class logit bias so that a many-class model (whose
+ * random scores would all fall under the 0.05 box score threshold) detects that class.
  */
-export async function writeSmallWeights(dir: string): Promise<string> {
-  const config = resolveConfig({ preset: "small" });
-  const tensors = new Map(
-    expectedStateDict(config).map((
-      t,
-    ) => [t.name, { shape: t.shape, data: deterministicTensor(t.name, t.shape) }]),
-  );
-  const path = `${dir}/small.safetensors`;
+export async function writeSmallWeights(dir: string, numClasses?: number, favour?: number): Promise<string> {
+  const config = resolveConfig({ preset: "small", numClasses });
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const { name, shape } of expectedStateDict(config)) {
+    tensors.set(name, { shape, data: deterministicTensor(name, shape) });
+  }
+  if (favour !== undefined) tensors.get("roi_heads.box_predictor.cls_score.bias")!.data[favour] += 6;
+  const path = `${dir}/small${numClasses ? `_${numClasses}` : ""}.safetensors`;
   await Deno.writeFile(path, writeSafetensors(tensors));
   return path;
 }

@@ -125,6 +125,26 @@ Deno.test("detect applies classNames, categoryIds and --image-ids, and batches s
   a.forEach((r, k) => r.bbox!.forEach((v, j) => assert.ok(Math.abs(v - b[k].bbox![j]) <= 1e-2)));
 });
 
+Deno.test("detect labels a 91-class model with COCO names and uses labels as category ids", async () => {
+  const weights91 = await writeSmallWeights(dir, 91, 10); // favours label 10, "traffic light"
+  const run = await runCli([
+    "detect",
+    "--weights",
+    weights91,
+    "--preset",
+    "small",
+    "--num-classes",
+    "91",
+    "--out",
+    `${dir}/coco`,
+    images[0].path,
+  ]);
+  assert.equal(run.code, 0, run.err.join("\n"));
+  assert.match(run.out.find((l) => l.startsWith("[1/1]"))!, /\d+ traffic light/);
+  const results = readCocoResults(await Deno.readTextFile(`${dir}/coco/results.json`));
+  assert.ok(results.length > 0 && results.every((r) => r.category_id === 10));
+});
+
 Deno.test("detect: bad arguments name the argument or file; usage errors exit 2, failures 1", async () => {
   const img = images[0].path;
   const notPng = `${dir}/broken.png`;

@@ -112,6 +112,19 @@ Deno.test("eval --weights --images detects on the ground truth's images and eval
     const got = lastJson(run).stats as number[];
     got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-4, `stat ${i}: ${v} vs ${want[i]}`));
 
+    // A 91-class model (torchvision's COCO layout): labels are category ids.
+    const weights91 = await writeSmallWeights(dir, 91, 20);
+    const coco = await runCli([
+      ...args.map((a) => (a === weights ? weights91 : a)),
+      "--num-classes",
+      "91",
+      "--save-results",
+      saved,
+    ]);
+    assert.equal(coco.code, 0, coco.err.join("\n"));
+    const cocoResults = readCocoResults(await Deno.readTextFile(saved));
+    assert.ok(cocoResults.length > 0 && cocoResults.every((r) => r.category_id === 20));
+
     // A class count that fits neither mapping is refused before any weights are read.
     const bad = await runCli([...args, "--num-classes", "7"]);
     assert.equal(bad.code, 2);
