@@ -29,6 +29,12 @@ export interface CommandEntry {
 /**
  * The subcommands by name. To add one (e.g. `train`), write `cli/train.ts` exporting a {@link Command} and
  * add a row here (and a `deno task` entry in deno.json).
+ *
+ * @example List the commands
+ * ```ts
+ * import { COMMANDS } from "./cli.ts";
+ * for (const [name, { summary }] of Object.entries(COMMANDS)) console.log(name, summary);
+ * ```
  */
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   detect: {
@@ -43,13 +49,15 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
 
 const PROGRAM = "maskrcnn";
 
-/** `MASKRCNN_CLI_DEBUG=1` prints stack traces of failures (false without env permission). */
+/** An environment variable, or undefined without env permission (never prompts). */
+function readEnv(name: string): string | undefined {
+  const granted = Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+  return granted ? Deno.env.get(name) : undefined;
+}
+
+/** `MASKRCNN_CLI_DEBUG=1` prints stack traces of failures. */
 function debugEnabled(): boolean {
-  try {
-    return Boolean(Deno.env.get("MASKRCNN_CLI_DEBUG"));
-  } catch {
-    return false;
-  }
+  return Boolean(readEnv("MASKRCNN_CLI_DEBUG"));
 }
 
 function globalHelp(): string {
@@ -115,4 +123,19 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/**
+ * `deno task` runs commands in the folder of deno.json and leaves the caller's folder in `INIT_CWD`: go back
+ * there so that relative paths on the command line mean what the caller meant.
+ */
+function restoreCallerCwd(): void {
+  const cwd = readEnv("INIT_CWD");
+  if (!cwd || Deno.permissions.querySync({ name: "read", path: cwd }).state !== "granted") return;
+  try {
+    Deno.chdir(cwd);
+  } catch { /* a folder that went away: stay where we are */ }
+}
+
+if (import.meta.main) {
+  restoreCallerCwd();
+  Deno.exit(await main(Deno.args));
+}

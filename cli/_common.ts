@@ -41,7 +41,8 @@ export const consoleIo: CliIo = {
  * @example
  * ```ts
  * import { UsageError } from "./_common.ts";
- * throw new UsageError("--score must be a number in [0, 1], got 2");
+ * const error = new UsageError("--score must be a number in [0, 1], got \"2\"");
+ * console.log(error.name); // "UsageError" (the CLI prints the message and exits 2)
  * ```
  */
 export class UsageError extends Error {
@@ -100,7 +101,15 @@ export function parseCommandLine(
   }
 }
 
-/** A string option's value, or undefined. */
+/**
+ * A string option's value, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { stringOption } from "./_common.ts";
+ * console.log(stringOption({ out: "dir", json: true }, "out")); // "dir"
+ * ```
+ */
 export function stringOption(values: ParsedValues, name: string): string | undefined {
   const v = values[name];
   return typeof v === "string" ? v : undefined;
@@ -121,13 +130,29 @@ export function numberOption(
   range: { min?: number; max?: number; integer?: boolean },
   fallback: number,
 ): number;
-/** Without a fallback: undefined when the option is absent. */
+/**
+ * Without a fallback: undefined when the option is absent.
+ *
+ * @example
+ * ```ts
+ * import { numberOption } from "./_common.ts";
+ * console.log(numberOption({}, "batch", { min: 1, integer: true })); // undefined
+ * ```
+ */
 export function numberOption(
   values: ParsedValues,
   name: string,
   range: { min?: number; max?: number; integer?: boolean },
 ): number | undefined;
-/** Implementation of both overloads. */
+/**
+ * Implementation of both overloads.
+ *
+ * @example
+ * ```ts
+ * import { numberOption } from "./_common.ts";
+ * console.log(numberOption({ batch: "4" }, "batch", { min: 1, integer: true })); // 4
+ * ```
+ */
 export function numberOption(
   values: ParsedValues,
   name: string,
@@ -151,7 +176,15 @@ export function numberOption(
   return value;
 }
 
-/** True for `http:` / `https:` / `file:` URLs (weights may be fetched instead of read). */
+/**
+ * True for `http:` / `https:` / `file:` URLs (weights may be fetched instead of read).
+ *
+ * @example
+ * ```ts
+ * import { isUrl } from "./_common.ts";
+ * console.log(isUrl("https://example.com/w.pth"), isUrl("w.pth")); // true false
+ * ```
+ */
 export function isUrl(text: string): boolean {
   return /^(https?|file):\/\//i.test(text);
 }
@@ -163,7 +196,11 @@ export function isUrl(text: string): boolean {
  * @example
  * ```ts
  * import { requireFile } from "./_common.ts";
- * await requireFile("--weights", "missing.pth"); // throws: --weights: no such file: missing.pth
+ * try {
+ *   await requireFile("--weights", "missing.pth");
+ * } catch (e) {
+ *   console.log((e as Error).message); // "--weights: no such file: missing.pth"
+ * }
  * ```
  */
 export async function requireFile(what: string, path: string, dir = false): Promise<void> {
@@ -180,7 +217,16 @@ export async function requireFile(what: string, path: string, dir = false): Prom
   if (!dir && !info.isFile) throw new UsageError(`${what}: not a file: ${path}`);
 }
 
-/** Reads and parses a JSON file named by option `what`; a missing file or bad JSON is a {@link UsageError}. */
+/**
+ * Reads and parses a JSON file named by option `what`; a missing file or bad JSON is a {@link UsageError}
+ * (for files of settings such as `--config`; data files report bad contents as failures instead).
+ *
+ * @example
+ * ```ts
+ * import { readJsonFile } from "./_common.ts";
+ * const config = await readJsonFile("--config", "config.json");
+ * ```
+ */
 export async function readJsonFile(what: string, path: string): Promise<unknown> {
   await requireFile(what, path);
   const text = await Deno.readTextFile(path);
@@ -191,7 +237,16 @@ export async function readJsonFile(what: string, path: string): Promise<unknown>
   }
 }
 
-/** Model options shared by `detect` and `eval --weights`, for `parseArgs`. */
+/**
+ * Model options shared by `detect` and `eval --weights`, for `parseArgs`.
+ *
+ * @example
+ * ```ts
+ * import { MODEL_OPTIONS, parseCommandLine } from "./_common.ts";
+ * const { values } = parseCommandLine(["-w", "model.pth", "--bn-eps", "0"], MODEL_OPTIONS);
+ * console.log(values.weights, values["bn-eps"]); // "model.pth" "0"
+ * ```
+ */
 export const MODEL_OPTIONS: OptionSpecs = {
   weights: { type: "string", short: "w" },
   config: { type: "string", short: "c" },
@@ -200,7 +255,15 @@ export const MODEL_OPTIONS: OptionSpecs = {
   "bn-eps": { type: "string" },
 };
 
-/** Help text lines for {@link MODEL_OPTIONS}. */
+/**
+ * Help text lines for {@link MODEL_OPTIONS}.
+ *
+ * @example
+ * ```ts
+ * import { MODEL_OPTIONS_HELP } from "./_common.ts";
+ * console.log(MODEL_OPTIONS_HELP.split("\n")[0]); // "  -w, --weights FILE|URL  torchvision state_dict …"
+ * ```
+ */
 export const MODEL_OPTIONS_HELP =
   `  -w, --weights FILE|URL  torchvision state_dict (.pth) or safetensors file (required)
   -p, --preset NAME       ${Object.keys(PRESETS).join(" | ")} (default maskrcnn_resnet50_fpn)
@@ -330,7 +393,16 @@ export function categoryIdsByLabel(
   );
 }
 
-/** Milliseconds since `start` (from `performance.now()`), rounded to 0.1 ms. */
+/**
+ * Milliseconds since `start` (from `performance.now()`), rounded to 0.1 ms.
+ *
+ * @example
+ * ```ts
+ * import { elapsedMs } from "./_common.ts";
+ * const start = performance.now();
+ * console.log(elapsedMs(start) >= 0); // true
+ * ```
+ */
 export function elapsedMs(start: number): number {
   return Math.round((performance.now() - start) * 10) / 10;
 }
