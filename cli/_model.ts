@@ -1,0 +1,108 @@
+/**
+ * Model loading and batched detection for the commands: {@link loadCliModel} builds the model from a
+ * {@link ModelChoice} and loads its weights; {@link detectEach} runs `detectImages` over images read one
+ * by one, batching runs of consecutive same-size images (up to `batch`), and yields each image's result
+ * with its share of the batch time.
+ * @module
+ */
+import type { Detection, RawImage } from "../model/detect.ts";
+import { detectImages } from "../model/detect.ts";
+import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
+import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
+import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
+
+/**
+ * The full config a {@link ModelChoice} asks for; a config error (bad field in the config file or an
+ * override) is a {@link UsageError}. Lets commands check their arguments before loading weights.
+ *
+ * @example
+ * ```ts
+ * import { cliConfig } from "./_model.ts";
+ * console.log(cliConfig({ options: { preset: "small" }, weights: "w.pth" }).numClasses); // 4
+ * ```
+ */
+export function cliConfig(choice: ModelChoice): MaskRcnnConfig {
+  try {
+    return resolveConfig(choice.options);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`model config: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Builds the model and loads its weights; returns it with the load time. A config error (bad field in the
+ * config file or an override) is a {@link UsageError}; weights errors pass through (exit code 1).
+ *
+ * @example
+ * ```ts
+ * import { loadCliModel } from "./_model.ts";
+ * const { model, ms } = await loadCliModel({ options: { preset: "small" }, weights: "small.safetensors" });
+ * console.log(model.config.numClasses, ms);
+ * ```
+ */
+export async function loadCliModel(choice: ModelChoice): Promise<{ model: MaskRcnnModel; ms: number }> {
+  const start = performance.now();
+  cliConfig(choice);
+  const model = await buildModel(choice.options);
+  await loadWeights(model, choice.weights, { batchNormEps: choice.batchNormEps });
+  return { model, ms: elapsedMs(start) };
+}
+
+/** One image to run: a name for messages and a reader that decodes it. */
+export interface ImageSource {
+  /** Where the image comes from (file path), for messages. */
+  name: string;
+  /** Reads and decodes the image. */
+  read(): Promise<RawImage>;
+}
+
+/** One image's result from {@link detectEach}. */
+export interface DetectedImage {
+  /** Index of the image in the sources. */
+  index: number;
+  image: RawImage;
+  detection: Detection;
+  /** This image's share of its batch's detection time, ms. */
+  ms: number;
+}
+
+/**
+ * Reads the images in order and runs detection, batching up to `batch` consecutive images of the same size
+ * into one forward; yields results in input order.
+ *
+ * @example
+ * ```ts
+ * import { detectEach } from "./_model.ts";
+ * // for await (const r of detectEach(model, sources, { batch: 4, scoreThreshold: 0.5 })) console.log(r.ms);
+ * console.log(typeof detectEach);
+ * ```
+ */
+export async function* detectEach(
+  model: MaskRcnnModel,
+  sources: readonly ImageSource[],
+  options: { batch: number; scoreThreshold: number },
+): AsyncGenerator<DetectedImage> {
+  let group: { index: number; image: RawImage }[] = [];
+  const flush = async function* () {
+    if (group.length === 0) return;
+    const start = performance.now();
+    const detections = await detectImages(model, group.map((g) => g.image), {
+      scoreThreshold: options.scoreThreshold,
+    });
+    const ms = elapsedMs(start) / group.length;
+    const done = group;
+    group = [];
+    for (let i = 0; i < done.length; i++) {
+      yield { index: done[i].index, image: done[i].image, detection: detections[i], ms };
+    }
+  };
+  for (let index = 0; index < sources.length; index++) {
+    const image = await sources[index].read();
+    const first = group[0]?.image;
+    if (first && (first.width !== image.width || first.height !== image.height)) yield* flush();
+    group.push({ index, image });
+    if (group.length >= options.batch) yield* flush();
+  }
+  yield* flush();
+}
