@@ -18,7 +18,14 @@ import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
 import { dgradWgsl } from "../shaders/conv2d_backward.wgsl.ts";
 import { gemmTile, type PackedConv2d } from "./conv2d.ts";
 import { ShapeError } from "./errors.ts";
-import { accumulateParamGrads, checkGrad, reluGrad, transposePackedWeight } from "./gemm_backward.ts";
+import {
+  accumulateParamGrads,
+  checkGrad,
+  type GemmBackwardResult,
+  type GemmParamGrads,
+  reluGrad,
+  transposePackedWeight,
+} from "./gemm_backward.ts";
 import { currentGpu } from "./gpu.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
@@ -32,25 +39,6 @@ export interface Conv2dBackwardOptions {
   relu?: boolean;
   /** The forward added a residual (its gradient is `gradPreActivation`). */
   hasResidual?: boolean;
-}
-
-/** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
-export interface GemmParamGrads {
-  /** Like the packed weight. */
-  weight?: Tensor;
-  /** Like the packed bias. */
-  bias?: Tensor;
-}
-
-/** What the backward passes return. */
-export interface GemmBackwardResult {
-  /** Gradient w.r.t. the input (new tensor), or null when not requested. */
-  gradInput: Tensor | null;
-  /**
-   * Gradient w.r.t. the pre-activation output (= the residual's gradient); `gradOut` itself (not a copy)
-   * when the forward had no ReLU.
-   */
-  gradPreActivation: Tensor;
 }
 
 /**

@@ -62,6 +62,25 @@ export const WGRAD_SPLIT = {
   maxPartialBytes: 64 * 1024 * 1024,
 };
 
+/** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
+export interface GemmParamGrads {
+  /** Like the packed weight. */
+  weight?: Tensor;
+  /** Like the packed bias. */
+  bias?: Tensor;
+}
+
+/** What the backward passes return. */
+export interface GemmBackwardResult {
+  /** Gradient w.r.t. the input (new tensor), or null when not requested. */
+  gradInput: Tensor | null;
+  /**
+   * Gradient w.r.t. the pre-activation output (= the residual's gradient); `gradOut` itself (not a copy)
+   * when the forward had no ReLU.
+   */
+  gradPreActivation: Tensor;
+}
+
 /** The GEMM sizes of a forward pass (the 16 words of shaders/conv2d.wgsl.ts's params, less cinv). */
 export interface GemmSizes {
   batch: number;

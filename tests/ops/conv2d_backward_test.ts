@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../mod.ts";
-import { GEMM_TILES, packConv2dWeights } from "../../ops/conv2d.ts";
+import { packConv2dWeights } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
-import { WGRAD_SPLIT, WGRAD_TILES } from "../../ops/gemm_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
+import { VARIANTS, withVariant } from "./_gemm_backward_util.ts";
 
 await getGpu();
 
@@ -20,31 +20,6 @@ interface Case {
   residual: boolean;
   relu: boolean;
 }
-
-/** A run configuration: adapter tiles and weight-gradient split forced to one path. */
-export interface Variant {
-  tile: "software" | "hardware";
-  split: "split" | "direct";
-}
-
-/** Runs `fn` with the tiles of `v.tile` and the split policy forced to `v.split`. */
-export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<void> {
-  const saved = { gemm: { ...GEMM_TILES }, wgrad: { ...WGRAD_TILES }, split: { ...WGRAD_SPLIT } };
-  GEMM_TILES.software = GEMM_TILES.hardware = saved.gemm[v.tile];
-  WGRAD_TILES.software = WGRAD_TILES.hardware = saved.wgrad[v.tile];
-  const many = v.split === "split";
-  WGRAD_SPLIT.targetWorkgroups = WGRAD_SPLIT.softwareTarget = many ? 1 << 20 : 1;
-  WGRAD_SPLIT.minChunk = many ? 37 : 1 << 30;
-  try {
-    await fn();
-  } finally {
-    Object.assign(GEMM_TILES, saved.gemm);
-    Object.assign(WGRAD_TILES, saved.wgrad);
-    Object.assign(WGRAD_SPLIT, saved.split);
-  }
-}
-
-const VARIANTS: Variant[] = [{ tile: "software", split: "split" }, { tile: "hardware", split: "direct" }];
 
 /** gradOut · (out > 0) (or gradOut), computed on the CPU from the fixture. */
 function expectedGradPre(name: string, relu: boolean): Float32Array {
