@@ -162,7 +162,17 @@ export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: n
   return wt;
 }
 
-/** Checks a caller-provided gradient against the packed parameter it belongs to. */
+/**
+ * Checks a caller-provided gradient against the packed parameter it belongs to (ShapeError naming `op`).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, emptyTensor } from "../mod.ts";
+ * import { checkGrad } from "./gemm_backward.ts";
+ * await getGpu();
+ * checkGrad("demo", "grads.bias", emptyTensor([8]), emptyTensor([8])); // passes
+ * ```
+ */
 export function checkGrad(op: string, name: string, grad: Tensor | undefined, param: Tensor | null): void {
   if (!grad) return;
   grad.check(op, name);
@@ -231,7 +241,10 @@ export function accumulateParamGrads(
       : WGRAD_SPLIT.targetWorkgroups;
     const maxChunks = Math.min(
       Math.ceil(s.m / WGRAD_SPLIT.minChunk),
-      Math.floor(WGRAD_SPLIT.maxPartialBytes / (krows * cols4 * 16)),
+      Math.floor(
+        Math.min(WGRAD_SPLIT.maxPartialBytes, currentGpu().limits.maxStorageBufferBindingSize) /
+          (krows * cols4 * 16),
+      ),
       currentGpu().limits.maxComputeWorkgroupsPerDimension,
     );
     const want = Math.max(Math.ceil(target / (colTiles * rowTiles)), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
