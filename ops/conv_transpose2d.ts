@@ -7,11 +7,26 @@
  * (dy, dx, co) = 4·Cout, whose result is scattered to the 2×2 output block of each pixel. It runs on the
  * implicit-GEMM kernel of ops/conv2d.ts with the `transpose2x2` store (shaders/conv_transpose2d.wgsl.ts
  * documents the layout). The weights `[Cin, Cout, 2, 2]` are packed once into `[Cin, 2, 2, Cout]`.
+ *
+ * Backward ({@link convTranspose2dBackward}): grad_x[n, y, x, ci] = Σ_{dy, dx, co} g[n, 2y+dy, 2x+dx, co] ·
+ * W[ci, co, dy, dx] is a plain 2×2 stride-2 conv2d of grad_pre with the packed weight transposed to
+ * `[(dy, dx, co), Cin4·4]` (forward GEMM kernel); grad_W += xᵀ · G and the bias sums read grad_pre
+ * through the same 2×2 scatter layout as the forward's store (ops/gemm_backward.ts); the summed bias
+ * gradient goes into all 4 packed copies.
  * @module
  */
 import { TRANSPOSE_2X2_STORE } from "../shaders/conv_transpose2d.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { runImplicitGemm } from "./conv2d.ts";
+import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
+import {
+  accumulateParamGrads,
+  checkGrad,
+  type GemmBackwardResult,
+  type GemmParamGrads,
+  reluGrad,
+  transposePackedWeight,
+} from "./gemm_backward.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -123,4 +138,99 @@ export function convTranspose2d(
     },
   );
   return out;
+}
+
+/**
+ * Gradients of `out = relu?(conv_transpose2d(x, W, b, stride=2))`, 2×2 kernel.
+ * x: [N, H, W, Cin], out / gradOut: [N, 2H, 2W, Cout] → gradInput [N, H, W, Cin]; accumulates
+ * grads.weight `[Cin, 4·Cout]` and grads.bias `[4·Cout]` (each of the 4 copies gets the summed gradient).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { convTranspose2dBackward, packConvTranspose2dWeights } from "./conv_transpose2d.ts";
+ * await getGpu();
+ * const packed = packConvTranspose2dWeights(new Float32Array(4 * 4 * 4).fill(0.25), [4, 4], new Float32Array(4));
+ * const x = tensorFromArray(new Float32Array(2 * 3 * 4).fill(1), [1, 2, 3, 4]);
+ * const g = tensorFromArray(new Float32Array(4 * 6 * 4).fill(1), [1, 4, 6, 4]);
+ * const gb = tensorFromArray(new Float32Array(16), [16]);
+ * const { gradInput } = convTranspose2dBackward(x, packed, null, false, g, { bias: gb });
+ * console.log(gradInput!.shape, (await gb.read())[0]); // [1, 2, 3, 4] 24
+ * ```
+ */
+export function convTranspose2dBackward(
+  x: Tensor, // [N, H, W, Cin]
+  packed: PackedConvTranspose2d,
+  out: Tensor | null | undefined, // [N, 2H, 2W, Cout], the forward output (needed when relu)
+  relu: boolean,
+  gradOut: Tensor, // [N, 2H, 2W, Cout]
+  grads: GemmParamGrads,
+  needInputGrad = true,
+): GemmBackwardResult {
+  const op = "convTranspose2dBackward";
+  x.check(op, "x");
+  gradOut.check(op, "gradOut");
+  packed.weight.check(op, "weight");
+  assertDType(op, "x", x, ["f32"]);
+  assertDType(op, "gradOut", gradOut, ["f32"]);
+  assertRank(op, "x", x, 4, "N,H,W,Cin");
+  const [batch, h, w, cin] = x.shape;
+  const { cout } = packed;
+  const wdesc = `weight [Cin ${packed.cin}, Cout ${cout}, 2, 2]`;
+  if (cin !== packed.cin) throw new ShapeError(op, `x ${x.describe()} has Cin ${cin} but ${wdesc}`);
+  const outShape = [batch, 2 * h, 2 * w, cout];
+  if (gradOut.shape.length !== 4 || gradOut.shape.some((d, i) => d !== outShape[i])) {
+    throw new ShapeError(
+      op,
+      `gradOut ${gradOut.describe()} must match the output [${outShape}] (x ${x.describe()}, ${wdesc})`,
+    );
+  }
+  checkGrad(op, "grads.weight", grads.weight, packed.weight);
+  checkGrad(op, "grads.bias", grads.bias, packed.bias);
+  const gPre = reluGrad(op, gradOut, out, relu);
+  const m = batch * h * w;
+  accumulateParamGrads(
+    op,
+    TRANSPOSE_2X2_STORE,
+    x,
+    gPre,
+    {
+      batch,
+      h,
+      w,
+      cin,
+      ho: h,
+      wo: w,
+      cols: 4 * cout,
+      kh: 1,
+      kw: 1,
+      stride: 1,
+      pad: 0,
+      m,
+      cout,
+    },
+    grads,
+    4,
+  );
+  if (!needInputGrad) return { gradInput: null, gradPreActivation: gPre };
+  const gradInput = emptyTensor([batch, h, w, cin]);
+  const wt = transposePackedWeight(op, packed.weight, 1, cin, 4 * cout);
+  const variant = { bias: false, residual: false, relu: false, store: CONV_STORE };
+  runImplicitGemm(op, variant, gPre, wt, null, undefined, gradInput, {
+    batch,
+    h: 2 * h,
+    w: 2 * w,
+    cin: cout,
+    ho: h,
+    wo: w,
+    cols: cin,
+    kh: 2,
+    kw: 2,
+    stride: 2,
+    pad: 0,
+    m,
+    cout: cin,
+  });
+  wt.dispose();
+  return { gradInput, gradPreActivation: gPre };
 }

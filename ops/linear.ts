@@ -12,6 +12,14 @@
 import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { padTo, runImplicitGemm } from "./conv2d.ts";
+import {
+  accumulateParamGrads,
+  checkGrad,
+  type GemmBackwardResult,
+  type GemmParamGrads,
+  reluGrad,
+  transposePackedWeight,
+} from "./gemm_backward.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -137,4 +145,74 @@ export function linear(x: Tensor, packed: PackedLinear, options: { relu?: boolea
     },
   );
   return out;
+}
+
+/**
+ * Gradients of `out = relu?(x · Wᵀ + b)`. x: [R, in], out / gradOut: [R, out] → gradInput [R, in];
+ * accumulates grads.weight `[in, out4·4]` and grads.bias `[out4·4]` (packed layouts, `+=`). With
+ * `nchwInput` packing, gradInput is in x's (NHWC flatten) order like x.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { linear, linearBackward, packLinearWeights } from "./linear.ts";
+ * await getGpu();
+ * const packed = packLinearWeights(new Float32Array([1, 2, 3, 4]), [2, 2], new Float32Array([0.5, -10]));
+ * const x = tensorFromArray(new Float32Array([1, 1]), [1, 2]);
+ * const out = linear(x, packed, { relu: true });
+ * const gb = tensorFromArray(new Float32Array(4), [4]);
+ * const g = tensorFromArray(new Float32Array([1, 1]), [1, 2]);
+ * const { gradInput } = linearBackward(x, packed, out, true, g, { bias: gb });
+ * console.log(await gradInput!.read(), await gb.read()); // [1, 2] [1, 0, 0, 0]
+ * ```
+ */
+export function linearBackward(
+  x: Tensor, // [R, in]
+  packed: PackedLinear,
+  out: Tensor | null | undefined, // [R, out], the forward output (needed when relu)
+  relu: boolean,
+  gradOut: Tensor, // [R, out]
+  grads: GemmParamGrads,
+  needInputGrad = true,
+): GemmBackwardResult {
+  const op = "linearBackward";
+  x.check(op, "x");
+  gradOut.check(op, "gradOut");
+  packed.weight.check(op, "weight");
+  assertDType(op, "x", x, ["f32"]);
+  assertDType(op, "gradOut", gradOut, ["f32"]);
+  assertRank(op, "x", x, 2, "R,in");
+  const [rows, inF] = x.shape;
+  const wdesc = `weight [out ${packed.out}, in ${packed.in}]`;
+  if (inF !== packed.in) throw new ShapeError(op, `x ${x.describe()} has ${inF} features but ${wdesc}`);
+  if (gradOut.shape.length !== 2 || gradOut.shape[0] !== rows || gradOut.shape[1] !== packed.out) {
+    throw new ShapeError(
+      op,
+      `gradOut ${gradOut.describe()} must be [${rows},${packed.out}] (x ${x.describe()}, ${wdesc})`,
+    );
+  }
+  checkGrad(op, "grads.weight", grads.weight, packed.weight);
+  checkGrad(op, "grads.bias", grads.bias, packed.bias);
+  const gPre = reluGrad(op, gradOut, out, relu);
+  const gemm = { batch: 1, h: 1, w: rows, ho: 1, wo: rows, kh: 1, kw: 1, stride: 1, pad: 0, m: rows };
+  accumulateParamGrads(
+    op,
+    CONV_STORE,
+    x,
+    gPre,
+    { ...gemm, cin: inF, cols: packed.out, cout: packed.out },
+    grads,
+  );
+  if (!needInputGrad) return { gradInput: null, gradPreActivation: gPre };
+  const gradInput = emptyTensor([rows, inF]);
+  const wt = transposePackedWeight(op, packed.weight, 1, inF, packed.out);
+  const variant = { bias: false, residual: false, relu: false, store: CONV_STORE };
+  runImplicitGemm(op, variant, gPre, wt, null, undefined, gradInput, {
+    ...gemm,
+    cin: packed.out,
+    cols: inF,
+    cout: inF,
+  });
+  wt.dispose();
+  return { gradInput, gradPreActivation: gPre };
 }

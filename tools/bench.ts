@@ -16,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   roi: () => import("./bench/roi.ts").then((m) => m.benchRoi()),
   nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
   conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
+  conv_backward: () => import("./bench/conv_backward.ts").then((m) => m.benchConvBackward()),
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
 };

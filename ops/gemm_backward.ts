@@ -1,0 +1,296 @@
+/**
+ * Machinery shared by the backward passes of the implicit-GEMM ops (conv2d, linear, conv_transpose2d):
+ * the ReLU gradient mask, the per-tap weight transpose used by the input gradients, and the split-K
+ * weight and bias gradients (shaders/gemm_backward.wgsl.ts), which accumulate (`+=`) into caller-owned
+ * gradients in the packed layout.
+ *
+ * Decisions:
+ * - Weight gradients reduce over M = the forward's output pixels (e.g. 2·200·304 rows), so M is split into
+ *   chunks across grid z until the grid has ~{@link WGRAD_SPLIT}.targetWorkgroups workgroups (bounded by a
+ *   minimum chunk and a cap on the partials' bytes); partials are summed in a fixed order by a second pass.
+ *   Results are deterministic (same split for the same shape and adapter; no atomics). A single chunk adds
+ *   directly into the gradient (fc6: K·cols = 12.8 M floats would make partials too large).
+ * - Tiles are per adapter ({@link WGRAD_TILES}); register-blocked without workgroup memory like the forward.
+ * @module
+ */
+import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
+import type { GemmTile, StoreLayout } from "../shaders/conv2d.wgsl.ts";
+import { reluMaskWgsl, TRANSPOSE_WEIGHTS_WGSL } from "../shaders/conv2d_backward.wgsl.ts";
+import {
+  BIAS_REDUCE_WGSL,
+  biasPartialWgsl,
+  WGRAD_REDUCE_WGSL,
+  wgradWgsl,
+} from "../shaders/gemm_backward.wgsl.ts";
+import { ShapeError } from "./errors.ts";
+import { currentGpu } from "./gpu.ts";
+import { dispatch, params } from "./kernel.ts";
+import { emptyTensor, type Tensor } from "./tensor.ts";
+import { assertDType } from "./validate.ts";
+
+/**
+ * Weight-gradient tiles per adapter: tm k-groups (4 consecutive k when Cin % 4 == 0, else tm·4 single k)
+ * × tn4 vec4 columns per invocation, wx × wy invocations.
+ *
+ * @example
+ * ```ts
+ * import { WGRAD_TILES } from "./gemm_backward.ts";
+ * console.log(WGRAD_TILES.hardware.tn4 * 4 * WGRAD_TILES.hardware.wx); // 128 columns per workgroup
+ * ```
+ */
+export const WGRAD_TILES: { software: GemmTile; hardware: GemmTile } = {
+  software: { tm: 2, tn4: 4, wx: 8, wy: 8 },
+  hardware: { tm: 1, tn4: 4, wx: 8, wy: 8 },
+};
+
+/**
+ * Split-K policy of the weight gradient (mutable, so tests can force either path).
+ *
+ * @example
+ * ```ts
+ * import { WGRAD_SPLIT } from "./gemm_backward.ts";
+ * console.log(WGRAD_SPLIT.minChunk);
+ * ```
+ */
+export const WGRAD_SPLIT = {
+  /** Aim for about this many workgroups (real GPUs); the software adapter uses {@link softwareTarget}. */
+  targetWorkgroups: 1024,
+  softwareTarget: 32,
+  /** Rows per chunk at least. */
+  minChunk: 64,
+  /**
+   * Rows per chunk at most, so that a chunk's rows of x and G stay in cache while every invocation of the
+   * workgroup walks them (lavapipe runs a workgroup's SIMD groups one after another: 3×3 256→256 at
+   * 100×152 went from 6.6 to 29 GFLOP/s of CPU time with chunks of ~500 rows instead of one of 15200).
+   */
+  maxChunk: 512,
+  /** Partials at most this many bytes (else fewer chunks). */
+  maxPartialBytes: 64 * 1024 * 1024,
+};
+
+/** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
+export interface GemmParamGrads {
+  /** Like the packed weight. */
+  weight?: Tensor;
+  /** Like the packed bias. */
+  bias?: Tensor;
+}
+
+/** What the backward passes return. */
+export interface GemmBackwardResult {
+  /** Gradient w.r.t. the input (new tensor), or null when not requested. */
+  gradInput: Tensor | null;
+  /**
+   * Gradient w.r.t. the pre-activation output (= the residual's gradient); `gradOut` itself (not a copy)
+   * when the forward had no ReLU.
+   */
+  gradPreActivation: Tensor;
+}
+
+/** The GEMM sizes of a forward pass (the 16 words of shaders/conv2d.wgsl.ts's params, less cinv). */
+export interface GemmSizes {
+  batch: number;
+  h: number;
+  w: number;
+  cin: number;
+  ho: number;
+  wo: number;
+  cols: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  m: number;
+  cout: number;
+}
+
+/**
+ * grad_pre = gradOut · (out > 0) for a fused ReLU (a new tensor), else `gradOut` itself.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { reluGrad } from "./gemm_backward.ts";
+ * await getGpu();
+ * const g = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
+ * const y = tensorFromArray(new Float32Array([0, 1, -1]), [3]);
+ * console.log(await reluGrad("demo", g, y, true).read()); // [0, 2, 0]
+ * ```
+ */
+export function reluGrad(op: string, gradOut: Tensor, out: Tensor | null | undefined, relu: boolean): Tensor {
+  if (!relu) return gradOut;
+  if (!out) throw new ShapeError(op, `relu needs the forward output (gradOut ${gradOut.describe()})`);
+  out.check(op, "out");
+  assertDType(op, "out", out, ["f32"]);
+  if (out.shape.length !== gradOut.shape.length || out.shape.some((d, i) => d !== gradOut.shape[i])) {
+    throw new ShapeError(op, `out ${out.describe()} must match gradOut ${gradOut.describe()}`);
+  }
+  const gPre = emptyTensor(gradOut.shape);
+  const vec4 = gradOut.size % 4 === 0;
+  const n = vec4 ? gradOut.size / 4 : gradOut.size;
+  if (n === 0) return gPre;
+  dispatch({ key: `gemm_backward/relu_mask/${vec4 ? "v4" : "s"}`, source: reluMaskWgsl(vec4) }, {
+    op,
+    tensors: [["gradOut", gradOut], ["out", out], ["gradPre", gPre]],
+    params: params(["u32", n]),
+    workgroups: Math.ceil(n / WORKGROUP_1D),
+  });
+  return gPre;
+}
+
+/**
+ * Transposes a packed weight per tap: w `[taps·r1, colsW]` → `[taps·r2, ⌈r1/4⌉·4]` (new tensor).
+ *
+ * @example Linear weights [in 3, out 4] → [out 4, in 4] (zero-padded column)
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { transposePackedWeight } from "./gemm_backward.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array(12).map((_, i) => i), [3, 4]);
+ * console.log((await transposePackedWeight("demo", w, 1, 3, 4).read()).slice(0, 4)); // [0, 4, 8, 0]
+ * ```
+ */
+export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: number, r2: number): Tensor {
+  const c2 = Math.ceil(r1 / 4) * 4;
+  const wt = emptyTensor([taps * r2, c2]);
+  dispatch({ key: "gemm_backward/transpose_weights", source: TRANSPOSE_WEIGHTS_WGSL }, {
+    op,
+    tensors: [["weight", w], ["weightT", wt]],
+    params: params(["u32", wt.size], ["u32", r1], ["u32", r2], ["u32", c2], ["u32", w.shape[1]]),
+    workgroups: Math.ceil(wt.size / WORKGROUP_1D),
+  });
+  return wt;
+}
+
+/**
+ * Checks a caller-provided gradient against the packed parameter it belongs to (ShapeError naming `op`).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, emptyTensor } from "../mod.ts";
+ * import { checkGrad } from "./gemm_backward.ts";
+ * await getGpu();
+ * checkGrad("demo", "grads.bias", emptyTensor([8]), emptyTensor([8])); // passes
+ * ```
+ */
+export function checkGrad(op: string, name: string, grad: Tensor | undefined, param: Tensor | null): void {
+  if (!grad) return;
+  grad.check(op, name);
+  assertDType(op, name, grad, ["f32"]);
+  if (!param) throw new ShapeError(op, `${name} ${grad.describe()} given but the layer has no bias`);
+  if (grad.shape.length !== param.shape.length || grad.shape.some((d, i) => d !== param.shape[i])) {
+    throw new ShapeError(op, `${name} ${grad.describe()} must have the packed shape [${param.shape}]`);
+  }
+}
+
+function wgradTile(cols4: number): GemmTile {
+  const t = { ...(currentGpu().info.isFallbackAdapter ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
+  while (t.wx > 2 && t.tn4 * t.wx > cols4) {
+    t.wx /= 2;
+    t.wy *= 2;
+  }
+  return t;
+}
+
+/**
+ * Accumulates the weight gradient (Aᵀ·G, A = im2col(x) of the forward GEMM) into `gradWeight`
+ * `[kh·kw·cin, cols4·4]` and the column sums of G into `gradBias` (its `repeats` copies of `cout` columns
+ * each receive the sum over copies). G is `gPre` read through the forward's store `layout`.
+ *
+ * @example See ops/conv2d_backward.ts, ops/linear.ts and ops/conv_transpose2d.ts.
+ * ```ts
+ * import { accumulateParamGrads } from "./gemm_backward.ts";
+ * console.log(typeof accumulateParamGrads);
+ * ```
+ */
+export function accumulateParamGrads(
+  op: string,
+  layout: StoreLayout,
+  x: Tensor,
+  gPre: Tensor,
+  s: GemmSizes,
+  grads: { weight?: Tensor; bias?: Tensor },
+  repeats = 1,
+): void {
+  if (s.m === 0) return;
+  const cols4 = Math.ceil(s.cols / 4);
+  const vecX = s.cin % 4 === 0;
+  const vecG = s.cols % 4 === 0 && s.cout % 4 === 0;
+  const krows = s.kh * s.kw * s.cin;
+  const words = (kgroups: number, chunk: number, nsplit: number) =>
+    params(
+      ...([s.batch, s.h, s.w, s.cin, s.ho, s.wo, s.cols, cols4, s.kh, s.kw, s.stride, s.pad, s.m] as const)
+        .map((v) => ["u32", v] as const),
+      ["u32", vecX ? s.cin / 4 : 0],
+      ["u32", s.cout],
+      ["u32", krows],
+      ["u32", kgroups],
+      ["u32", chunk],
+      ["u32", nsplit],
+      ["u32", repeats],
+    );
+  const vname = `${vecX ? "v" : "s"}${vecG ? "v" : "s"}/${layout.name}`;
+  if (grads.weight) {
+    const base = wgradTile(cols4);
+    const tile = { ...base, tm: vecX ? base.tm : base.tm * 4 };
+    const kgroups = vecX ? krows / 4 : krows;
+    const colTiles = Math.ceil(cols4 / (tile.tn4 * tile.wx));
+    const rowTiles = Math.ceil(kgroups / (tile.tm * tile.wy));
+    const target = currentGpu().info.isFallbackAdapter
+      ? WGRAD_SPLIT.softwareTarget
+      : WGRAD_SPLIT.targetWorkgroups;
+    const maxChunks = Math.min(
+      Math.ceil(s.m / WGRAD_SPLIT.minChunk),
+      Math.floor(
+        Math.min(WGRAD_SPLIT.maxPartialBytes, currentGpu().limits.maxStorageBufferBindingSize) /
+          (krows * cols4 * 16),
+      ),
+      currentGpu().limits.maxComputeWorkgroupsPerDimension,
+    );
+    const want = Math.max(Math.ceil(target / (colTiles * rowTiles)), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
+    let nsplit = Math.max(1, Math.min(want, maxChunks));
+    const chunk = Math.ceil(s.m / nsplit);
+    nsplit = Math.ceil(s.m / chunk);
+    const direct = nsplit === 1;
+    const key = `gemm_backward/wgrad/${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vname}/${
+      direct ? "d" : "p"
+    }`;
+    const partial = direct ? grads.weight : emptyTensor([nsplit, krows, cols4 * 4]);
+    dispatch({ key, source: wgradWgsl({ tile, vecX, vecG, direct, layout }) }, {
+      op,
+      tensors: [["x", x], ["gradOut", gPre], [direct ? "gradWeight" : "partial", partial]],
+      params: words(kgroups, chunk, nsplit),
+      workgroups: [colTiles, rowTiles, nsplit],
+    });
+    if (!direct) {
+      const n = krows * cols4;
+      dispatch({ key: "gemm_backward/wgrad_reduce", source: WGRAD_REDUCE_WGSL }, {
+        op,
+        tensors: [["partial", partial], ["gradWeight", grads.weight]],
+        params: params(["u32", n], ["u32", nsplit]),
+        workgroups: Math.ceil(n / WORKGROUP_1D),
+      });
+      partial.dispose();
+    }
+  }
+  if (grads.bias) {
+    let nsplit = Math.max(1, Math.min(Math.ceil(8192 / cols4), Math.ceil(s.m / 16)));
+    const chunk = Math.ceil(s.m / nsplit);
+    nsplit = Math.ceil(s.m / chunk);
+    const partial = emptyTensor([nsplit, cols4 * 4]);
+    const p = words(0, chunk, nsplit);
+    dispatch({ key: `gemm_backward/bias_partial/${vname}`, source: biasPartialWgsl(vecG, layout) }, {
+      op,
+      tensors: [["gradOut", gPre], ["partial", partial]],
+      params: p,
+      workgroups: Math.ceil((nsplit * cols4) / WORKGROUP_1D),
+    });
+    dispatch({ key: "gemm_backward/bias_reduce", source: BIAS_REDUCE_WGSL }, {
+      op,
+      tensors: [["partial", partial], ["gradBias", grads.bias]],
+      params: p,
+      workgroups: Math.ceil(s.cols / WORKGROUP_1D),
+    });
+    partial.dispose();
+  }
+}

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../mod.ts";
+import { packConv2dWeights } from "../../ops/conv2d.ts";
+import { conv2dBackward } from "../../ops/conv2d_backward.ts";
+import { loadFixture } from "../_fixtures.ts";
+import { assertClose, randomFloats } from "../_util.ts";
+import { VARIANTS, withVariant } from "./_gemm_backward_util.ts";
+
+await getGpu();
+
+const fixture = loadFixture("ops/conv2d_backward.json");
+const f32 = (name: string) => fixture.tensors[name].data as Float32Array;
+const shape = (name: string) => fixture.tensors[name].shape;
+
+interface Case {
+  name: string;
+  stride: number;
+  padding: number;
+  bias: boolean;
+  residual: boolean;
+  relu: boolean;
+}
+
+/** gradOut · (out > 0) (or gradOut), computed on the CPU from the fixture. */
+function expectedGradPre(name: string, relu: boolean): Float32Array {
+  const g = f32(`${name}.gout`);
+  const y = f32(`${name}.out`);
+  return relu ? g.map((v, i) => (y[i] > 0 ? v : 0)) : g;
+}
+
+for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map((v) => [c, v] as const))) {
+  const [cout, cin, kh, kw] = shape(`${c.name}.weight`);
+  Deno.test(
+    `conv2dBackward matches torch autograd (${v.tile} tile, ${v.split} weight grad): ${c.name} ` +
+      `(${kh}×${kw} s${c.stride} p${c.padding} ${cin}→${cout}${c.residual ? " residual" : ""}${
+        c.relu ? " relu" : ""
+      })`,
+    () =>
+      withVariant(v, async () => {
+        const packed = packConv2dWeights(
+          f32(`${c.name}.weight`),
+          [cout, cin, kh, kw],
+          c.bias ? f32(`${c.name}.bias`) : undefined,
+        );
+        // reference gradients in the packed layout, plus non-zero starting values: accumulation must add
+        const ref = packConv2dWeights(
+          f32(`${c.name}.gw`),
+          [cout, cin, kh, kw],
+          c.bias ? f32(`${c.name}.gb`) : undefined,
+        );
+        const w0 = randomFloats(packed.weight.size, 7);
+        const b0 = randomFloats(packed.weight.shape[1], 8);
+        const gw = tensorFromArray(w0, packed.weight.shape);
+        const gb = c.bias ? tensorFromArray(b0, [packed.weight.shape[1]]) : undefined;
+        const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
+        const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
+        const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
+        const opts = { stride: c.stride, padding: c.padding, relu: c.relu, hasResidual: c.residual };
+        const r = conv2dBackward(x, packed, opts, c.relu ? out : null, gout, { weight: gw, bias: gb });
+        assert.deepEqual(r.gradInput?.shape, shape(`${c.name}.x`));
+        const [gx, gwOut, gPre, refW, gbOut, refB] = await readTensors(
+          [r.gradInput!, gw, r.gradPreActivation, ref.weight, ...(gb ? [gb, ref.bias!] : [])],
+        );
+        assertClose(gx, f32(`${c.name}.gx`), 1e-4, `${c.name} grad input`);
+        assertClose(gwOut, refW.map((g, i) => g + w0[i]), 1e-4, `${c.name} grad weight (accumulated)`);
+        assertClose(gwOut.map((g, i) => g - w0[i]), refW, 1e-4, `${c.name} grad weight`);
+        if (gb) assertClose(gbOut.map((g, i) => g - b0[i]), refB, 1e-4, `${c.name} grad bias`);
+        assertClose(gPre, expectedGradPre(c.name, c.relu), 0, `${c.name} grad pre-activation`);
+        if (c.residual) assertClose(gPre, f32(`${c.name}.gres`), 1e-6, `${c.name} grad residual`);
+        const owned: (Tensor | null | undefined)[] = [x, out, gout, gw, gb, r.gradInput, packed.weight];
+        owned.push(packed.bias, ref.weight, ref.bias, c.relu ? r.gradPreActivation : null);
+        for (const t of owned) t?.dispose();
+      }),
+  );
+}
+
+Deno.test("conv2dBackward accumulates: two calls add twice the gradient; needInputGrad false skips it", async () => {
+  const c = (fixture.meta.cases as Case[]).find((c) => c.name === "k3s1p1_vec_relu")!;
+  const [cout, cin, kh, kw] = shape(`${c.name}.weight`);
+  const packed = packConv2dWeights(f32(`${c.name}.weight`), [cout, cin, kh, kw], f32(`${c.name}.bias`));
+  const gw = tensorFromArray(new Float32Array(packed.weight.size), packed.weight.shape);
+  const gb = tensorFromArray(new Float32Array(packed.bias!.size), packed.bias!.shape);
+  const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
+  const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
+  const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
+  const opts = { stride: 1, padding: 1, relu: true };
+  for (let i = 0; i < 2; i++) {
+    const r = conv2dBackward(x, packed, opts, out, gout, { weight: gw, bias: gb }, false);
+    assert.equal(r.gradInput, null);
+  }
+  const ref = packConv2dWeights(f32(`${c.name}.gw`), [cout, cin, kh, kw], f32(`${c.name}.gb`));
+  const [gwOut, gbOut, refW, refB] = await readTensors([gw, gb, ref.weight, ref.bias!]);
+  assertClose(gwOut, refW.map((v) => 2 * v), 1e-4, "2× grad weight");
+  assertClose(gbOut, refB.map((v) => 2 * v), 1e-4, "2× grad bias");
+});
+
+Deno.test("conv2dBackward bad calls throw ShapeError naming the op and the shapes", () => {
+  const packed = packConv2dWeights(randomFloats(8 * 4 * 9, 1), [8, 4, 3, 3], randomFloats(8, 2));
+  const noBias = packConv2dWeights(randomFloats(8 * 4 * 9, 1), [8, 4, 3, 3]);
+  const x = tensorFromArray(randomFloats(2 * 5 * 6 * 4, 3), [2, 5, 6, 4]);
+  const g = tensorFromArray(randomFloats(2 * 5 * 6 * 8, 4), [2, 5, 6, 8]);
+  const opts = { padding: 1 };
+  const throwsShape = (fn: () => unknown, re: RegExp) =>
+    assert.throws(fn, (e: Error) => e instanceof ShapeError && re.test(e.message));
+  throwsShape(
+    () => conv2dBackward(x.reshape([10, 6, 4]), packed, opts, null, g, {}),
+    /conv2dBackward: x must have rank 4/,
+  );
+  const x3 = tensorFromArray(randomFloats(2 * 5 * 6 * 3, 4), [2, 5, 6, 3]);
+  throwsShape(
+    () => conv2dBackward(x3, packed, opts, null, g, {}),
+    /conv2dBackward: x \[2,5,6,3\].*Cin 3.*Cout 8, Cin 4/,
+  );
+  throwsShape(
+    () => conv2dBackward(x, packed, { padding: 0 }, null, g, {}),
+    /conv2dBackward: gradOut \[2,5,6,8\].*\[2,3,4,8\]/,
+  );
+  throwsShape(
+    () => conv2dBackward(x, packed, { padding: 1, relu: true }, null, g, {}),
+    /relu needs the forward output/,
+  );
+  const gwWrong = tensorFromArray(new Float32Array(36 * 4), [36, 4]);
+  throwsShape(
+    () => conv2dBackward(x, packed, opts, null, g, { weight: gwWrong }),
+    /grads.weight \[36,4\].*\[36,8\]/,
+  );
+  const gb = tensorFromArray(new Float32Array(8), [8]);
+  throwsShape(() => conv2dBackward(x, noBias, opts, null, g, { bias: gb }), /grads.bias \[8\].*no bias/);
+});
