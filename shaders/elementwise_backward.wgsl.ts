@@ -32,7 +32,7 @@ fn main(${MAIN_1D_ARGS}) {
 }
 
 /**
- * `target[i] += x[i]` in place.
+ * `acc[i] += x[i]` in place (`target` is a reserved word in WGSL).
  *
  * @example
  * ```ts
@@ -45,13 +45,13 @@ export function addIntoWgsl(vec4: boolean): string {
   return /* wgsl */ `
 struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> target: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> acc: array<${t}>;
 @group(0) @binding(2) var<storage, read> x: array<${t}>;
 ${LINEAR_INDEX_WGSL}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);
-  if (i < p.n) { target[i] += x[i]; }
+  if (i < p.n) { acc[i] += x[i]; }
 }
 `;
 }

@@ -63,12 +63,12 @@ export const LOSS_ELEMENTS = {
   return bceTerm(logits[i], targets[i], i);
 }`,
   },
-  /** Element i of pred [N, K=p.a]: smooth L1 against target where valid[row]. */
+  /** Element i of pred [N, K=p.a]: smooth L1 against goal (the target) where valid[row]. */
   smoothL1: {
-    bindings: ["pred: array<f32>", "target: array<f32>", "valid: array<u32>", "grad: array<f32>"],
+    bindings: ["pred: array<f32>", "goal: array<f32>", "valid: array<u32>", "grad: array<f32>"],
     body: `fn element(i: u32) -> f32 {
   if (valid[i / p.a] == 0u) { grad[i] = 0.0; return 0.0; }
-  return smoothL1Term(pred[i] - target[i], i);
+  return smoothL1Term(pred[i] - goal[i], i);
 }`,
   },
   /** Element i of boxRegression [R, 4C=p.a]: smooth L1 on the label's 4 columns of positive rows. */

@@ -7,6 +7,7 @@ Writes (feature maps and gradients stored NHWC; torch runs on the NCHW permutati
   tests/fixtures/ops/upsample_backward.json    F.interpolate(size=..., mode="nearest") backward
   tests/fixtures/ops/roi_align_backward.json   torchvision.ops.roi_align backward (float64 reference)
   tests/fixtures/ops/multiscale_roi_align_backward.json  MultiScaleRoIAlign backward over 4 levels
+  tests/fixtures/ops/elementwise_backward.json relu backward (from the forward output)
   tests/fixtures/ops/losses.json               fastrcnn_loss, RPN-style BCE / smooth L1, mask BCE
 """
 import math
@@ -156,6 +157,20 @@ def multiscale_fixture():
                    "image_shapes": [list(image), [190, 300]], "output": 7, "sampling": 2})
 
 
+def elementwise_fixture():
+    torch.manual_seed(15)
+    t = {}
+    for name, shape in (("vec4", (3, 5, 7, 4)), ("scalar", (37,))):
+        x = torch.randn(shape, dtype=torch.float64)
+        x.view(-1)[:5] = 0.0  # relu'(0) = 0 in torch (threshold_backward on out > 0)
+        x.requires_grad_(True)
+        y = torch.relu(x)
+        g = nonzero_uniform(shape, dtype=torch.float32)
+        y.backward(g.double())
+        t.update({f"{name}_out": y.float(), f"{name}_grad_out": g, f"{name}_grad_x": x.grad.float()})
+    write_fixture(os.path.join(OUT, "elementwise_backward.json"), t)
+
+
 def losses_fixture():
     torch.manual_seed(14)
     t = {}
@@ -221,4 +236,5 @@ if __name__ == "__main__":
     upsample_fixture()
     roi_align_fixture()
     multiscale_fixture()
+    elementwise_fixture()
     losses_fixture()
