@@ -10,14 +10,16 @@
  * loss 0 and gradient 0 (torch: NaN for an empty mean; torchvision's mask loss returns 0 there).
  * @module
  */
+import { LOSS_ELEMENTS, LOSS_TERMS_WGSL } from "../shaders/loss_elements.wgsl.ts";
 import {
   LOSS_MAX_GROUPS,
   LOSS_WORKGROUP,
-  type LossElement,
   lossFinalizeWgsl,
   lossStage1Wgsl,
   type NormKind,
 } from "../shaders/losses.wgsl.ts";
+
+type LossElement = keyof typeof LOSS_ELEMENTS;
 import { fill } from "./elementwise.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, type NamedTensor, params } from "./kernel.ts";
@@ -73,7 +75,10 @@ function reduceLoss(
     return fill([1], 0);
   }
   const partials = emptyTensor([groups], "f32");
-  dispatch({ key: `losses/${element}/${n.kind}`, source: lossStage1Wgsl(element, n.kind) }, {
+  dispatch({
+    key: `losses/${element}/${n.kind}`,
+    source: lossStage1Wgsl({ ...LOSS_ELEMENTS[element], terms: LOSS_TERMS_WGSL }, n.kind),
+  }, {
     op,
     tensors: [...tensors, ["partials", partials], ...normBinding],
     params: block(total),

@@ -17,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
   conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
+  train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
 };
 
 const { values } = parseArgs({
