@@ -1,5 +1,6 @@
 /**
- * Elementwise ops: add, mul, relu, fill, copy. Inputs must have the same shape (no broadcasting yet).
+ * Elementwise ops: add, mul, relu, fill, copy, and the training helpers reluBackward and addInto (in-place
+ * gradient accumulation). Inputs must have the same shape (no broadcasting yet).
  * @module
  */
 import { binaryWgsl, copyWgsl, FILL_WGSL, reluWgsl, type WgslScalar } from "../shaders/elementwise.wgsl.ts";
@@ -8,7 +9,8 @@ import { dispatch, params } from "./kernel.ts";
 import { type DType, emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertSameShape } from "./validate.ts";
 import { currentGpu } from "./gpu.ts";
-import { DTypeError } from "./errors.ts";
+import { DTypeError, ShapeError } from "./errors.ts";
+import { addIntoWgsl, reluBackwardWgsl } from "../shaders/elementwise_backward.wgsl.ts";
 
 const NUMERIC: readonly DType[] = ["f32", "i32", "u32"];
 
@@ -167,4 +169,73 @@ export function copy<T extends Tensor>(x: T): T {
     workgroups: groups(n),
   });
   return out;
+}
+
+/**
+ * ReLU backward from the forward's OUTPUT: `gradOut · (out > 0)`. out, gradOut: same shape, f32 →
+ * gradIn: that shape, f32 (a new tensor).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { reluBackward } from "./elementwise.ts";
+ * await getGpu();
+ * const out = tensorFromArray(new Float32Array([0, 2]), [2]);
+ * const g = tensorFromArray(new Float32Array([5, 7]), [2]);
+ * console.log(await reluBackward(out, g).read()); // [0, 7]
+ * ```
+ */
+export function reluBackward(out: Tensor, gradOut: Tensor): Tensor {
+  const op = "reluBackward";
+  out.check(op, "out");
+  gradOut.check(op, "gradOut");
+  assertDType(op, "out", out, ["f32"]);
+  assertDType(op, "gradOut", gradOut, ["f32"]);
+  assertSameShape(op, ["out", out], ["gradOut", gradOut]);
+  const gradIn = emptyTensor(out.shape, "f32");
+  const vec4 = vectorised(out.size);
+  const n = vec4 ? out.size / 4 : out.size;
+  if (n === 0) return gradIn;
+  dispatch({ key: `elementwise/relu_backward/${vec4 ? "v4" : "s"}`, source: reluBackwardWgsl(vec4) }, {
+    op,
+    tensors: [["out", out], ["gradOut", gradOut], ["gradIn", gradIn]],
+    params: params(["u32", n]),
+    workgroups: groups(n),
+  });
+  return gradIn;
+}
+
+/**
+ * `target += x` in place (gradient accumulation); returns `target`. target, x: same shape, f32.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { addInto } from "./elementwise.ts";
+ * await getGpu();
+ * const acc = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * addInto(acc, tensorFromArray(new Float32Array([10, 20]), [2]));
+ * console.log(await acc.read()); // [11, 22]
+ * ```
+ */
+export function addInto<T extends Tensor>(target: T, x: Tensor): T {
+  const op = "addInto";
+  target.check(op, "target");
+  x.check(op, "x");
+  assertDType(op, "target", target, ["f32"]);
+  assertDType(op, "x", x, ["f32"]);
+  assertSameShape(op, ["target", target], ["x", x]);
+  if (target.buffer === x.buffer && target.byteOffset === x.byteOffset) {
+    throw new ShapeError(op, `target ${target.describe()} and x must not be the same tensor`);
+  }
+  const vec4 = vectorised(target.size);
+  const n = vec4 ? target.size / 4 : target.size;
+  if (n === 0) return target;
+  dispatch({ key: `elementwise/add_into/${vec4 ? "v4" : "s"}`, source: addIntoWgsl(vec4) }, {
+    op,
+    tensors: [["target", target], ["x", x]],
+    params: params(["u32", n]),
+    workgroups: groups(n),
+  });
+  return target;
 }

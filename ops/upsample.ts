@@ -6,6 +6,7 @@
  * @module
  */
 import { upsampleNearestWgsl } from "../shaders/upsample.wgsl.ts";
+import { upsampleNearestBackwardWgsl } from "../shaders/upsample_backward.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
@@ -69,4 +70,57 @@ export function upsampleNearest(x: Tensor, outH: number, outW: number): Tensor {
     workgroups: Math.ceil(total / WORKGROUP_1D),
   });
   return out;
+}
+
+/**
+ * Gradient of {@link upsampleNearest} w.r.t. its input: each input element receives the sum of the output
+ * gradients that copied it (same f32 index rule as the forward, {@link nearestSourceIndex}). A
+ * deterministic gather (no atomics): one invocation per input element walks its run of outputs.
+ * gradOut: [N, outH, outW, C] f32 → gradX: [N, inH, inW, C] f32.
+ *
+ * @example FPN top-down: the gradient of a 13×17 → 25×34 resize
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { upsampleNearestBackward } from "./upsample.ts";
+ * await getGpu();
+ * const g = tensorFromArray(new Float32Array(25 * 34 * 8).fill(1), [1, 25, 34, 8]);
+ * console.log(upsampleNearestBackward(g, 13, 17).shape); // [1, 13, 17, 8]
+ * ```
+ */
+export function upsampleNearestBackward(gradOut: Tensor, inH: number, inW: number): Tensor {
+  const op = "upsampleNearestBackward";
+  gradOut.check(op, "gradOut");
+  assertRank(op, "gradOut", gradOut, 4, "N,outH,outW,C");
+  assertDType(op, "gradOut", gradOut, ["f32"]);
+  const [n, outH, outW, c] = gradOut.shape;
+  if (!Number.isInteger(inH) || !Number.isInteger(inW) || inH < 1 || inW < 1 || outH < 1 || outW < 1) {
+    throw new ShapeError(
+      op,
+      `input size [${inH},${inW}] must be positive integers and gradOut ${gradOut.describe()} non-empty`,
+    );
+  }
+  const gradX = emptyTensor([n, inH, inW, c], "f32");
+  const vec4 = c % 4 === 0;
+  const cUnits = vec4 ? c / 4 : c;
+  const total = n * inH * inW * cUnits;
+  if (total === 0) return gradX;
+  dispatch({
+    key: `upsample/nearest_backward/${vec4 ? "v4" : "s"}`,
+    source: upsampleNearestBackwardWgsl(vec4),
+  }, {
+    op,
+    tensors: [["gradOut", gradOut], ["gradX", gradX]],
+    params: params(
+      ["u32", total],
+      ["u32", inH],
+      ["u32", inW],
+      ["u32", cUnits],
+      ["u32", outH],
+      ["u32", outW],
+      ["f32", Math.fround(inH / outH)],
+      ["f32", Math.fround(inW / outW)],
+    ),
+    workgroups: Math.ceil(total / WORKGROUP_1D),
+  });
+  return gradX;
 }

@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   conv_backward: () => import("./bench/conv_backward.ts").then((m) => m.benchConvBackward()),
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
+  train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
 };
 
 const { values } = parseArgs({

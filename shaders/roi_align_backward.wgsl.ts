@@ -1,0 +1,162 @@
+/**
+ * WGSL of the RoIAlign backward pass (torchvision 0.14's `roi_align_backward_kernel`): every sample of
+ * every bin adds `gradOut[r, ph, pw, c] / count · w_k` to the four bilinear taps it read in the forward,
+ * with the forward's boundary rules (no contribution outside [-1, H] × [-1, W], clamp into the map).
+ *
+ * Layout: the forward's, one invocation per element (r, ph, pw, c-unit) of `gradOut [R, outH, outW, C]`
+ * (vec4 of channels when C % 4 == 0), the level of each RoI mapped on the GPU as in the forward.
+ *
+ * Choice: scatter with a float atomic add. WGSL has atomics only for i32/u32, so each gradient map is
+ * bound as `array<atomic<u32>>` and `+=` is a compare-exchange loop on bit casts. Neighbouring invocations
+ * hit distinct channels, so contention is limited to taps shared by overlapping RoIs / adjacent samples.
+ * The order of the float additions varies between runs (results agree to ~1e-7 relative, not bit for
+ * bit). The deterministic alternative, a gather over per-tile RoI lists built by a scan, is left for later
+ * (see `shaders/roi_align.wgsl.ts`).
+ *
+ * The params struct and the level mapper are the forward's; the op wrapper passes them in.
+ * @module
+ */
+
+/** Static variants of the backward kernel (each compiles once). */
+export interface RoiAlignBackwardVariant {
+  /** gradOut channels as vec4 (C % 4 == 0) or scalars. */
+  vec4: boolean;
+  /** Number of gradient maps bound (1 to 4). */
+  levels: number;
+  /** Choose the level of each RoI with the FPN level mapper (else level 0). */
+  mapLevels: boolean;
+}
+
+/** WGSL shared with the forward kernel: its `Params` struct and `mapLevel`. */
+export interface RoiAlignSharedWgsl {
+  /** Declares `struct Params` (the forward's layout). */
+  params: string;
+  /** Declares `fn mapLevel(x1, y1, x2, y2) -> i32`. */
+  mapper: string;
+}
+
+function atomicAddWgsl(levels: number): string {
+  const fns = [];
+  for (let l = 0; l < levels; l++) {
+    fns.push(`fn add${l}(i: u32, v: f32) {
+  var old = atomicLoad(&g${l}[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&g${l}[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}`);
+  }
+  const branches = [];
+  for (let l = 0; l < levels - 1; l++) branches.push(`  if (l == ${l}u) { add${l}(i, v); return; }`);
+  return `${fns.join("\n")}
+fn addAt(l: u32, i: u32, v: f32) {
+  if (v == 0.0) { return; }
+${branches.join("\n")}
+  add${levels - 1}(i, v);
+}`;
+}
+
+/**
+ * The RoIAlign backward kernel. Bindings: 1 `rois [R, 5]`, 2 `gradOut`, 3.. the gradient maps (NHWC f32,
+ * accumulated into).
+ *
+ * @example
+ * ```ts
+ * import { roiAlignBackwardWgsl } from "./roi_align_backward.wgsl.ts";
+ * const src = roiAlignBackwardWgsl({ vec4: true, levels: 4, mapLevels: false }, { params: "", mapper: "" });
+ * console.log(src.includes("atomicCompareExchangeWeak"));
+ * ```
+ */
+export function roiAlignBackwardWgsl(
+  { vec4, levels, mapLevels }: RoiAlignBackwardVariant,
+  shared: RoiAlignSharedWgsl,
+): string {
+  const V = vec4 ? "vec4f" : "f32";
+  const lanes = vec4 ? 4 : 1;
+  const grads = Array.from(
+    { length: levels },
+    (_, l) => `@group(0) @binding(${l + 3}) var<storage, read_write> g${l}: array<atomic<u32>>;`,
+  ).join("\n");
+  const addTap = vec4
+    ? `fn addTap(l: u32, i: u32, v: vec4f) {
+  addAt(l, i, v.x); addAt(l, i + 1u, v.y); addAt(l, i + 2u, v.z); addAt(l, i + 3u, v.w);
+}`
+    : `fn addTap(l: u32, i: u32, v: f32) { addAt(l, i, v); }`;
+  return /* wgsl */ `
+${shared.params}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> rois: array<f32>;
+@group(0) @binding(2) var<storage, read> gradOut: array<${V}>;
+${grads}
+${mapLevels ? shared.mapper : ""}
+${atomicAddWgsl(levels)}
+${addTap}
+
+// torchvision's bilinear_interpolate_gradient, scattering g · w_k into the four taps.
+fn scatter(l: u32, base: u32, cs: u32, yIn: f32, xIn: f32, h: u32, w: u32, g: ${V}) {
+  if (yIn < -1.0 || yIn > f32(h) || xIn < -1.0 || xIn > f32(w)) { return; }
+  var y = max(yIn, 0.0);
+  var x = max(xIn, 0.0);
+  var yl = u32(y);
+  var xl = u32(x);
+  var yh = yl + 1u;
+  var xh = xl + 1u;
+  if (yl >= h - 1u) { yl = h - 1u; yh = yl; y = f32(yl); }
+  if (xl >= w - 1u) { xl = w - 1u; xh = xl; x = f32(xl); }
+  let ly = y - f32(yl);
+  let lx = x - f32(xl);
+  let hy = 1.0 - ly;
+  let hx = 1.0 - lx;
+  addTap(l, base + (yl * w + xl) * cs, (hy * hx) * g);
+  addTap(l, base + (yl * w + xh) * cs, (hy * lx) * g);
+  addTap(l, base + (yh * w + xl) * cs, (ly * hx) * g);
+  addTap(l, base + (yh * w + xh) * cs, (ly * lx) * g);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let idx = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  if (idx >= p.total) { return; }
+  let c = idx % p.cv;
+  let bin = idx / p.cv;
+  let pw = bin % p.outW;
+  let ph = (bin / p.outW) % p.outH;
+  let r = bin / (p.outW * p.outH);
+  let b = i32(rois[r * 5u]);
+  let x1 = rois[r * 5u + 1u];
+  let y1 = rois[r * 5u + 2u];
+  let x2 = rois[r * 5u + 3u];
+  let y2 = rois[r * 5u + 4u];
+  ${mapLevels ? "let li = mapLevel(x1, y1, x2, y2);" : "let li = 0;"}
+  if (li < 0 || li >= ${levels} || b < 0 || u32(b) >= p.batch) { return; }
+  let l = u32(li);
+  let h = p.height[l];
+  let w = p.width[l];
+  let scale = p.scale[l];
+  let offset = select(0.0, 0.5, p.aligned != 0u);
+  let startW = x1 * scale - offset;
+  let startH = y1 * scale - offset;
+  var roiW = (x2 * scale - offset) - startW;
+  var roiH = (y2 * scale - offset) - startH;
+  if (p.aligned == 0u) { roiW = max(roiW, 1.0); roiH = max(roiH, 1.0); }
+  let binH = roiH / f32(p.outH);
+  let binW = roiW / f32(p.outW);
+  var gridH = p.sampling;
+  var gridW = p.sampling;
+  if (p.sampling <= 0) { gridH = i32(ceil(roiH / f32(p.outH))); gridW = i32(ceil(roiW / f32(p.outW))); }
+  let count = f32(max(gridH * gridW, 1));
+  let cs = p.cv * ${lanes}u;                       // channels per pixel, in scalars
+  let base = u32(b) * h * w * cs + c * ${lanes}u;
+  let g = gradOut[idx] / count;
+  for (var iy = 0; iy < gridH; iy++) {
+    let y = startH + f32(ph) * binH + (f32(iy) + 0.5) * binH / f32(gridH);
+    for (var ix = 0; ix < gridW; ix++) {
+      let x = startW + f32(pw) * binW + (f32(ix) + 0.5) * binW / f32(gridW);
+      scatter(l, base, cs, y, x, h, w, g);
+    }
+  }
+}
+`;
+}
