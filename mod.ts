@@ -107,9 +107,16 @@ export { add, copy, fill, fillInPlace, mul, relu } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";
 export { conv2d, foldFrozenBatchNorm, packConv2dWeights } from "./ops/conv2d.ts";
 export type { Conv2dOptions, PackedConv2d } from "./ops/conv2d.ts";
-export { linear, packLinearWeights } from "./ops/linear.ts";
+export { linear, linearBackward, packLinearWeights } from "./ops/linear.ts";
+export { conv2dBackward } from "./ops/conv2d_backward.ts";
+export type { Conv2dBackwardOptions } from "./ops/conv2d_backward.ts";
+export type { GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
 export type { PackedLinear, PackLinearOptions } from "./ops/linear.ts";
-export { convTranspose2d, packConvTranspose2dWeights } from "./ops/conv_transpose2d.ts";
+export {
+  convTranspose2d,
+  convTranspose2dBackward,
+  packConvTranspose2dWeights,
+} from "./ops/conv_transpose2d.ts";
 export type { PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
 export { maxPool2d, maxPool2dOutputSize } from "./ops/pool.ts";
 export type { MaxPool2dOptions } from "./ops/pool.ts";
