@@ -38,12 +38,121 @@ export interface RpnMode {
 /** Anchors per padded image size, uploaded once and kept. */
 export type AnchorCache = Map<string, Tensor>;
 
-function anchorsFor(
+/** The RPN head's outputs over all levels. */
+export interface RpnHeadOutput {
+  /** [B, T] objectness logits, levels concatenated (location-major, anchor inner within a level). */
+  logits: Tensor;
+  /** [B·T, 4] box deltas in the same order. */
+  deltas: Tensor;
+  /** Anchors per level (H·W·A), summing to T. */
+  levelLengths: number[];
+  /** Per level the 3×3 conv's ReLU output (kept for training's backward). */
+  hidden: Tensor[];
+}
+
+/**
+ * The shared RPN head on every level: pyramid [P2..P6] each [B, Hl, Wl, C] → {@link RpnHeadOutput}.
+ *
+ * @example
+ * ```ts
+ * // const head = rpnHead(params, pyramid);
+ * import { rpnHead } from "./rpn.ts";
+ * console.log(typeof rpnHead);
+ * ```
+ */
+export function rpnHead(params: ModelParams, pyramid: readonly Tensor[]): RpnHeadOutput {
+  const batch = pyramid[0].shape[0];
+  return tidy(() => {
+    const logitParts: Tensor[] = [];
+    const deltaParts: Tensor[] = [];
+    const levelLengths: number[] = [];
+    const hidden: Tensor[] = [];
+    for (const level of pyramid) {
+      const [, h, w] = level.shape;
+      const t = conv2d(level, params.rpnConv, { padding: 1, relu: true });
+      const logits = conv2d(t, params.rpnCls);
+      const deltas = conv2d(t, params.rpnBbox);
+      const perLocation = logits.shape[3];
+      levelLengths.push(h * w * perLocation);
+      hidden.push(t);
+      logitParts.push(logits.reshape([batch, h * w * perLocation]));
+      deltaParts.push(deltas.reshape([batch, h * w * perLocation * 4]));
+    }
+    const total = levelLengths.reduce((a, b) => a + b, 0);
+    return {
+      logits: concatLastAxis(logitParts),
+      deltas: concatLastAxis(deltaParts).reshape([batch * total, 4]),
+      levelLengths,
+      hidden,
+    };
+  });
+}
+
+/**
+ * torchvision's `filter_proposals`: per image and level the top `preNmsTopN` logits, decode against the
+ * anchors, clip, drop boxes under 1e-3, `score >= rpnScoreThresh`, NMS per level, keep `postNmsTopN`.
+ * No gradient flows through proposals (torchvision detaches them too).
+ *
+ * @example
+ * ```ts
+ * // const proposals = filterProposals(config, head, anchors, imageSizes, { preNmsTopN: 1000, postNmsTopN: 1000 });
+ * import { filterProposals } from "./rpn.ts";
+ * console.log(typeof filterProposals);
+ * ```
+ */
+export function filterProposals(
+  config: MaskRcnnConfig,
+  head: RpnHeadOutput,
+  anchors: Tensor,
+  imageSizes: readonly (readonly [number, number])[],
+  mode: RpnMode,
+): Proposals {
+  const batch = head.logits.shape[0];
+  const total = head.logits.shape[1];
+  return tidy(() => {
+    const top = topk(head.logits, mode.preNmsTopN, { segments: head.levelLengths }); // indices [B, L, K]
+    const [, levels, perLevel] = top.indices.shape;
+    const slots = levels * perLevel;
+    const flatIdx = top.indices.reshape([batch * slots]);
+    const anchorRows = gatherRows(anchors, flatIdx, { idxGroup: slots, srcGroup: 0 });
+    const deltaRows = gatherRows(head.deltas, flatIdx, { idxGroup: slots, srcGroup: total });
+    const decoded = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS).reshape([batch * slots, 4]);
+    const boxes = clipBoxesToImage(decoded, imageSizes);
+    const candidates = rpnCandidates(top.indices, head.logits, boxes, {
+      minSize: 1e-3,
+      scoreThresh: config.rpnScoreThresh,
+    });
+    const kept = batchedNms(boxes, candidates.scores, candidates.levels, config.rpnNmsThresh, levels, {
+      valid: candidates.valid,
+      maxOut: mode.postNmsTopN,
+      imageLengths: Array(batch).fill(slots),
+      maxPerSegment: perLevel,
+    });
+    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    return {
+      boxes: gatherRows(boxes, keepFlat),
+      valid: indexValid(keepFlat),
+      perImage: kept.keep.shape[kept.keep.rank - 1],
+    };
+  });
+}
+
+/**
+ * The anchors of a padded image size and its feature sizes (uploaded once per size and cached).
+ *
+ * @example
+ * ```ts
+ * import { anchorsFor } from "./rpn.ts";
+ * console.log(typeof anchorsFor);
+ * ```
+ */
+export function anchorsFor(
   cache: AnchorCache,
   config: MaskRcnnConfig,
   paddedSize: readonly [number, number],
-  featureSizes: [number, number][],
+  pyramid: readonly Tensor[],
 ): Tensor {
+  const featureSizes = pyramid.map((p) => [p.shape[1], p.shape[2]] as [number, number]);
   const key = `${paddedSize}|${featureSizes.flat()}`;
   let anchors = cache.get(key);
   if (!anchors || anchors.disposed) {
@@ -55,7 +164,7 @@ function anchorsFor(
 }
 
 /**
- * pyramid: [P2..P6] each [B, Hl, Wl, C] → {@link Proposals}.
+ * Inference RPN: {@link rpnHead} then {@link filterProposals}. pyramid: [P2..P6] → {@link Proposals}.
  *
  * @example
  * ```ts
@@ -73,49 +182,6 @@ export function rpnForward(
   anchorCache: AnchorCache,
   mode: RpnMode,
 ): Proposals {
-  const batch = pyramid[0].shape[0];
-  const featureSizes = pyramid.map((p) => [p.shape[1], p.shape[2]] as [number, number]);
-  const anchors = anchorsFor(anchorCache, config, paddedSize, featureSizes);
-  return tidy(() => {
-    const logitParts: Tensor[] = [];
-    const deltaParts: Tensor[] = [];
-    const levelLengths: number[] = [];
-    for (const level of pyramid) {
-      const [, h, w] = level.shape;
-      const t = conv2d(level, params.rpnConv, { padding: 1, relu: true });
-      const logits = conv2d(t, params.rpnCls);
-      const deltas = conv2d(t, params.rpnBbox);
-      const perLocation = logits.shape[3];
-      levelLengths.push(h * w * perLocation);
-      logitParts.push(logits.reshape([batch, h * w * perLocation]));
-      deltaParts.push(deltas.reshape([batch, h * w * perLocation * 4]));
-    }
-    const total = levelLengths.reduce((a, b) => a + b, 0);
-    const logits = concatLastAxis(logitParts); // [B, T]
-    const deltas = concatLastAxis(deltaParts).reshape([batch * total, 4]);
-    const top = topk(logits, mode.preNmsTopN, { segments: levelLengths }); // indices [B, L, K]
-    const [, levels, perLevel] = top.indices.shape;
-    const slots = levels * perLevel;
-    const flatIdx = top.indices.reshape([batch * slots]);
-    const anchorRows = gatherRows(anchors, flatIdx, { idxGroup: slots, srcGroup: 0 });
-    const deltaRows = gatherRows(deltas, flatIdx, { idxGroup: slots, srcGroup: total });
-    const decoded = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS).reshape([batch * slots, 4]);
-    const boxes = clipBoxesToImage(decoded, imageSizes);
-    const candidates = rpnCandidates(top.indices, logits, boxes, {
-      minSize: 1e-3,
-      scoreThresh: config.rpnScoreThresh,
-    });
-    const kept = batchedNms(boxes, candidates.scores, candidates.levels, config.rpnNmsThresh, levels, {
-      valid: candidates.valid,
-      maxOut: mode.postNmsTopN,
-      imageLengths: Array(batch).fill(slots),
-      maxPerSegment: perLevel,
-    });
-    const keepFlat = kept.keep.reshape([kept.keep.size]);
-    return {
-      boxes: gatherRows(boxes, keepFlat),
-      valid: indexValid(keepFlat),
-      perImage: kept.keep.shape[kept.keep.rank - 1],
-    };
-  });
+  const anchors = anchorsFor(anchorCache, config, paddedSize, pyramid);
+  return tidy(() => filterProposals(config, rpnHead(params, pyramid), anchors, imageSizes, mode));
 }
