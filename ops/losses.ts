@@ -10,7 +10,7 @@
  * loss 0 and gradient 0 (torch: NaN for an empty mean; torchvision's mask loss returns 0 there).
  * @module
  */
-import { LOSS_ELEMENTS, LOSS_TERMS_WGSL } from "../shaders/loss_elements.wgsl.ts";
+import { LOSS_ELEMENTS, LOSS_TERMS_WGSL, type LossName } from "../shaders/loss_elements.wgsl.ts";
 import {
   LOSS_MAX_GROUPS,
   LOSS_WORKGROUP,
@@ -18,8 +18,6 @@ import {
   lossStage1Wgsl,
   type NormKind,
 } from "../shaders/losses.wgsl.ts";
-
-type LossElement = keyof typeof LOSS_ELEMENTS;
 import { fill } from "./elementwise.ts";
 import { ShapeError } from "./errors.ts";
 import { dispatch, type NamedTensor, params } from "./kernel.ts";
@@ -51,7 +49,7 @@ function normOf(op: string, norm: Normaliser): { kind: NormKind; tensor?: Tensor
 /** Stage 1 + stage 2 of a loss over `total` elements; returns the loss `[1]`. */
 function reduceLoss(
   op: string,
-  element: LossElement,
+  element: LossName,
   tensors: readonly NamedTensor[],
   total: number,
   norm: Normaliser,

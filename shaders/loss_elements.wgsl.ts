@@ -14,8 +14,17 @@ export interface LossElementWgsl {
   body: string;
 }
 
+/** Names of the loss element functions. */
+export type LossName =
+  | "crossEntropy"
+  | "bce"
+  | "smoothL1"
+  | "smoothL1ClassSelected"
+  | "maskBce"
+  | "countNonzero";
+
 /** Element functions of the losses: WGSL bodies keyed by loss name, with their storage bindings. */
-export const LOSS_ELEMENTS = {
+export const LOSS_ELEMENTS: Record<LossName, LossElementWgsl> = {
   /** Row r of logits [R, C=p.a]: −log softmax[label]; grad softmax − onehot. */
   crossEntropy: {
     bindings: ["logits: array<f32>", "labels: array<i32>", "valid: array<u32>", "grad: array<f32>"],
@@ -92,13 +101,13 @@ export const LOSS_ELEMENTS = {
     bindings: ["mask: array<u32>"],
     body: `fn element(i: u32) -> f32 { return select(0.0, 1.0, mask[i] != 0u); }`,
   },
-} satisfies Record<string, LossElementWgsl>;
+};
 
 /**
  * `scaled` (division by the normaliser, 0 when it is 0), `log1pSmall`, `bceTerm` and `smoothL1Term`; needed
  * by every element function that writes a gradient.
  */
-export const LOSS_TERMS_WGSL = /* wgsl */ `
+export const LOSS_TERMS_WGSL: string = /* wgsl */ `
 var<private> normV: f32;
 fn scaled(g: f32) -> f32 { return select(0.0, g / normV, normV > 0.0); }
 // log(1 + z) for z in [0, 1], accurate for tiny z (Goldberg's trick; WGSL has no log1p).

@@ -10,8 +10,8 @@
  * per sample, and no workgroup barrier or second pass is needed. A workgroup of 64 covers one bin of a
  * 256-channel map, so the level branch and the sample loop are uniform across it.
  *
- * Backward (training, not implemented yet): the same invocation layout can scatter
- * `grad_out[r, ph, pw, c] / count * w_k` into the four taps of each sample. WGSL has atomics only for
+ * Backward (`roi_align_backward.wgsl.ts` implements (a); (b) remains a possible upgrade): the same
+ * invocation layout can scatter `grad_out[r, ph, pw, c] / count * w_k` into the four taps of each sample. WGSL has atomics only for
  * i32/u32, so either (a) bind `grad_in` as `array<atomic<u32>>` and add with a compare-exchange loop on
  * `bitcast<u32>(bitcast<f32>(old) + g)` (contention is low: channels are distinct addresses, only bins
  * of overlapping RoIs collide), or (b) a deterministic gather: bin the RoIs by (batch, tile of the map) in
