@@ -103,7 +103,7 @@ export {
 } from "./ops/detection.ts";
 export type { BoxCandidates, RpnCandidates } from "./ops/detection.ts";
 export type { DispatchSpec, Kernel } from "./ops/kernel.ts";
-export { add, copy, fill, fillInPlace, mul, relu } from "./ops/elementwise.ts";
+export { add, addInto, copy, fill, fillInPlace, mul, relu, reluBackward } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";
 export { conv2d, foldFrozenBatchNorm, packConv2dWeights } from "./ops/conv2d.ts";
 export type { Conv2dOptions, PackedConv2d } from "./ops/conv2d.ts";
@@ -118,9 +118,9 @@ export {
   packConvTranspose2dWeights,
 } from "./ops/conv_transpose2d.ts";
 export type { PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
-export { maxPool2d, maxPool2dOutputSize } from "./ops/pool.ts";
+export { maxPool2d, maxPool2dBackward, maxPool2dOutputSize } from "./ops/pool.ts";
 export type { MaxPool2dOptions } from "./ops/pool.ts";
-export { nearestSourceIndex, upsampleNearest } from "./ops/upsample.ts";
+export { nearestSourceIndex, upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
 export {
   flatten,
   nchwFlattenOrderPermutation,
@@ -149,6 +149,17 @@ export {
 } from "./ops/box_coder.ts";
 export type { BoxWeights } from "./ops/box_coder.ts";
 export { roiAlign } from "./ops/roi_align.ts";
+export { multiScaleRoiAlignBackward, roiAlignBackward } from "./ops/roi_align_backward.ts";
+export type { MultiScaleRoiAlignBackwardOptions } from "./ops/roi_align_backward.ts";
+export {
+  bceWithLogits,
+  countNonzero,
+  maskBceLoss,
+  smoothL1,
+  smoothL1ClassSelected,
+  softmaxCrossEntropy,
+} from "./ops/losses.ts";
+export type { LossResult, Normaliser } from "./ops/losses.ts";
 export type { LevelMapperConfig } from "./ops/roi_align.ts";
 export { inferScale, multiScaleRoiAlign, roiLevels, setupScales } from "./ops/multiscale_roi_align.ts";
 export type { MultiScaleRoiAlignOptions } from "./ops/multiscale_roi_align.ts";
