@@ -97,7 +97,9 @@ export {
   boxCandidates,
   boxesToRois,
   indexValid,
+  positiveLabels,
   rpnCandidates,
+  sampledBinaryTargets,
   scaleBoxes,
   selectClassMask,
 } from "./ops/detection.ts";
