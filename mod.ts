@@ -91,7 +91,7 @@ export type { MemoryStats } from "./ops/buffer_pool.ts";
 export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from "./ops/tensor.ts";
 export type { DType, TensorData } from "./ops/tensor.ts";
 export { dispatch, params } from "./ops/kernel.ts";
-export { concatLastAxis, gatherRows } from "./ops/gather.ts";
+export { concatLastAxis, gatherRows, splitLastAxis } from "./ops/gather.ts";
 export type { GatherRowsOptions } from "./ops/gather.ts";
 export {
   boxCandidates,

@@ -3,7 +3,7 @@
  * and NMS keep lists on the GPU without reading them back.
  * @module
  */
-import { COPY_INTO_COLUMNS_WGSL, GATHER_ROWS_WGSL } from "../shaders/gather.wgsl.ts";
+import { COPY_INTO_COLUMNS_WGSL, GATHER_ROWS_WGSL, SLICE_COLUMNS_WGSL } from "../shaders/gather.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { DTypeError, ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
@@ -109,4 +109,43 @@ export function concatLastAxis(parts: readonly Tensor[]): Tensor {
     offset += inWidth;
   }
   return out;
+}
+
+/**
+ * Splits `x` along its last axis into parts of the given widths (the inverse of {@link concatLastAxis}).
+ * x: [..., ΣW_i] (32-bit dtype) → [[..., W_0], [..., W_1], …].
+ *
+ * @example
+ * ```ts
+ * import { getGpu, splitLastAxis, tensorFromArray } from "../mod.ts";
+ * await getGpu();
+ * const x = tensorFromArray(new Float32Array([1, 2, 5, 3, 4, 6]), [2, 3]);
+ * const [a, b] = splitLastAxis(x, [2, 1]);
+ * console.log(await a.read(), await b.read()); // [1, 2, 3, 4] [5, 6]
+ * ```
+ */
+export function splitLastAxis(x: Tensor, widths: readonly number[]): Tensor[] {
+  const op = "splitLastAxis";
+  x.check(op, "x");
+  if (DTYPE_BYTES[x.dtype] !== 4) throw new DTypeError(op, `x ${x.describe()} must have a 32-bit dtype`);
+  const inWidth = x.shape[x.rank - 1];
+  if (widths.reduce((a, b) => a + b, 0) !== inWidth || widths.some((w) => !(w >= 0))) {
+    throw new ShapeError(op, `widths [${widths}] must sum to the last axis of x ${x.describe()}`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const rows = lead.reduce((p, d) => p * d, 1);
+  let offset = 0;
+  return widths.map((width) => {
+    const out = emptyTensor([...lead, width], x.dtype);
+    if (rows * width > 0) {
+      dispatch({ key: "gather/slice_columns", source: SLICE_COLUMNS_WGSL }, {
+        op,
+        tensors: [["x", x], ["out", out]],
+        params: params(["u32", rows * width], ["u32", inWidth], ["u32", width], ["u32", offset]),
+        workgroups: Math.ceil((rows * width) / WORKGROUP_1D),
+      });
+    }
+    offset += width;
+    return out;
+  });
 }

@@ -61,3 +61,28 @@ fn main(${MAIN_1D_ARGS}) {
   out[row * p.outWidth + p.outOffset + i % p.inWidth] = x[i];
 }
 `;
+
+/**
+ * Copies columns `[inOffset, inOffset + outWidth)` of `x` ([rows, inWidth] words) into `out`
+ * ([rows, outWidth]): one part of a split along the last axis (the inverse of a concatenation).
+ *
+ * @example
+ * ```ts
+ * import { SLICE_COLUMNS_WGSL } from "./gather.wgsl.ts";
+ * console.log(SLICE_COLUMNS_WGSL.includes("inOffset"));
+ * ```
+ */
+export const SLICE_COLUMNS_WGSL = /* wgsl */ `
+struct Params { total: u32, inWidth: u32, outWidth: u32, inOffset: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+${LINEAR_INDEX_WGSL}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(${MAIN_1D_ARGS}) {
+  let i = linearIndex(wid, lid, nwg);
+  if (i >= p.total) { return; }
+  let row = i / p.outWidth;
+  out[i] = x[row * p.inWidth + p.inOffset + i % p.outWidth];
+}
+`;

@@ -13,6 +13,7 @@ import {
   scaleBoxes,
   selectClassMask,
   ShapeError,
+  splitLastAxis,
   tensorFromArray,
 } from "../../mod.ts";
 import { assertClose, randomFloats, randomInts } from "../_util.ts";
@@ -41,6 +42,9 @@ Deno.test("concatLastAxis joins parts along the last axis", async () => {
   const expected = [...a.slice(0, 3), ...b.slice(0, 5), ...a.slice(3), ...b.slice(5)];
   assert.deepEqual(Array.from(got), expected);
   assert.throws(() => concatLastAxis([tensorFromArray(a, [2, 3]), tensorFromArray(b, [5, 2])]), ShapeError);
+  const [ra, rb] = splitLastAxis(tensorFromArray(Int32Array.from(expected), [2, 8]), [3, 5]);
+  assert.deepEqual(Array.from(await ra.read()), Array.from(a));
+  assert.deepEqual(Array.from(await rb.read()), Array.from(b));
 });
 
 Deno.test("rpnCandidates scores by sigmoid and drops padding, small and low-score boxes", async () => {

@@ -1,0 +1,225 @@
+/**
+ * Training forward, loss and backward of the heads, each run right after its loss so that its gradient
+ * w.r.t. the pyramid accumulates into `pyramidGrads` before the backbone's backward:
+ * - {@link rpnHeadBackward}: the shared RPN head over every level (torchvision `RPNHead`);
+ * - {@link boxHeadTrain}: MultiScaleRoIAlign 7×7 → TwoMLPHead → FastRCNNPredictor with `fastrcnn_loss`;
+ * - {@link maskHeadTrain}: MultiScaleRoIAlign 14×14 → MaskRCNNHeads → MaskRCNNPredictor with `maskrcnn_loss`.
+ * @module
+ */
+import { conv2d } from "../ops/conv2d.ts";
+import { conv2dBackward } from "../ops/conv2d_backward.ts";
+import { convTranspose2d, convTranspose2dBackward } from "../ops/conv_transpose2d.ts";
+import { addInto } from "../ops/elementwise.ts";
+import { splitLastAxis } from "../ops/gather.ts";
+import { linear, linearBackward } from "../ops/linear.ts";
+import { maskBceLoss, type Normaliser, smoothL1ClassSelected, softmaxCrossEntropy } from "../ops/losses.ts";
+import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
+import { multiScaleRoiAlignBackward } from "../ops/roi_align_backward.ts";
+import type { Tensor } from "../ops/tensor.ts";
+import type { ModelParams } from "./params.ts";
+import { poolerFeatures } from "./roi_heads.ts";
+import type { RpnHeadOutput } from "./rpn.ts";
+import type { LayerGrads } from "./train_params.ts";
+
+type Grads = Map<object, LayerGrads>;
+type Sizes = readonly (readonly [number, number])[];
+
+/** Adds `g` into `pyramidGrads[level]` (or takes it as the first contribution). */
+function accumulate(pyramidGrads: (Tensor | null)[], level: number, g: Tensor): void {
+  const current = pyramidGrads[level];
+  pyramidGrads[level] = current ? addInto(current, g) : g;
+}
+
+/**
+ * Backward of the RPN head: gradLogits [B, T], gradDeltas [B·T, 4] (from the RPN losses) → accumulates the
+ * head's parameter gradients and each level's input gradient into `pyramidGrads`.
+ *
+ * @example
+ * ```ts
+ * import { rpnHeadBackward } from "./train_heads.ts";
+ * console.log(typeof rpnHeadBackward);
+ * ```
+ */
+export function rpnHeadBackward(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  head: RpnHeadOutput,
+  gradLogits: Tensor,
+  gradDeltas: Tensor,
+  grads: Grads,
+  pyramidGrads: (Tensor | null)[],
+): void {
+  const batch = gradLogits.shape[0];
+  const logitParts = splitLastAxis(gradLogits, head.levelLengths);
+  const deltaParts = splitLastAxis(
+    gradDeltas.reshape([batch, gradDeltas.size / batch]),
+    head.levelLengths.map((l) => 4 * l),
+  );
+  pyramid.forEach((level, l) => {
+    const [, h, w] = level.shape;
+    const hidden = head.hidden[l];
+    const perLocation = head.levelLengths[l] / (h * w);
+    const gCls = logitParts[l].reshape([batch, h, w, perLocation]);
+    const gBox = deltaParts[l].reshape([batch, h, w, 4 * perLocation]);
+    const g1 = conv2dBackward(hidden, params.rpnCls, {}, null, gCls, grads.get(params.rpnCls) ?? {})
+      .gradInput!;
+    const g2 = conv2dBackward(hidden, params.rpnBbox, {}, null, gBox, grads.get(params.rpnBbox) ?? {})
+      .gradInput!;
+    const gHidden = addInto(g1, g2);
+    const gLevel = conv2dBackward(
+      level,
+      params.rpnConv,
+      { padding: 1, relu: true },
+      hidden,
+      gHidden,
+      grads.get(params.rpnConv) ?? {},
+    )
+      .gradInput!;
+    accumulate(pyramidGrads, l, gLevel);
+  });
+}
+
+function poolBackward(
+  gradPooled: Tensor,
+  rois: Tensor,
+  pyramid: readonly Tensor[],
+  imageSizes: Sizes,
+  outputSize: number,
+  pyramidGrads: (Tensor | null)[],
+): void {
+  const shapes = { p2: pyramid[0].shape, p3: pyramid[1].shape, p4: pyramid[2].shape, p5: pyramid[3].shape };
+  const levelGrads = multiScaleRoiAlignBackward(gradPooled, rois, shapes, imageSizes, {
+    outputSize,
+    samplingRatio: 2,
+  });
+  ["p2", "p3", "p4", "p5"].forEach((name, l) => accumulate(pyramidGrads, l, levelGrads[name]));
+}
+
+/** Inputs of {@link boxHeadTrain}: the sampled RoIs and their targets. */
+export interface BoxHeadTargets {
+  /** [R, 5] (image, x1, y1, x2, y2); image −1 in empty slots. */
+  rois: Tensor;
+  /** [R] i32 class (0 background, −1 empty). */
+  labels: Tensor;
+  /** [R] u32 1 = sampled. */
+  valid: Tensor;
+  /** [R] u32 1 = sampled foreground. */
+  positive: Tensor;
+  /** [R, 4] encoded with (10, 10, 5, 5). */
+  regressionTargets: Tensor;
+  /** Number of sampled RoIs (the box loss's denominator). */
+  sampledCount: Normaliser;
+}
+
+/**
+ * Box head forward, `fastrcnn_loss` (cross-entropy over the sampled RoIs, smooth L1 with beta 1/9 on the
+ * true class's deltas of positives divided by the sampled count) and backward into `pyramidGrads`.
+ *
+ * @example
+ * ```ts
+ * import { boxHeadTrain } from "./train_heads.ts";
+ * console.log(typeof boxHeadTrain);
+ * ```
+ */
+export function boxHeadTrain(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  imageSizes: Sizes,
+  targets: BoxHeadTargets,
+  grads: Grads,
+  pyramidGrads: (Tensor | null)[],
+): { classifier: Tensor; boxReg: Tensor } {
+  const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), targets.rois, imageSizes, {
+    outputSize: 7,
+    samplingRatio: 2,
+  });
+  const rows = pooled.shape[0];
+  const flat = pooled.reshape([rows, pooled.size / rows]);
+  const h6 = linear(flat, params.fc6, { relu: true });
+  const h7 = linear(h6, params.fc7, { relu: true });
+  const logits = linear(h7, params.clsScore);
+  const deltas = linear(h7, params.bboxPred);
+  const ce = softmaxCrossEntropy(logits, targets.labels, targets.valid);
+  const box = smoothL1ClassSelected(
+    deltas,
+    targets.labels,
+    targets.regressionTargets,
+    targets.positive,
+    1 / 9,
+    targets.sampledCount,
+  );
+  const g = (p: object) => grads.get(p) ?? {};
+  const g7 = addInto(
+    linearBackward(h7, params.clsScore, null, false, ce.grad, g(params.clsScore)).gradInput!,
+    linearBackward(h7, params.bboxPred, null, false, box.grad, g(params.bboxPred)).gradInput!,
+  );
+  const g6 = linearBackward(h6, params.fc7, h7, true, g7, g(params.fc7)).gradInput!;
+  const gFlat = linearBackward(flat, params.fc6, h6, true, g6, g(params.fc6)).gradInput!;
+  poolBackward(gFlat.reshape(pooled.shape), targets.rois, pyramid, imageSizes, 7, pyramidGrads);
+  return { classifier: ce.loss, boxReg: box.loss };
+}
+
+/** Inputs of {@link maskHeadTrain}: the positive RoIs and their mask targets. */
+export interface MaskHeadTargets {
+  /** [Rm, 5]; image −1 in empty slots. */
+  rois: Tensor;
+  /** [Rm] i32 class of each positive RoI. */
+  labels: Tensor;
+  /** [Rm] u32 1 = a real positive. */
+  positive: Tensor;
+  /** [Rm, 28, 28] f32 soft targets. */
+  targets: Tensor;
+  /** Number of positives. */
+  count: Normaliser;
+}
+
+/**
+ * Mask head forward, `maskrcnn_loss` (binary cross-entropy on the true class's logits, mean over positives
+ * × 28 × 28) and backward into `pyramidGrads`.
+ *
+ * @example
+ * ```ts
+ * import { maskHeadTrain } from "./train_heads.ts";
+ * console.log(typeof maskHeadTrain);
+ * ```
+ */
+export function maskHeadTrain(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  imageSizes: Sizes,
+  targets: MaskHeadTargets,
+  grads: Grads,
+  pyramidGrads: (Tensor | null)[],
+): Tensor {
+  const mask = params.mask!;
+  const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), targets.rois, imageSizes, {
+    outputSize: 14,
+    samplingRatio: 2,
+  });
+  const inputs: Tensor[] = [];
+  const outputs: Tensor[] = [];
+  let x = pooled;
+  for (const layer of mask.convs) {
+    inputs.push(x);
+    x = conv2d(x, layer, { padding: 1, relu: true });
+    outputs.push(x);
+  }
+  const up = convTranspose2d(x, mask.upsample, { relu: true });
+  const logits = conv2d(up, mask.logits);
+  const loss = maskBceLoss(logits, targets.labels, targets.targets, targets.positive, targets.count);
+  const g = (p: object) => grads.get(p) ?? {};
+  const gUp = conv2dBackward(up, mask.logits, {}, null, loss.grad, g(mask.logits)).gradInput!;
+  let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample)).gradInput!;
+  for (let i = mask.convs.length - 1; i >= 0; i--) {
+    gx = conv2dBackward(
+      inputs[i],
+      mask.convs[i],
+      { padding: 1, relu: true },
+      outputs[i],
+      gx,
+      g(mask.convs[i]),
+    ).gradInput!;
+  }
+  poolBackward(gx, targets.rois, pyramid, imageSizes, 14, pyramidGrads);
+  return loss.loss;
+}
