@@ -7,7 +7,7 @@
 import { BOX_IOU_WGSL } from "../shaders/box_iou.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { ShapeError } from "./errors.ts";
-import { type GtBatch } from "./gt_batch.ts";
+import type { GtBatch } from "./gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray, tidy } from "./tensor.ts";
 import { assertDType } from "./validate.ts";

@@ -106,7 +106,9 @@ function uploadMasks(op: string, images: readonly GtImage[], total: number): GtM
     if (!(h > 0 && w > 0) || im.masks!.length !== im.labels.length * h * w) {
       throw new ShapeError(
         op,
-        `image ${b}: masks of ${im.masks!.length} bytes are not ${im.labels.length} × maskSize [${im.maskSize}]`,
+        `image ${b}: masks of ${
+          im.masks!.length
+        } bytes are not ${im.labels.length} × maskSize [${im.maskSize}]`,
       );
     }
     for (let k = 0; k < im.labels.length; k++, g++) {

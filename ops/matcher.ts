@@ -13,7 +13,7 @@
  * Qualities must not be NaN.
  * @module
  */
-import { MATCH_TILE, MATCH_WORKGROUP, matcherWgsl, type MatcherVariant } from "../shaders/matcher.wgsl.ts";
+import { MATCH_TILE, MATCH_WORKGROUP, type MatcherVariant, matcherWgsl } from "../shaders/matcher.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
@@ -81,12 +81,15 @@ function runMatcher(
       ["f32", o.lowThreshold],
     );
     const run = (variant: MatcherVariant, outs: [string, Tensor][]) =>
-      dispatch({ key: `matcher/${fused ? "fused" : "matrix"}/${variant.pass}`, source: matcherWgsl(variant) }, {
-        op,
-        tensors: [["table", table], ...inputs, ["valid", o.valid ?? table], ...outs],
-        params: block,
-        workgroups: [Math.ceil(n / MATCH_WORKGROUP), images, 1],
-      });
+      dispatch(
+        { key: `matcher/${fused ? "fused" : "matrix"}/${variant.pass}`, source: matcherWgsl(variant) },
+        {
+          op,
+          tensors: [["table", table], ...inputs, ["valid", o.valid ?? table], ...outs],
+          params: block,
+          workgroups: [Math.ceil(n / MATCH_WORKGROUP), images, 1],
+        },
+      );
     if (lowQuality && totalGt > 0) run({ fused, pass: "max" }, [["gtMax", gtMax]]);
     run({ fused, pass: "match" }, [["gtMax", gtMax], ["matches", matches]]);
     return matches;
@@ -150,7 +153,10 @@ export function matchQuality(quality: Tensor, gtCounts: readonly number[], optio
     gtCounts.length === 0 || gtCounts.some((c) => !Number.isInteger(c) || c < 0) || quality.rank !== 2 ||
     quality.shape[0] !== total
   ) {
-    throw new ShapeError(op, `quality ${quality.describe()} must be [${total}, N] for gtCounts [${gtCounts}]`);
+    throw new ShapeError(
+      op,
+      `quality ${quality.describe()} must be [${total}, N] for gtCounts [${gtCounts}]`,
+    );
   }
   const n = quality.shape[1];
   checkOptions(op, options, gtCounts.length, n);

@@ -42,8 +42,11 @@ export interface SampleResult {
   numPositive: Tensor;
   /** u32 `[B]` sampled negatives per image. */
   numNegative: Tensor;
-  /** u32 `[1]`: Σ (numPositive + numNegative), the RPN loss normaliser. */
-  total: Tensor;
+  /**
+   * u32 `[2]`: (Σ sampled, Σ positives) over images: [0] is the RPN / box-head loss normaliser
+   * (`sampled_inds.numel()`), [1] the number of mask targets.
+   */
+  totals: Tensor;
 }
 
 /**
@@ -57,7 +60,7 @@ export interface SampleResult {
  * await getGpu();
  * const labels = tensorFromArray(new Int32Array([1, 0, 1, -1, 0, 0, 1]), [1, 7]);
  * const s = sampleBalanced(labels, { batchSizePerImage: 4, positiveFraction: 0.5, seed: 7, step: 0 });
- * console.log(await readTensors([s.positive, s.negative, s.total])); // two 1s in each mask, total [4]
+ * console.log(await readTensors([s.positive, s.negative, s.totals])); // two 1s in each mask, totals [4, 2]
  * ```
  */
 export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleResult {
@@ -66,10 +69,15 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
   if (labels.rank !== 2) throw new ShapeError(op, `labels must be [B, L], got ${labels.describe()}`);
   const { batchSizePerImage: batch, positiveFraction: fraction, seed, step } = options;
   if (!Number.isInteger(batch) || batch < 1 || !(fraction >= 0 && fraction <= 1)) {
-    throw new ShapeError(op, `batchSizePerImage ${batch} must be ≥ 1 and positiveFraction ${fraction} in [0, 1]`);
+    throw new ShapeError(
+      op,
+      `batchSizePerImage ${batch} must be ≥ 1 and positiveFraction ${fraction} in [0, 1]`,
+    );
   }
   const u32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-  if (!u32(seed) || !u32(step)) throw new ShapeError(op, `seed ${seed} and step ${step} must be u32 integers`);
+  if (!u32(seed) || !u32(step)) {
+    throw new ShapeError(op, `seed ${seed} and step ${step} must be u32 integers`);
+  }
   const [images, len] = labels.shape;
   if (len > SAMPLER_MAX_ELEMENTS) {
     throw new LimitError(op, `${len} elements per image > ${SAMPLER_MAX_ELEMENTS}`);
@@ -81,7 +89,7 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
     negative,
     numPositive: fillInPlace(emptyTensor([images], "u32"), 0),
     numNegative: fillInPlace(emptyTensor([images], "u32"), 0),
-    total: fillInPlace(emptyTensor([1], "u32"), 0),
+    totals: fillInPlace(emptyTensor([2], "u32"), 0),
   };
   if (images * len === 0) return result;
   tidy(() => {
@@ -104,7 +112,7 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
         ["negative", negative],
         ["numPositive", result.numPositive],
         ["numNegative", result.numNegative],
-        ["total", result.total],
+        ["totals", result.totals],
       ],
       params: params(
         ["u32", images],

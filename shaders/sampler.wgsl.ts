@@ -70,7 +70,7 @@ fn main(${MAIN_1D_ARGS}) {
 
 /**
  * Marks the first `numPos` of the positive top-k list and the first `numNeg` of the negative one, and
- * (invocation 0) writes the counts: numPos = min(#pos, posCap), numNeg = min(#neg, batch − numPos).
+ * (invocation 0) writes the counts and their sums over images: numPos = min(#pos, posCap), numNeg = min(#neg, batch − numPos).
  *
  * @example
  * ```ts
@@ -87,7 +87,7 @@ struct Params { images: u32, k: u32, posCap: u32, batch: u32, len: u32 }
 @group(0) @binding(4) var<storage, read_write> negative: array<u32>;
 @group(0) @binding(5) var<storage, read_write> numPos: array<u32>;
 @group(0) @binding(6) var<storage, read_write> numNeg: array<u32>;
-@group(0) @binding(7) var<storage, read_write> total: array<u32>;
+@group(0) @binding(7) var<storage, read_write> totals: array<u32>; // (sampled, positives)
 ${LINEAR_INDEX_WGSL}
 fn limits(b: u32) -> vec2u {
   let numPos = min(counts[2u * b], p.posCap);
@@ -97,14 +97,15 @@ fn limits(b: u32) -> vec2u {
 fn main(${MAIN_1D_ARGS}) {
   let e = linearIndex(wid, lid, nwg);
   if (e == 0u) {
-    var sum = 0u;
+    var sum = vec2u(0u);
     for (var b = 0u; b < p.images; b++) {
       let n = limits(b);
       numPos[b] = n.x;
       numNeg[b] = n.y;
-      sum += n.x + n.y;
+      sum += vec2u(n.x + n.y, n.x);
     }
-    total[0] = sum;
+    totals[0] = sum.x;
+    totals[1] = sum.y;
   }
   if (e >= p.images * 2u * p.k) { return; }
   let j = e % p.k;
