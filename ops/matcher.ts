@@ -13,7 +13,13 @@
  * Qualities must not be NaN.
  * @module
  */
-import { MATCH_TILE, MATCH_WORKGROUP, type MatcherVariant, matcherWgsl } from "../shaders/matcher.wgsl.ts";
+import {
+  MATCH_MAX_BLOCK,
+  MATCH_TILE,
+  MATCH_WORKGROUP,
+  type MatcherVariant,
+  matcherWgsl,
+} from "../shaders/matcher.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
@@ -87,7 +93,11 @@ function runMatcher(
           op,
           tensors: [["table", table], ...inputs, ["valid", o.valid ?? table], ...outs],
           params: block,
-          workgroups: [Math.ceil(n / MATCH_WORKGROUP), images, 1],
+          workgroups: [
+            Math.ceil(n / (variant.pass === "max" ? MATCH_MAX_BLOCK : MATCH_WORKGROUP)),
+            images,
+            1,
+          ],
         },
       );
     if (lowQuality && totalGt > 0) run({ fused, pass: "max" }, [["gtMax", gtMax]]);

@@ -18,7 +18,7 @@ import {
   GATHER_SLOT_BOXES_WGSL,
   GATHER_SLOT_INTS_WGSL,
   SELECT_SAMPLED_WGSL,
-} from "../shaders/targets.wgsl.ts";
+} from "../shaders/roi_targets.wgsl.ts";
 import { ROI_BOX_WEIGHTS } from "./box_coder.ts";
 import { ShapeError } from "./errors.ts";
 import { checkGtBatch, type GtBatch } from "./gt_batch.ts";

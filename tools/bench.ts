@@ -17,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   nms: () => import("./bench/nms.ts").then((m) => m.benchNms()),
   conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
+  targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),
 };
 
 const { values } = parseArgs({
