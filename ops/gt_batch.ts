@@ -10,7 +10,8 @@
  * @module
  */
 import { ShapeError } from "./errors.ts";
-import { type Tensor, tensorFromArray } from "./tensor.ts";
+import type { GpuContext } from "./gpu.ts";
+import { keep, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
 
 /** Ground truth of one image, in resized-image pixels (structurally a `data/types.ts` `Target`). */
@@ -180,4 +181,35 @@ export function checkGtBatch(op: string, gt: GtBatch): number {
     }
   }
   return counts.length;
+}
+
+const dummies = new WeakMap<GpuContext, Map<string, Tensor>>();
+
+/**
+ * `t`, or when it holds fewer than 16 bytes (an image batch without GT: `[0, 4]`) a kept zero tensor of
+ * 16 bytes and the same dtype, so that it can be bound as `array<vec4<…>>` (kernels never read it then).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { bindable } from "./gt_batch.ts";
+ * await getGpu();
+ * console.log(bindable(tensorFromArray(new Float32Array(0), [0, 4])).shape); // [4]
+ * ```
+ */
+export function bindable(t: Tensor): Tensor {
+  if (t.byteLength >= 16) return t;
+  let cache = dummies.get(t.gpu);
+  if (!cache) dummies.set(t.gpu, cache = new Map());
+  let dummy = cache.get(t.dtype);
+  if (!dummy || dummy.disposed) {
+    const data = t.dtype === "f32"
+      ? new Float32Array(4)
+      : t.dtype === "i32"
+      ? new Int32Array(4)
+      : new Uint32Array(4);
+    dummy = keep(tensorFromArray(data, [4]));
+    cache.set(t.dtype, dummy);
+  }
+  return dummy;
 }

@@ -12,7 +12,7 @@
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { MASK_TARGETS_WGSL } from "../shaders/mask_targets.wgsl.ts";
 import { ShapeError } from "./errors.ts";
-import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
+import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { checkRois } from "./roi_align.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
@@ -69,7 +69,7 @@ export function maskTargets(
       ["rois", rois],
       ["matched", matched],
       ["gt.table", gt.table],
-      ["gt.masks.table", gt.masks.table],
+      ["gt.masks.table", bindable(gt.masks.table)],
       ["gt.masks.words", gt.masks.words],
       ["out", out],
     ],

@@ -22,7 +22,7 @@ import {
 } from "../shaders/matcher.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
+import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tidy } from "./tensor.ts";
 import { segmentTable } from "./topk.ts";
@@ -137,7 +137,7 @@ export function matchBoxes(gt: GtBatch, boxes: Tensor, options: MatcherOptions):
   }
   const n = boxes.shape[boxes.rank - 2];
   checkOptions(op, options, images, n);
-  const inputs = [["gtBoxes", gt.boxes], ["boxes", boxes]] as const;
+  const inputs = [["gtBoxes", bindable(gt.boxes)], ["boxes", boxes]] as const;
   return runMatcher(op, true, inputs, gt.table, images, n, shared ? 0 : n, options);
 }
 

@@ -21,7 +21,7 @@ import {
 } from "../shaders/roi_targets.wgsl.ts";
 import { ROI_BOX_WEIGHTS } from "./box_coder.ts";
 import { ShapeError } from "./errors.ts";
-import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
+import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { maskTargets } from "./mask_targets.ts";
 import { matchBoxes } from "./matcher.ts";
@@ -123,6 +123,7 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
   const batch = options.batchSizePerImage ?? 512;
   const fraction = options.positiveFraction ?? 0.25;
   const p = rows / images;
+  if (p === 0) throw new ShapeError(op, `proposals ${proposals.describe()} need at least one slot per image`);
   const len = p + Math.max(0, ...gt.counts);
   const cap = Math.max(1, Math.min(batch, len));
   const posCap = Math.max(1, Math.min(Math.floor(batch * fraction), len));
@@ -138,7 +139,7 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
         ["gt.table", gt.table],
         [
           "gt.boxes",
-          gt.boxes,
+          bindable(gt.boxes),
         ],
         ["candidates", cand],
         ["candidateValid", candValid],
@@ -222,7 +223,7 @@ function fillSlots(
       ["gt.table", gt.table],
       [
         "gt.boxes",
-        gt.boxes,
+        bindable(gt.boxes),
       ],
       ["rois", out.rois],
       ["regressionTargets", out.regressionTargets],

@@ -16,7 +16,7 @@
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { RPN_ASSIGN_WGSL } from "../shaders/targets.wgsl.ts";
 import { RPN_BOX_WEIGHTS } from "./box_coder.ts";
-import { checkGtBatch, type GtBatch } from "./gt_batch.ts";
+import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { matchBoxes } from "./matcher.ts";
 import { sampleBalanced, type SampleResult } from "./sampler.ts";
@@ -84,7 +84,7 @@ export function assignAnchorTargets(
     tensors: [
       ["matches", matches],
       ["gt.table", gt.table],
-      ["gt.boxes", gt.boxes],
+      ["gt.boxes", bindable(gt.boxes)],
       ["anchors", anchors],
       ["labels", out.labels],
       ["matchedBoxes", out.matchedBoxes],

@@ -148,6 +148,27 @@ Deno.test("roiTargets samples 512 at 25 % by default: counts follow torchvision'
   disposeGtBatch(gt);
 });
 
+Deno.test("roiTargets on a batch without any GT samples only background, all targets 0", async () => {
+  const none = uploadGtBatch(
+    [0, 1, 2].map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })),
+  );
+  const out = roiTargets(proposals().reshape([3, p, 4]), none, { seed: 1, step: 2, maskSize: 0 });
+  assert.equal(out.maskTargets, undefined);
+  const [labels, targets, numPos, numNeg, totals, posValid] = await readTensors([
+    out.sampled.labels,
+    out.sampled.regressionTargets,
+    out.numPositive,
+    out.numNegative,
+    out.totals,
+    out.positive.valid,
+  ]);
+  assert.deepEqual([...numPos], [0, 0, 0]);
+  assert.deepEqual([...numNeg], [p, p, p].map((n) => Math.min(n, 512)));
+  assert.deepEqual([...totals], [3 * p, 0]);
+  assert.ok(labels.every((l) => l === 0) && targets.every((v) => v === 0) && posValid.every((v) => v === 0));
+  disposeGtBatch(none);
+});
+
 Deno.test("roiTargets / maskTargets reject bad inputs naming the op", () => {
   const gt = uploadGtBatch(images);
   assert.throws(
