@@ -13,7 +13,7 @@ import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./targets.wgsl.ts";
  *
  * @example
  * ```ts
- * import { APPEND_GT_WGSL } from "./targets.wgsl.ts";
+ * import { APPEND_GT_WGSL } from "./roi_targets.wgsl.ts";
  * console.log(APPEND_GT_WGSL.includes("gtBoxes"));
  * ```
  */
@@ -52,7 +52,7 @@ fn main(${MAIN_1D_ARGS}) {
  *
  * @example
  * ```ts
- * import { CANDIDATE_LABELS_WGSL } from "./targets.wgsl.ts";
+ * import { CANDIDATE_LABELS_WGSL } from "./roi_targets.wgsl.ts";
  * console.log(CANDIDATE_LABELS_WGSL.includes("labelOf"));
  * ```
  */
@@ -78,7 +78,7 @@ fn main(${MAIN_1D_ARGS}) {
  *
  * @example
  * ```ts
- * import { SELECT_SAMPLED_WGSL } from "./targets.wgsl.ts";
+ * import { SELECT_SAMPLED_WGSL } from "./roi_targets.wgsl.ts";
  * console.log(SELECT_SAMPLED_WGSL.includes("workgroupBarrier"));
  * ```
  */
@@ -128,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
  *
  * @example
  * ```ts
- * import { GATHER_SLOT_BOXES_WGSL } from "./targets.wgsl.ts";
+ * import { GATHER_SLOT_BOXES_WGSL } from "./roi_targets.wgsl.ts";
  * console.log(GATHER_SLOT_BOXES_WGSL.includes("rois"));
  * ```
  */
@@ -175,7 +175,7 @@ fn main(${MAIN_1D_ARGS}) {
  *
  * @example
  * ```ts
- * import { GATHER_SLOT_INTS_WGSL } from "./targets.wgsl.ts";
+ * import { GATHER_SLOT_INTS_WGSL } from "./roi_targets.wgsl.ts";
  * console.log(GATHER_SLOT_INTS_WGSL.includes("labelOf"));
  * ```
  */
