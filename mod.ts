@@ -172,6 +172,24 @@ export { topk } from "./ops/topk.ts";
 export type { TopkOptions, TopkResult } from "./ops/topk.ts";
 export { batchedNms, nms } from "./ops/nms.ts";
 export type { NmsOptions, NmsResult } from "./ops/nms.ts";
+export { boxIou, boxIouBatched } from "./ops/box_iou.ts";
+export { disposeGtBatch, uploadGtBatch } from "./ops/gt_batch.ts";
+export type { GtBatch, GtImage, GtMasks } from "./ops/gt_batch.ts";
+export {
+  BELOW_LOW_THRESHOLD,
+  BETWEEN_THRESHOLDS,
+  INVALID_ELEMENT,
+  matchBoxes,
+  matchQuality,
+} from "./ops/matcher.ts";
+export type { MatcherOptions } from "./ops/matcher.ts";
+export { sampleBalanced } from "./ops/sampler.ts";
+export type { SampleResult, SamplerOptions } from "./ops/sampler.ts";
+export { assignAnchorTargets, rpnTargets } from "./ops/targets.ts";
+export type { AnchorMatchOptions, AnchorTargets, RpnTargetOptions, RpnTargets } from "./ops/targets.ts";
+export { roiTargets } from "./ops/roi_targets.ts";
+export type { RoiSlots, RoiTargetOptions, RoiTargets } from "./ops/roi_targets.ts";
+export { maskTargets } from "./ops/mask_targets.ts";
 
 // Model: configuration and weights.
 export {

@@ -20,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
   train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
+  targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),
 };
 
 const { values } = parseArgs({
