@@ -58,3 +58,28 @@ export function mapRoiChunks(
     });
   });
 }
+
+/**
+ * Calls `fn(chunks)` for consecutive row chunks of the per-RoI `inputs` (no outputs are joined: for
+ * training, where each chunk's loss and gradients accumulate).
+ *
+ * @example
+ * ```ts
+ * import { forEachRoiChunk } from "./roi_chunks.ts";
+ * console.log(typeof forEachRoiChunk);
+ * ```
+ */
+export function forEachRoiChunk(
+  inputs: readonly Tensor[],
+  bytesPerRoi: number,
+  fn: (chunks: Tensor[]) => void,
+): void {
+  const rows = inputs[0].shape[0];
+  const chunk = roiChunkRows(rows, bytesPerRoi, currentGpu().limits.maxStorageBufferBindingSize);
+  if (chunk >= rows) return fn([...inputs]);
+  for (let start = 0; start < rows; start += chunk) {
+    const count = Math.min(chunk, rows - start);
+    const index = tensorFromArray(Int32Array.from({ length: count }, (_, i) => start + i), [count]);
+    fn(inputs.map((t) => gatherRows(t, index)));
+  }
+}

@@ -20,6 +20,7 @@ import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
 import type { RpnHeadOutput } from "./rpn.ts";
 import type { LayerGrads } from "./train_params.ts";
+import { forEachRoiChunk } from "./roi_chunks.ts";
 
 type Grads = Map<object, LayerGrads>;
 type Sizes = readonly (readonly [number, number])[];
@@ -192,34 +193,46 @@ export function maskHeadTrain(
   pyramidGrads: (Tensor | null)[],
 ): Tensor {
   const mask = params.mask!;
-  const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), targets.rois, imageSizes, {
-    outputSize: 14,
-    samplingRatio: 2,
-  });
-  const inputs: Tensor[] = [];
-  const outputs: Tensor[] = [];
-  let x = pooled;
-  for (const layer of mask.convs) {
-    inputs.push(x);
-    x = conv2d(x, layer, { padding: 1, relu: true });
-    outputs.push(x);
-  }
-  const up = convTranspose2d(x, mask.upsample, { relu: true });
-  const logits = conv2d(up, mask.logits);
-  const loss = maskBceLoss(logits, targets.labels, targets.targets, targets.positive, targets.count);
-  const g = (p: object) => grads.get(p) ?? {};
-  const gUp = conv2dBackward(up, mask.logits, {}, null, loss.grad, g(mask.logits)).gradInput!;
-  let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample)).gradInput!;
-  for (let i = mask.convs.length - 1; i >= 0; i--) {
-    gx = conv2dBackward(
-      inputs[i],
-      mask.convs[i],
-      { padding: 1, relu: true },
-      outputs[i],
-      gx,
-      g(mask.convs[i]),
-    ).gradInput!;
-  }
-  poolBackward(gx, targets.rois, pyramid, imageSizes, 14, pyramidGrads);
-  return loss.loss;
+  const channels = Math.max(mask.upsample.cout, mask.logits.cout, ...mask.convs.map((c) => c.cout));
+  let total: Tensor | null = null;
+  // Chunks keep every activation under the binding limit; the loss is a sum over rows / count, so the
+  // chunks' losses add up to the whole batch's and their gradients are exact.
+  forEachRoiChunk(
+    [targets.rois, targets.labels, targets.positive, targets.targets],
+    28 * 28 * channels * 4,
+    ([rois, labels, positive, maskTargets]) => {
+      const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
+        outputSize: 14,
+        samplingRatio: 2,
+      });
+      const inputs: Tensor[] = [];
+      const outputs: Tensor[] = [];
+      let x = pooled;
+      for (const layer of mask.convs) {
+        inputs.push(x);
+        x = conv2d(x, layer, { padding: 1, relu: true });
+        outputs.push(x);
+      }
+      const up = convTranspose2d(x, mask.upsample, { relu: true });
+      const logits = conv2d(up, mask.logits);
+      const loss = maskBceLoss(logits, labels, maskTargets, positive, targets.count);
+      const g = (p: object) => grads.get(p) ?? {};
+      const gUp = conv2dBackward(up, mask.logits, {}, null, loss.grad, g(mask.logits)).gradInput!;
+      let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample)).gradInput!;
+      for (let i = mask.convs.length - 1; i >= 0; i--) {
+        gx = conv2dBackward(
+          inputs[i],
+          mask.convs[i],
+          { padding: 1, relu: true },
+          outputs[i],
+          gx,
+          g(mask.convs[i]),
+        )
+          .gradInput!;
+      }
+      poolBackward(gx, rois, pyramid, imageSizes, 14, pyramidGrads);
+      total = total ? addInto(total, loss.loss) : loss.loss;
+    },
+  );
+  return total!;
 }

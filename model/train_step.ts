@@ -1,0 +1,331 @@
+/**
+ * One training step of Mask R-CNN on the GPU, torchvision's `GeneralizedRCNN.forward` in train mode plus
+ * backward and the optimizer: transform (images resized on the GPU; boxes scaled and masks resized as
+ * torchvision's transform does), backbone + FPN, RPN losses on sampled anchors, proposals (detached),
+ * RoI-head targets and losses, mask loss, backward through the heads, the FPN and the trainable ResNet
+ * stages, then the optimizer update — with one read-back (the five losses and the non-finite flag) at the end.
+ * @module
+ */
+import { positiveLabels, sampledBinaryTargets } from "../ops/detection.ts";
+import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { uploadGtBatch } from "../ops/gt_batch.ts";
+import { imageTransform, type Rgb8Image } from "../ops/image_transform.ts";
+import { bceWithLogits, smoothL1 } from "../ops/losses.ts";
+import { flagNonFinite } from "../ops/optimizer.ts";
+import { roiTargets } from "../ops/roi_targets.ts";
+import { rpnTargets } from "../ops/targets.ts";
+import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
+import { nearestSourceIndex } from "../ops/upsample.ts";
+import type { RawImage } from "./detect.ts";
+import type { MaskRcnnModel } from "./mask_rcnn.ts";
+import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
+import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
+import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
+import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
+import { layerGradients } from "./train_params.ts";
+
+/** Ground truth of one image in input pixels. */
+export interface TrainTarget {
+  /** n×4 (x1, y1, x2, y2). */
+  boxes: Float32Array;
+  /** n labels in 1..numClasses−1. */
+  labels: Int32Array;
+  /** n×H×W 0/1 masks at the input size (required for Mask R-CNN). */
+  masks?: Uint8Array;
+}
+
+/** A training batch of decoded images. */
+export interface TrainBatch {
+  images: readonly RawImage[];
+  targets: readonly TrainTarget[];
+}
+
+/** The five losses of torchvision's Mask R-CNN and their sum. */
+export interface Losses {
+  total: number;
+  rpnObjectness: number;
+  rpnBoxReg: number;
+  classifier: number;
+  boxReg: number;
+  mask: number;
+}
+
+/** The five losses as GPU scalars ([1] f32 each). */
+export interface LossTensors {
+  rpnObjectness: Tensor;
+  rpnBoxReg: Tensor;
+  classifier: Tensor;
+  boxReg: Tensor;
+  mask: Tensor;
+}
+
+/** Options of {@link trainStep}. */
+export interface TrainStepOptions {
+  /** Seed of the samplers (with the optimizer's step count, every draw is reproducible); default 0. */
+  seed?: number;
+}
+
+/** A loss was NaN or infinite: the step was skipped and the weights are unchanged. */
+export class NonFiniteLossError extends MaskRcnnGpuError {
+  /** @param losses the losses of the step (the non-finite ones are named in the message). */
+  constructor(readonly losses: Losses) {
+    const bad = Object.entries(losses).filter(([k, v]) => k !== "total" && !Number.isFinite(v)).map((
+      [k, v],
+    ) => `${k} = ${v}`);
+    super(
+      `non-finite loss (${
+        bad.join(", ") || "gradient norm"
+      }): the step was skipped and the weights are unchanged`,
+    );
+  }
+}
+
+const LOSS_NAMES = ["rpnObjectness", "rpnBoxReg", "classifier", "boxReg", "mask"] as const;
+
+function checkBatch(model: MaskRcnnModel, batch: TrainBatch): void {
+  if (batch.images.length === 0 || batch.images.length !== batch.targets.length) {
+    throw new ShapeError("trainStep", `${batch.images.length} images and ${batch.targets.length} targets`);
+  }
+  batch.targets.forEach((t, i) => {
+    const n = t.labels.length;
+    const { width, height } = batch.images[i];
+    if (t.boxes.length !== 4 * n) {
+      throw new ShapeError("trainStep", `target ${i}: ${t.boxes.length / 4} boxes for ${n} labels`);
+    }
+    const bad = Array.from(t.labels).find((l) => !(l >= 1 && l < model.config.numClasses));
+    if (bad !== undefined) {
+      throw new ShapeError(
+        "trainStep",
+        `target ${i}: label ${bad} outside 1..${model.config.numClasses - 1}`,
+      );
+    }
+    if (model.config.maskHead) {
+      if (!t.masks) throw new ShapeError("trainStep", `target ${i} has no masks, which a Mask R-CNN needs`);
+      if (t.masks.length !== n * width * height) {
+        throw new ShapeError(
+          "trainStep",
+          `target ${i}: masks of ${t.masks.length} bytes are not ${n}×${height}×${width}`,
+        );
+      }
+    }
+  });
+}
+
+function resizeMasks(
+  masks: Uint8Array,
+  n: number,
+  inH: number,
+  inW: number,
+  outH: number,
+  outW: number,
+): Uint8Array {
+  if (inH === outH && inW === outW) return masks;
+  const out = new Uint8Array(n * outH * outW);
+  const ys = Int32Array.from({ length: outH }, (_, y) => nearestSourceIndex(y, inH, outH));
+  const xs = Int32Array.from({ length: outW }, (_, x) => nearestSourceIndex(x, inW, outW));
+  for (let k = 0; k < n; k++) {
+    for (let y = 0; y < outH; y++) {
+      const src = k * inH * inW + ys[y] * inW, dst = (k * outH + y) * outW;
+      for (let x = 0; x < outW; x++) out[dst + x] = masks[src + xs[x]];
+    }
+  }
+  return out;
+}
+
+function first(totals: Tensor, index: number): Tensor {
+  return gatherRows(totals.reshape([totals.size, 1]), tensorFromArray(new Int32Array([index]), [1])).reshape([
+    1,
+  ]);
+}
+
+/**
+ * Forward and backward of one batch: accumulates every trainable parameter's gradient into `opt`'s
+ * gradients (zero them first) and returns the five losses as GPU scalars. No read-back.
+ *
+ * @example
+ * ```ts
+ * import { forwardBackward } from "./train_step.ts";
+ * console.log(typeof forwardBackward); // used by trainStep and the gradient-parity test
+ * ```
+ */
+export function forwardBackward(
+  model: MaskRcnnModel,
+  opt: Optimizer,
+  batch: TrainBatch,
+  options: { seed: number; step: number },
+): LossTensors {
+  const params = model.params;
+  if (!params) throw new Error("trainStep: the model has no weights; call loadWeights first");
+  checkBatch(model, batch);
+  const config = model.config;
+  const grads = layerGradients(config, params, opt.entries);
+  const rgb: Rgb8Image[] = batch.images.map((im) => ({
+    ...im,
+    channels: im.data.length === im.width * im.height * 4 ? 4 : 3,
+  }));
+  const transformed = imageTransform(rgb, {
+    minSize: config.minSize,
+    maxSize: config.maxSize,
+    mean: config.imageMean,
+    std: config.imageStd,
+  });
+  const { imageSizes, originalSizes } = transformed;
+  const gt = uploadGtBatch(batch.targets.map((t, i) => {
+    const [h, w] = imageSizes[i];
+    const [oh, ow] = originalSizes[i];
+    const rh = Math.fround(Math.fround(h) / Math.fround(oh)),
+      rw = Math.fround(Math.fround(w) / Math.fround(ow));
+    const boxes = t.boxes.map((v, k) => Math.fround(v * (k % 2 === 0 ? rw : rh)));
+    const masks = t.masks ? resizeMasks(t.masks, t.labels.length, oh, ow, h, w) : undefined;
+    return { boxes, labels: t.labels, masks, maskSize: [h, w] as const };
+  }));
+  const tape = backboneForwardTrain(config, params, transformed.images);
+  const pyramid = tape.pyramid;
+  const batchSize = imageSizes.length;
+
+  // RPN: losses on the sampled anchors, then proposals from the (detached) outputs.
+  const head = rpnHead(params, pyramid);
+  const total = head.logits.shape[1];
+  const anchors = anchorsFor(model.anchorCache, config, [
+    transformed.images.shape[1],
+    transformed.images.shape[2],
+  ], pyramid);
+  const rpn = rpnTargets(anchors, gt, {
+    seed: options.seed,
+    step: options.step,
+    batchSizePerImage: config.rpnBatchSizePerImage,
+    positiveFraction: config.rpnPositiveFraction,
+    fgIouThresh: config.rpnFgIouThresh,
+    bgIouThresh: config.rpnBgIouThresh,
+  });
+  const anchorSample = sampledBinaryTargets(
+    rpn.sample.positive.reshape([batchSize * total]),
+    rpn.sample.negative.reshape([batchSize * total]),
+  );
+  const rpnCount = first(rpn.sample.totals, 0);
+  const objectness = bceWithLogits(
+    head.logits.reshape([batchSize * total]),
+    anchorSample.targets,
+    anchorSample.valid,
+    rpnCount,
+  );
+  const rpnBox = smoothL1(
+    head.deltas,
+    rpn.regressionTargets.reshape([batchSize * total, 4]),
+    rpn.sample.positive.reshape([batchSize * total]),
+    1 / 9,
+    rpnCount,
+  );
+  const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
+  rpnHeadBackward(
+    params,
+    pyramid,
+    head,
+    objectness.grad.reshape([batchSize, total]),
+    rpnBox.grad,
+    grads,
+    pyramidGrads,
+  );
+  const proposals = filterProposals(config, head, anchors, imageSizes, {
+    preNmsTopN: config.rpnPreNmsTopNTrain,
+    postNmsTopN: config.rpnPostNmsTopNTrain,
+  });
+
+  // RoI heads: sampled proposals (+ GT), box losses, mask loss on the positives.
+  const roi = roiTargets(proposals.boxes, gt, {
+    seed: options.seed,
+    step: options.step,
+    proposalValid: proposals.valid,
+    fgIouThresh: config.boxFgIouThresh,
+    bgIouThresh: config.boxBgIouThresh,
+    batchSizePerImage: config.boxBatchSizePerImage,
+    positiveFraction: config.boxPositiveFraction,
+    maskSize: config.maskHead ? 28 : 0,
+  });
+  const sampledRows = roi.sampled.labels.size;
+  const labels = roi.sampled.labels.reshape([sampledRows]);
+  const boxLosses = boxHeadTrain(
+    params,
+    pyramid,
+    imageSizes,
+    {
+      rois: roi.sampled.rois,
+      labels,
+      valid: roi.sampled.valid.reshape([sampledRows]),
+      positive: positiveLabels(labels),
+      regressionTargets: roi.sampled.regressionTargets.reshape([sampledRows, 4]),
+      sampledCount: first(roi.totals, 0),
+    },
+    grads,
+    pyramidGrads,
+  );
+  let maskLoss = tensorFromArray(new Float32Array([0]), [1]);
+  if (config.maskHead) {
+    const rows = roi.positive.labels.size;
+    maskLoss = maskHeadTrain(
+      params,
+      pyramid,
+      imageSizes,
+      {
+        rois: roi.positive.rois,
+        labels: roi.positive.labels.reshape([rows]),
+        positive: roi.positive.valid.reshape([rows]),
+        targets: roi.maskTargets!,
+        count: first(roi.totals, 1),
+      },
+      grads,
+      pyramidGrads,
+    );
+  }
+  backboneBackward(params, tape, pyramidGrads as Tensor[], grads);
+  return {
+    rpnObjectness: objectness.loss,
+    rpnBoxReg: rpnBox.loss,
+    classifier: boxLosses.classifier,
+    boxReg: boxLosses.boxReg,
+    mask: maskLoss,
+  };
+}
+
+/**
+ * One optimisation step on a batch: forward, the five losses, backward, the optimizer update (skipped
+ * and reported with {@link NonFiniteLossError} when a loss is not finite). Returns the losses.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, createOptimizer, loadWeights } from "../mod.ts";
+ * import { trainStep } from "./train_step.ts";
+ * const model = await buildModel({ preset: "small" });
+ * await loadWeights(model, "small.safetensors");
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+ * // const losses = await trainStep(model, { images, targets }, opt);
+ * ```
+ */
+export async function trainStep(
+  model: MaskRcnnModel,
+  batch: TrainBatch,
+  opt: Optimizer,
+  options: TrainStepOptions = {},
+): Promise<Losses> {
+  zeroGradients(opt.entries);
+  const step = opt.stepCount;
+  const { losses, flag } = tidy(() => {
+    const l = forwardBackward(model, opt, batch, { seed: options.seed ?? 0, step });
+    const list = LOSS_NAMES.map((k) => l[k]);
+    const f = flagNonFinite(list);
+    optimizerStep(opt, { skip: f });
+    return { losses: list, flag: f };
+  });
+  const values = await readTensors([...losses, flag]);
+  for (const t of [...losses, flag]) t.dispose();
+  const result = Object.fromEntries(
+    LOSS_NAMES.map((k, i) => [k, (values[i] as Float32Array)[0]]),
+  ) as unknown as Losses;
+  result.total = LOSS_NAMES.reduce((s, k) => s + result[k], 0);
+  if ((values[LOSS_NAMES.length] as Uint32Array)[0] !== 0) {
+    opt.stepCount = step; // the update was skipped on the GPU
+    throw new NonFiniteLossError(result);
+  }
+  return result;
+}
