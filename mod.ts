@@ -17,6 +17,13 @@
 import { decodeImage } from "./data/image_codec.ts";
 import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
+import type { Optimizer } from "./model/optimizer.ts";
+import {
+  type Losses,
+  trainStep as trainStepRaw,
+  type TrainStepOptions,
+  type TrainTarget,
+} from "./model/train_step.ts";
 
 export { buildModel, disposeModel, loadWeights, saveWeights } from "./model/mask_rcnn.ts";
 export {
@@ -37,7 +44,19 @@ export type {
 } from "./model/optimizer.ts";
 export { learningRate } from "./model/lr_schedule.ts";
 export type { LrScheduleOptions } from "./model/lr_schedule.ts";
-export { CheckpointError, loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+export {
+  CheckpointError,
+  loadCheckpoint as readCheckpointFile,
+  restoreOptimizer,
+  saveCheckpoint as writeCheckpointFile,
+} from "./model/checkpoint.ts";
+export {
+  loadTrainingCheckpoint as loadCheckpoint,
+  saveTrainingCheckpoint as saveCheckpoint,
+  syncStateDict,
+} from "./model/training.ts";
+export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
+export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
 export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
 export type { LoadWeightsOptions, MaskRcnnModel } from "./model/mask_rcnn.ts";
@@ -83,6 +102,38 @@ export async function detect(
   }
   const [result] = await detectImages(model, [await toRaw(input as ImageInput, 0)], options);
   return result;
+}
+
+/** A training batch: images (decoded or PNG/JPEG bytes) and their targets in input pixels. */
+export interface TrainingBatch {
+  images: readonly ImageInput[];
+  targets: readonly TrainTarget[];
+}
+
+/**
+ * One training step on the GPU: forward, torchvision's five losses, backward, optimizer update; returns the
+ * losses (one read-back). A non-finite loss throws `NonFiniteLossError` and leaves the weights untouched.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, createOptimizer, initWeights, ShapesDataset, trainStep } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.02, momentum: 0.9, weightDecay: 1e-4, warmupIters: 50 });
+ * const data = new ShapesDataset({ count: 4, seed: 1 });
+ * const items = await Promise.all([0, 1, 2, 3].map((i) => data.get(i)));
+ * const losses = await trainStep(model, { images: items.map((x) => x.image), targets: items.map((x) => x.target) }, opt);
+ * console.log(losses.total);
+ * ```
+ */
+export async function trainStep(
+  model: MaskRcnnModel,
+  batch: TrainingBatch,
+  opt: Optimizer,
+  options?: TrainStepOptions,
+): Promise<Losses> {
+  const images = await Promise.all(batch.images.map(toRaw));
+  return await trainStepRaw(model, { images, targets: batch.targets }, opt, options);
 }
 
 export { currentGpu, getGpu } from "./ops/gpu.ts";

@@ -223,6 +223,37 @@ export function tensorFromArray<D extends DType>(
   return tensor;
 }
 
+/**
+ * Overwrites a tensor's elements with `data` (same length and element type), in queue order.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { emptyTensor, writeTensor } from "./tensor.ts";
+ * await getGpu();
+ * const t = writeTensor(emptyTensor([3], "f32"), new Float32Array([1, 2, 3]));
+ * console.log(await t.read());
+ * ```
+ */
+export function writeTensor<T extends Tensor>(tensor: T, data: TensorData): T {
+  tensor.check("writeTensor", "tensor");
+  if (data.length !== tensor.size || dtypeOf(data) !== tensor.dtype) {
+    throw new ShapeError(
+      "writeTensor",
+      `${data.constructor.name}(${data.length}) does not fit tensor ${tensor.describe()}`,
+    );
+  }
+  if (data.byteLength === 0) return tensor;
+  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  tensor.gpu.flush(); // keep queue order with dispatches encoded before
+  tensor.gpu.device.queue.writeBuffer(
+    tensor.buffer,
+    tensor.byteOffset,
+    bytes.byteLength % 4 === 0 ? bytes : copyPadded(bytes),
+  );
+  return tensor;
+}
+
 function copyPadded(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
   out.set(bytes);
