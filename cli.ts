@@ -1,10 +1,13 @@
 /**
- * The command-line tools of `@maskrcnn/webgpu`: `detect` (images → overlay PNGs and COCO results) and `eval`
- * (COCO evaluation of a results file, or of a model on a COCO dataset).
+ * The command-line tools of `@maskrcnn/webgpu`: `detect` (images → overlay PNGs and COCO results), `eval`
+ * (COCO evaluation of a results file, or of a model on a COCO dataset), `train` (training runs with
+ * checkpoints and resume) and `demo` (train the small model on shapes from scratch and report its AP).
  *
  * ```sh
  * deno task detect --weights model.pth --out out photo.jpg
  * deno task eval --gt instances_val2017.json --results out/results.json --type bbox
+ * deno task demo
+ * deno task train --dataset shapes --val shapes --steps 300 --out runs/shapes
  * deno run -A jsr:@maskrcnn/webgpu/cli detect --help
  * ```
  *
@@ -44,6 +47,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   eval: {
     summary: "COCO evaluation (pycocotools' numbers) of a results file, or of a model on a dataset",
     load: async () => (await import("./cli/eval.ts")).evalCommand,
+  },
+  train: {
+    summary: "train on shapes, COCO or TFRecord data; checkpoints, losses.jsonl, loss curve, --resume",
+    load: async () => (await import("./cli/train.ts")).trainCommand,
+  },
+  demo: {
+    summary: "train the small model on generated shapes from scratch, then report box/mask AP@0.5",
+    load: async () => (await import("./cli/demo.ts")).demoCommand,
   },
 });
 

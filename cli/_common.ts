@@ -18,10 +18,33 @@ export interface CliIo {
   out(line: string): void;
   /** Writes one line to standard error. */
   err(line: string): void;
+  /**
+   * Shows a one-line status (progress) that the next status or line replaces; present only when standard
+   * output is a terminal (commands print progress as ordinary lines every few steps otherwise).
+   */
+  status?(line: string): void;
+}
+
+const encoder = new TextEncoder();
+let statusShown = false;
+
+/** Erases the status line, if one is shown, before ordinary output. */
+function clearStatus(): void {
+  if (!statusShown) return;
+  Deno.stdout.writeSync(encoder.encode("\r\x1b[K"));
+  statusShown = false;
+}
+
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 120;
+  }
 }
 
 /**
- * The process's own stdout/stderr as a {@link CliIo}.
+ * The process's own stdout/stderr as a {@link CliIo} (with `status` when stdout is a terminal).
  *
  * @example
  * ```ts
@@ -30,8 +53,23 @@ export interface CliIo {
  * ```
  */
 export const consoleIo: CliIo = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
+  out: (line) => {
+    clearStatus();
+    console.log(line);
+  },
+  err: (line) => {
+    clearStatus();
+    console.error(line);
+  },
+  ...(Deno.stdout.isTerminal()
+    ? {
+      status: (line: string) => {
+        const text = line.length >= terminalColumns() ? line.slice(0, terminalColumns() - 1) : line;
+        Deno.stdout.writeSync(encoder.encode(`\r\x1b[K${text}`));
+        statusShown = text.length > 0;
+      },
+    }
+    : {}),
 };
 
 /**
@@ -304,7 +342,21 @@ export async function modelChoice(values: ParsedValues): Promise<ModelChoice> {
   let weights: string | URL = weightsArg;
   if (isUrl(weightsArg)) weights = new URL(weightsArg);
   else await requireFile("--weights", weightsArg);
+  return { ...await configChoice(values), weights };
+}
 
+/**
+ * The config part of {@link modelChoice} (`--config`, `--preset`, `--num-classes`, `--bn-eps`), for
+ * commands whose weights are optional (`train` starts from scratch without them).
+ *
+ * @example
+ * ```ts
+ * import { configChoice } from "./_common.ts";
+ * const choice = await configChoice({ preset: "small" });
+ * console.log(choice.options.preset); // "small"
+ * ```
+ */
+export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoice, "weights">> {
   const options: { preset?: PresetName } & ConfigOverrides = {};
   let classNames: string[] | undefined, categoryIds: number[] | undefined;
   const configPath = stringOption(values, "config");
@@ -339,7 +391,7 @@ export async function modelChoice(values: ParsedValues): Promise<ModelChoice> {
   const numClasses = numberOption(values, "num-classes", { min: 2, integer: true });
   if (numClasses !== undefined) options.numClasses = numClasses;
   const batchNormEps = numberOption(values, "bn-eps", { min: 0, max: 1 });
-  return { options, weights, batchNormEps, classNames, categoryIds };
+  return { options, batchNormEps, classNames, categoryIds };
 }
 
 /**

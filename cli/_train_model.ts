@@ -1,0 +1,88 @@
+/**
+ * Model and optimizer for `train` and `demo`: {@link prepareModel} builds the model of a run's config,
+ * gives it its starting weights (from scratch with `initWeights`, or `--weights`), creates the optimizer
+ * and, when resuming, restores both from the checkpoint with the data position saved in its RNG state;
+ * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
+ * @module
+ */
+import { initWeights } from "../model/init.ts";
+import { buildModel, loadWeights, type MaskRcnnModel, saveWeights } from "../model/mask_rcnn.ts";
+import { createOptimizer, type Optimizer, type OptimizerOptions } from "../model/optimizer.ts";
+import type { MaskRcnnConfig } from "../model/config.ts";
+import { loadTrainingCheckpoint, syncStateDict } from "../model/training.ts";
+import type { DataPosition } from "./_train_loop.ts";
+
+/** What a run needs to build its model. */
+export interface ModelSettings {
+  config: MaskRcnnConfig;
+  optimizer: OptimizerOptions;
+  seed: number;
+  /** Starting weights, or null for from scratch. */
+  weights: string | null;
+  /** FrozenBatchNorm eps for `weights`. */
+  batchNormEps?: number;
+  /** Dataset spec and batch size the run trains on (checked against a resumed checkpoint). */
+  dataset: string;
+  batch: number;
+}
+
+/** A model ready to train and where its run stands. */
+export interface PreparedModel {
+  model: MaskRcnnModel;
+  opt: Optimizer;
+  /** Completed steps (0 for a new run). */
+  step: number;
+  /** Where the data stands. */
+  position: DataPosition;
+}
+
+/**
+ * Builds the model and optimizer; restores them from `checkpoint` when given (its RNG state must come
+ * from the same dataset and batch size).
+ *
+ * @example
+ * ```ts
+ * import { prepareModel } from "./_train_model.ts";
+ * // const { model, opt, step } = await prepareModel(settings, "runs/a/checkpoint.safetensors");
+ * console.log(typeof prepareModel);
+ * ```
+ */
+export async function prepareModel(
+  settings: ModelSettings,
+  checkpoint: string | null,
+): Promise<PreparedModel> {
+  const model = await buildModel({ ...settings.config });
+  if (settings.weights !== null && checkpoint === null) {
+    await loadWeights(model, settings.weights, { batchNormEps: settings.batchNormEps });
+  } else {
+    initWeights(model, { seed: settings.seed });
+  }
+  const opt = createOptimizer(model, settings.optimizer);
+  if (checkpoint === null) return { model, opt, step: 0, position: { epoch: 0, batchInEpoch: 0 } };
+  const { step, rngState } = await loadTrainingCheckpoint(checkpoint, model, opt);
+  const state = rngState as { dataset?: string; batch?: number; data?: DataPosition } | null;
+  if (!state?.data || state.dataset !== settings.dataset || state.batch !== settings.batch) {
+    throw new Error(
+      `${checkpoint}: its data state (${JSON.stringify(state)}) does not match the run ` +
+        `(dataset ${settings.dataset}, batch ${settings.batch})`,
+    );
+  }
+  return { model, opt, step, position: { ...state.data } };
+}
+
+/**
+ * Writes the model's current weights (read back from the GPU) to `path` as safetensors.
+ *
+ * @example
+ * ```ts
+ * import { writeFinalWeights } from "./_train_model.ts";
+ * // await writeFinalWeights(model, opt, "runs/a/model.safetensors");
+ * console.log(typeof writeFinalWeights);
+ * ```
+ */
+export async function writeFinalWeights(model: MaskRcnnModel, opt: Optimizer, path: string): Promise<void> {
+  await syncStateDict(model, opt);
+  const tmp = `${path}.tmp`;
+  await Deno.writeFile(tmp, saveWeights(model));
+  await Deno.rename(tmp, path);
+}

@@ -1,0 +1,401 @@
+/**
+ * `train`: trains a Mask R-CNN on generated shapes, a COCO dataset or TFRecord shards, from scratch
+ * (`initWeights`) or from `--weights`, writing a run folder: `run.json` (settings), `losses.jsonl` (one
+ * JSON line per step), `checkpoint.safetensors` (every `--checkpoint-every` steps and at the end, atomic),
+ * `loss_curve.png`, `eval.jsonl` (with `--val`) and the final `model.safetensors`. `--resume` continues a
+ * run from its checkpoint bit for bit (weights, optimizer state, samplers and the data order).
+ *
+ * Decisions: the default model is the `small` preset (the one this machine can train); a COCO dataset
+ * sets numClasses to its categories + 1 unless the config or `--num-classes` sets it; on `--resume` the
+ * settings come from `run.json` and only `--steps`, `--val` and the logging options may change (a
+ * different dataset, batch, seed, optimizer or model would break the bit-for-bit promise: usage error).
+ * @module
+ */
+import { DataError } from "../data/errors.ts";
+import { DataLoader } from "../data/loader.ts";
+import { deriveSeed } from "../data/prng.ts";
+import type { Dataset, TrainItem } from "../data/types.ts";
+import { PRESETS } from "../model/config.ts";
+import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
+import { NonFiniteLossError } from "../model/train_step.ts";
+import {
+  type CliIo,
+  type Command,
+  configChoice,
+  elapsedMs,
+  numberOption,
+  parseCommandLine,
+  type ParsedValues,
+  requireFile,
+  stringOption,
+  UsageError,
+} from "./_common.ts";
+import { evaluateItems } from "./_evaluate.ts";
+import type { LossRecord } from "./_loss_curve.ts";
+import { cliConfig } from "./_model.ts";
+import {
+  checkedDataset,
+  formatDatasetSpec,
+  openDataset,
+  type OpenedDataset,
+  parseDatasetSpec,
+  skippedSummary,
+} from "./_train_data.ts";
+import { formatDuration, trainLoop } from "./_train_loop.ts";
+import { prepareModel, writeFinalWeights } from "./_train_model.ts";
+import {
+  optimizerFromArgs,
+  readLossHistory,
+  readRunSettings,
+  runFiles,
+  type RunSettings,
+  truncateJsonLines,
+} from "./_train_run.ts";
+
+const HELP = `Usage: deno task train --dataset SPEC --out RUNDIR [options]
+       deno task train --out RUNDIR --resume [--steps N] [options]
+
+Trains a Mask R-CNN (from scratch, or from --weights) and writes into RUNDIR: run.json (settings),
+losses.jsonl (one JSON line per step), checkpoint.safetensors, loss_curve.png, eval.jsonl (with --val)
+and model.safetensors (final weights, loadable by detect / eval). Prints a progress line (step/total,
+images/s, ETA, the five losses): in place on a terminal, every --log-every steps otherwise.
+
+Data (SPEC: shapes[:COUNT] | coco:ANNOTATIONS.json:IMAGEDIR | tfrecord:GLOB):
+  -d, --dataset SPEC       training data; shapes are generated (seeded) at the model's input size
+      --val SPEC           validation data (shapes: 50 new images), evaluated every --eval-every steps and
+                           at the end: COCO box and mask AP@0.5
+  Bad items (undecodable image, bad annotation, label outside the model's classes) are skipped and
+  counted; a summary is printed at the end.
+
+Run:
+  -o, --out RUNDIR         run folder (required; created if missing)
+      --resume             continue the run in RUNDIR from its checkpoint, bit for bit (data order too);
+                           only --steps, --val and the logging options may be given again
+      --steps N            total training steps (default 1000)
+  -b, --batch B            images per step (default 4)
+      --seed N             seeds the initial weights, the data order and the samplers (default 0)
+
+Model (default: preset small, from scratch):
+  -p, --preset NAME        ${Object.keys(PRESETS).join(" | ")}
+  -c, --config FILE        JSON of config overrides (MaskRcnnConfig fields, optional "preset")
+      --num-classes N      classes including background (default: the preset's; COCO data: categories + 1)
+  -w, --weights FILE       start from these weights instead of from scratch
+      --bn-eps X           FrozenBatchNorm eps for --weights (default 1e-5)
+
+Optimizer:
+      --optimizer NAME     sgd (default) or adamw
+      --lr X               base learning rate (default 0.02 for sgd, 0.001 for adamw)
+      --momentum X         SGD momentum (default 0.9)
+      --weight-decay X     default 1e-4 (sgd), 0.01 (adamw)
+      --warmup N           linear warm-up steps from lr/1000 (default min(100, steps/10))
+      --milestones N,N     multiply the rate by --gamma (default 0.1) at these steps
+      --clip-grad X        clip the global gradient norm to X (default off)
+
+Logging:
+      --log-every K        progress line every K steps when not on a terminal (default 10)
+      --checkpoint-every K checkpoint and loss curve every K steps, and at the end (default 100)
+      --eval-every K       evaluate on --val every K steps, and at the end (default 200)
+      --val-images N       evaluate on the first N validation items only (default: all)
+      --json               end with one JSON line describing the run
+  -h, --help               this help
+
+Exit codes: 0 done, 1 failed (bad data, non-finite loss, no GPU), 2 bad arguments.
+
+Examples:
+  deno task train --dataset shapes --val shapes --steps 300 --out runs/shapes
+  deno task train --out runs/shapes --resume --steps 600
+  deno task train --dataset coco:instances_train.json:train --val coco:instances_val.json:val \\
+    --preset small --steps 5000 --out runs/coco`;
+
+const OPTIONS = {
+  dataset: { type: "string", short: "d" },
+  val: { type: "string" },
+  out: { type: "string", short: "o" },
+  resume: { type: "boolean" },
+  steps: { type: "string" },
+  batch: { type: "string", short: "b" },
+  seed: { type: "string" },
+  preset: { type: "string", short: "p" },
+  config: { type: "string", short: "c" },
+  "num-classes": { type: "string" },
+  weights: { type: "string", short: "w" },
+  "bn-eps": { type: "string" },
+  optimizer: { type: "string" },
+  lr: { type: "string" },
+  momentum: { type: "string" },
+  "weight-decay": { type: "string" },
+  warmup: { type: "string" },
+  milestones: { type: "string" },
+  gamma: { type: "string" },
+  "clip-grad": { type: "string" },
+  "log-every": { type: "string" },
+  "checkpoint-every": { type: "string" },
+  "eval-every": { type: "string" },
+  "val-images": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Options fixed by run.json when resuming. */
+const FIXED_ON_RESUME = [
+  "dataset",
+  "batch",
+  "seed",
+  "preset",
+  "config",
+  "num-classes",
+  "weights",
+  "bn-eps",
+  "optimizer",
+  "lr",
+  "momentum",
+  "weight-decay",
+  "warmup",
+  "milestones",
+  "gamma",
+  "clip-grad",
+];
+
+/** Loads up to `limit` validation items into memory, skipping bad ones. */
+async function loadValItems(
+  dataset: Dataset<TrainItem>,
+  limit: number,
+): Promise<{ items: TrainItem[]; skipped: number }> {
+  const items: TrainItem[] = [];
+  let skipped = 0;
+  for (let i = 0; i < dataset.length && items.length < limit; i++) {
+    try {
+      items.push(await dataset.get(i));
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      skipped++;
+    }
+  }
+  return { items, skipped };
+}
+
+/** Settings of a new run from the command line; opens the data to learn its classes. */
+async function newRun(
+  values: ParsedValues,
+  steps: number,
+): Promise<{ settings: RunSettings; train: OpenedDataset }> {
+  const datasetText = stringOption(values, "dataset");
+  if (datasetText === undefined) throw new UsageError("--dataset SPEC is required (e.g. --dataset shapes)");
+  const spec = await parseDatasetSpec("--dataset", datasetText);
+  const choice = await configChoice(values);
+  choice.options.preset ??= "small";
+  const weights = stringOption(values, "weights") ?? null;
+  if (weights !== null) await requireFile("--weights", weights);
+  const batch = numberOption(values, "batch", { min: 1, integer: true }, 4);
+  const seed = numberOption(values, "seed", { min: 0, max: 2 ** 32 - 1, integer: true }, 0);
+  const optimizer = optimizerFromArgs(values, steps);
+  let config = cliConfig({ ...choice, weights: "" });
+  const train = await openDataset(spec, { size: config.minSize, seed, masks: config.maskHead });
+  // A dataset that names its classes sets numClasses unless the user did.
+  if (
+    train.classNames && choice.options.numClasses === undefined &&
+    train.classNames.length !== config.numClasses
+  ) {
+    choice.options.numClasses = train.classNames.length;
+    config = cliConfig({ ...choice, weights: "" });
+  }
+  const classNames = train.classNames?.length === config.numClasses
+    ? [...train.classNames]
+    : Array.from({ length: config.numClasses }, (_, i) => (i === 0 ? "background" : `class ${i}`));
+  return {
+    settings: {
+      version: 1,
+      dataset: formatDatasetSpec(spec),
+      batch,
+      seed,
+      optimizer,
+      config,
+      classNames,
+      weights,
+      batchNormEps: choice.batchNormEps,
+    },
+    train,
+  };
+}
+
+/** Evaluation on the validation items, appending to eval.jsonl; returns the line to print. */
+function validation(
+  model: MaskRcnnModel,
+  items: TrainItem[],
+  names: readonly string[],
+  evalsPath: string,
+  onResult: (r: Record<string, unknown>) => void,
+) {
+  return async (step: number): Promise<string> => {
+    const { summary } = await evaluateItems(model, items, names);
+    const record = { step, ...summary };
+    onResult(record);
+    await Deno.writeTextFile(evalsPath, JSON.stringify(record) + "\n", { append: true });
+    const mask = summary.maskAP50 === null ? "" : `, mask AP@0.5 ${summary.maskAP50.toFixed(3)}`;
+    return `eval @ step ${step}: box AP@0.5 ${
+      summary.boxAP50.toFixed(3)
+    }${mask} (${summary.images} images, ` +
+      `${(summary.ms / 1000).toFixed(1)} s)`;
+  };
+}
+
+async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, OPTIONS);
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const out = stringOption(values, "out");
+  if (out === undefined) throw new UsageError("--out RUNDIR is required");
+  const resume = values.resume === true;
+  const steps = numberOption(values, "steps", { min: 1, integer: true }, 1000);
+  const logEvery = numberOption(values, "log-every", { min: 1, integer: true }, 10);
+  const checkpointEvery = numberOption(values, "checkpoint-every", { min: 0, integer: true }, 100);
+  const evalEvery = numberOption(values, "eval-every", { min: 0, integer: true }, 200);
+  const valImages = numberOption(values, "val-images", { min: 1, integer: true }, Infinity);
+  const valText = stringOption(values, "val");
+  const valSpec = valText === undefined ? undefined : await parseDatasetSpec("--val", valText);
+  const files = runFiles(out);
+
+  let settings: RunSettings, train: OpenedDataset;
+  if (resume) {
+    settings = await readRunSettings(out);
+    const given = FIXED_ON_RESUME.filter((name) => values[name] !== undefined);
+    if (given.length > 0) {
+      throw new UsageError(
+        `--resume takes the run's settings from ${files.run}; drop ${
+          given.map((n) => `--${n}`).join(", ")
+        } ` +
+          "(only --steps, --val and the logging options may change)",
+      );
+    }
+    const spec = await parseDatasetSpec(`${files.run} dataset`, settings.dataset);
+    const { minSize, maskHead } = settings.config;
+    train = await openDataset(spec, { size: minSize, seed: settings.seed, masks: maskHead });
+  } else {
+    if (await exists(files.checkpoint)) {
+      throw new UsageError(
+        `${out} already holds a run (checkpoint.safetensors): add --resume, or use another --out`,
+      );
+    }
+    ({ settings, train } = await newRun(values, steps));
+  }
+  const config = settings.config;
+  if (train.issues > 0) io.out(`${settings.dataset}: ${train.issues} data problems repaired while indexing`);
+
+  await Deno.mkdir(out, { recursive: true });
+  const { model, opt, step, position } = await prepareModel(settings, resume ? files.checkpoint : null);
+  let history: LossRecord[] = [];
+  let lastEval: Record<string, unknown> | undefined;
+  if (resume) {
+    history = await readLossHistory(out, step);
+    lastEval = (await truncateJsonLines<{ step: number }>(files.evals, step)).at(-1);
+    io.out(
+      `resuming ${out} at step ${step} (epoch ${position.epoch}, batch ${position.batchInEpoch}), to ${steps}`,
+    );
+  } else {
+    await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
+    await Deno.writeTextFile(files.losses, "");
+    await Deno.remove(files.evals).catch(() => {});
+    const from = settings.weights ? `from ${settings.weights}` : `from scratch (seed ${settings.seed})`;
+    io.out(
+      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}, ${steps} ` +
+        `steps, ${settings.optimizer.type} lr ${settings.optimizer.lr}, ${from} → ${out}`,
+    );
+  }
+
+  let evaluate: ((step: number) => Promise<string>) | undefined;
+  if (valSpec) {
+    const val = await openDataset(valSpec, {
+      size: config.minSize,
+      seed: deriveSeed(settings.seed, 0x7a1),
+      masks: config.maskHead,
+      defaultCount: 50,
+    });
+    const checked = checkedDataset(val.dataset, config.numClasses, config.maskHead, val.itemName);
+    const { items, skipped } = await loadValItems(checked, valImages);
+    if (items.length === 0) throw new Error(`--val ${valText}: no usable items`);
+    const note = skipped ? `, ${skipped} skipped` : "";
+    io.out(`validation: ${items.length} items from ${formatDatasetSpec(valSpec)}${note}`);
+    evaluate = validation(model, items, settings.classNames, files.evals, (r) => (lastEval = r));
+  }
+  const loader = new DataLoader(
+    checkedDataset(train.dataset, config.numClasses, config.maskHead, train.itemName),
+    {
+      batchSize: settings.batch,
+      seed: settings.seed,
+      onError: "skip",
+    },
+  );
+  const start = performance.now();
+  let result;
+  try {
+    result = await trainLoop(io, {
+      model,
+      opt,
+      loader,
+      out,
+      totalSteps: steps,
+      position,
+      seed: settings.seed,
+      runState: { dataset: settings.dataset, batch: settings.batch },
+      logEvery,
+      checkpointEvery,
+      evalEvery: evaluate ? evalEvery : 0,
+      evaluate,
+      history,
+    });
+  } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      throw new Error(
+        `${e.message}; stopped at step ${opt.stepCount + 1} (the last checkpoint is in ${out}; try a lower ` +
+          "--lr, a longer --warmup or --clip-grad)",
+      );
+    }
+    throw e;
+  }
+  await writeFinalWeights(model, opt, files.model);
+  io.out(
+    `${result.stepsRun} steps in ${formatDuration(result.seconds)} (step ${result.step}/${steps}); ` +
+      `${skippedSummary(result.skipped)}; weights → ${files.model}, loss curve → ${files.curve}`,
+  );
+  if (values.json === true) {
+    io.out(JSON.stringify({
+      command: "train",
+      step: result.step,
+      stepsRun: result.stepsRun,
+      seconds: Math.round(elapsedMs(start) / 100) / 10,
+      losses: result.records.at(-1) ?? null,
+      eval: lastEval ?? null,
+      skipped: result.skipped,
+      files: Object.values(files).filter((f) => f !== files.evals || evaluate !== undefined),
+    }));
+  }
+  return 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The `train` subcommand (see its `--help`).
+ *
+ * @example
+ * ```ts
+ * import { trainCommand } from "./train.ts";
+ * import { consoleIo } from "./_common.ts";
+ * await trainCommand.run(["--help"], consoleIo);
+ * ```
+ */
+export const trainCommand: Command = {
+  name: "train",
+  help: HELP,
+  run,
+};
