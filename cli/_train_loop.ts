@@ -69,6 +69,8 @@ export interface TrainLoopOptions<T extends TrainItem> {
   history?: LossRecord[];
   /** Write the checkpoint at the end (default true). */
   finalCheckpoint?: boolean;
+  /** Called after each step with the step number and the recent milliseconds per step. */
+  onStep?: (step: number, msPerStep: number) => void;
 }
 
 /** What {@link trainLoop} returns. */
@@ -113,7 +115,8 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * The progress line: step/total, images/s, ETA, total and the five losses.
+ * The progress line: step/total (a string total such as "~250" for an estimate), images/s, ETA, total
+ * and the five losses.
  *
  * @example
  * ```ts
@@ -124,7 +127,7 @@ export function formatDuration(seconds: number): string {
  */
 export function progressLine(
   step: number,
-  total: number,
+  total: number | string,
   imagesPerSecond: number,
   etaSeconds: number,
   losses: Losses,
@@ -214,8 +217,13 @@ export async function trainLoop<T extends TrainItem>(
         const imagesPerSecond = 1000 * window.reduce((s, r) => s + r.images, 0) /
           window.reduce((s, r) => s + r.ms, 0);
         let eta = (totalSteps - step) * msPerStep / 1000;
-        if (o.deadline !== undefined) eta = Math.min(eta, Math.max(0, (o.deadline - now) / 1000));
-        lastProgress = progressLine(step, totalSteps, imagesPerSecond, eta, losses);
+        let shownTotal: number | string = totalSteps;
+        if (o.deadline !== undefined && (o.deadline - now) / 1000 < eta) {
+          eta = Math.max(0, (o.deadline - now) / 1000);
+          shownTotal = `~${step + Math.ceil(eta * 1000 / msPerStep)}`;
+        }
+        o.onStep?.(step, msPerStep);
+        lastProgress = progressLine(step, shownTotal, imagesPerSecond, eta, losses);
         if (io.status) io.status(lastProgress);
         else if (step % logEvery === 0 || step === firstStep + 1) io.out(lastProgress);
 
