@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { resolveConfig } from "../../model/config.ts";
 import { detectImages } from "../../model/detect.ts";
 import { initialStateDict, type InitRule, initRules, initWeights } from "../../model/init.ts";
-import { buildModel, disposeModel } from "../../model/mask_rcnn.ts";
-import { expectedStateDict } from "../../model/state_dict_names.ts";
+import { buildModel, disposeModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { expectedStateDict, isPredictorName } from "../../model/state_dict_names.ts";
+import { StateDictMismatchError } from "../../model/weights_errors.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { randomInts } from "../_util.ts";
 
@@ -51,6 +52,19 @@ function stats(data: Float32Array): Stats {
     kurtosis: constant ? 0 : m4 / m2 ** 2,
     constant,
   };
+}
+
+/** Correlation of consecutive values (about N(0, 1/n) for independent draws). */
+function lagOneCorrelation(data: Float32Array): number {
+  const n = data.length;
+  const mean = data.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    den += (data[i] - mean) ** 2;
+    if (i + 1 < n) num += (data[i] - mean) * (data[i + 1] - mean);
+  }
+  return num / den;
 }
 
 /** Kurtosis m4/m2² of the rule's distribution. */
@@ -129,6 +143,8 @@ Deno.test("our tensors follow the rules and match torchvision's per-tensor stati
       continue;
     }
     if (ours.constant) bad.push(`${name}: constant, torch's is random`);
+    const lag1 = lagOneCorrelation(sd.get(name)!.data);
+    if (Math.abs(lag1) > 5 / Math.sqrt(torch.n)) bad.push(`${name}: neighbours correlate (${lag1})`);
     // both are samples: the difference has √2 times the spread of one
     const n = torch.n;
     const meanErr = Math.abs(ours.mean - torch.mean) / (stdOf(rule) * Math.sqrt(2 / n));
@@ -197,6 +213,24 @@ Deno.test("initWeights loads a fresh model that runs detectImages", async () => 
   assert.deepEqual(
     model.stateDict.get("rpn.head.conv.0.0.weight")!.data,
     initialStateDict(small, 0).get("rpn.head.conv.0.0.weight")!.data,
+  );
+  disposeModel(model);
+});
+
+Deno.test("loadWeights with skipPredictor takes fresh predictors from initialStateDict (fine-tuning)", async () => {
+  const weights = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
+  const model = await buildModel({ preset: "small", numClasses: 7 });
+  const fresh = initialStateDict(model.config, 3);
+  const initialPredictor = new Map([...fresh].filter(([name]) => isPredictorName(name)));
+  assert.equal(initialPredictor.size, 6);
+  await loadWeights(model, weights, { skipPredictor: true, initialPredictor });
+  const cls = model.stateDict!.get("roi_heads.box_predictor.cls_score.weight")!;
+  assert.deepEqual(cls.shape, [7, 128]);
+  assert.equal(cls.data, fresh.get("roi_heads.box_predictor.cls_score.weight")!.data);
+  const other = await buildModel({ preset: "small", numClasses: 7 });
+  await assert.rejects(
+    () => loadWeights(other, weights, { skipPredictor: true }),
+    (e: Error) => e instanceof StateDictMismatchError && e.message.includes("+ initialPredictor"),
   );
   disposeModel(model);
 });
