@@ -25,7 +25,9 @@ import {
   type TrainTarget,
 } from "./model/train_step.ts";
 
-export { buildModel, disposeModel, loadWeights, saveWeights } from "./model/mask_rcnn.ts";
+export { buildModel, disposeModel, loadWeights, saveWeights, setStateDict } from "./model/mask_rcnn.ts";
+export { initialStateDict, initRules, initWeights } from "./model/init.ts";
+export type { InitRule, InitSpec, InitWeightsOptions } from "./model/init.ts";
 export {
   createOptimizer,
   disposeOptimizer,
