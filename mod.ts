@@ -61,7 +61,7 @@ export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
 export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
 export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
-export type { LoadWeightsOptions, MaskRcnnModel } from "./model/mask_rcnn.ts";
+export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
 
