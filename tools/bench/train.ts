@@ -4,29 +4,11 @@
  * @module
  */
 import { createOptimizer, currentGpu, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
-import { resolveConfig, type ResolveConfigOptions } from "../../model/config.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
-import { paramTensors, uploadParams } from "../../model/params.ts";
-import { expectedStateDict } from "../../model/state_dict_names.ts";
-import { deterministicTensor } from "../../tests/_det_weights.ts";
+import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
-
-function deterministicModel(options: ResolveConfigOptions): MaskRcnnModel {
-  const config = resolveConfig(options);
-  const stateDict = new Map(
-    expectedStateDict(config).map((
-      { name, shape },
-    ) => [name, { shape: [...shape], data: deterministicTensor(name, shape) }]),
-  );
-  return {
-    config,
-    stateDict,
-    params: uploadParams(config, stateDict),
-    anchorCache: new Map(),
-    batchNormEps: 1e-5,
-  };
-}
+import { deterministicModel } from "./_models.ts";
 
 async function stepMs(model: MaskRcnnModel, size: [number, number], batch: number, steps: number) {
   const gpu = currentGpu();
