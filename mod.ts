@@ -25,7 +25,9 @@ import {
   type TrainTarget,
 } from "./model/train_step.ts";
 
-export { buildModel, disposeModel, loadWeights, saveWeights } from "./model/mask_rcnn.ts";
+export { buildModel, disposeModel, loadWeights, saveWeights, setStateDict } from "./model/mask_rcnn.ts";
+export { initialStateDict, initRules, initWeights } from "./model/init.ts";
+export type { InitRule, InitSpec, InitWeightsOptions } from "./model/init.ts";
 export {
   createOptimizer,
   disposeOptimizer,
@@ -59,7 +61,7 @@ export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
 export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
 export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
-export type { LoadWeightsOptions, MaskRcnnModel } from "./model/mask_rcnn.ts";
+export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
 

@@ -89,8 +89,41 @@ export async function loadWeights(
   if (options.skipPredictor) {
     for (const name of [...stateDict.keys()]) if (isPredictorName(name)) stateDict.delete(name);
     for (const [name, tensor] of options.initialPredictor ?? []) stateDict.set(name, tensor);
-    checkStateDict(model.config, stateDict, { file: `${file ?? "weights"} + initialPredictor` });
   }
+  setStateDict(model, stateDict, {
+    batchNormEps: options.batchNormEps,
+    file: options.skipPredictor ? `${file ?? "weights"} + initialPredictor` : file,
+  });
+}
+
+/** Options of {@link setStateDict}. */
+export interface SetStateDictOptions {
+  /** FrozenBatchNorm2d eps to fold the batch norms with (default 1e-5; see {@link LoadWeightsOptions}). */
+  batchNormEps?: number;
+  /** Names the weights in a mismatch error (default `<state_dict>`). */
+  file?: string;
+}
+
+/**
+ * Installs a canonical state_dict already in memory (e.g. from `initialStateDict` or a checkpoint):
+ * checks it strictly against the config (one error naming every missing, unexpected or wrongly shaped
+ * tensor), packs it onto the GPU, then frees the previous parameters and cached anchors. The model keeps
+ * `stateDict` by reference as its CPU copy.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, setStateDict } from "./mask_rcnn.ts";
+ * import { initialStateDict } from "./init.ts";
+ * const model = await buildModel({ preset: "small" });
+ * setStateDict(model, initialStateDict(model.config, 1));
+ * ```
+ */
+export function setStateDict(
+  model: MaskRcnnModel,
+  stateDict: StateDict,
+  options: SetStateDictOptions = {},
+): void {
+  checkStateDict(model.config, stateDict, { file: options.file });
   const params = uploadParams(model.config, stateDict, { batchNormEps: options.batchNormEps });
   disposeParams(model);
   model.params = params;

@@ -8,11 +8,10 @@
  */
 import { readTensors, writeTensor } from "../ops/tensor.ts";
 import { CheckpointError, loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
-import type { MaskRcnnModel } from "./mask_rcnn.ts";
+import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { type Optimizer, trainableParameters } from "./optimizer.ts";
-import { paramTensors, uploadParams } from "./params.ts";
 import { exportParameters } from "./train_params.ts";
-import { checkStateDict, type StateDict } from "./weights.ts";
+import type { StateDict } from "./weights.ts";
 
 const PACKED = "packed.";
 
@@ -105,13 +104,7 @@ export async function loadTrainingCheckpoint(
       t,
     );
   }
-  checkStateDict(model.config, weights, { file: path });
-  const params = uploadParams(model.config, weights, { batchNormEps: model.batchNormEps });
-  if (model.params) { for (const t of paramTensors(model.params)) t.dispose(); }
-  for (const anchors of model.anchorCache.values()) anchors.dispose();
-  model.anchorCache.clear();
-  model.params = params;
-  model.stateDict = weights;
+  setStateDict(model, weights, { batchNormEps: model.batchNormEps, file: path });
   // Point the optimizer at the new tensors and give them their exact trained values.
   const fresh = new Map(trainableParameters(model).map((p) => [p.name, p]));
   for (const entry of opt.entries) {

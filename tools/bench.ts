@@ -18,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   conv: () => import("./bench/conv.ts").then((m) => m.benchConv()),
   conv_backward: () => import("./bench/conv_backward.ts").then((m) => m.benchConvBackward()),
   detect: () => import("./bench/detect.ts").then((m) => m.benchDetect()),
+  train: () => import("./bench/train.ts").then((m) => m.benchTrain()),
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
   train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
   targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),

@@ -5,28 +5,16 @@
  * @module
  */
 import { currentGpu, getGpu, imageTransform } from "../../mod.ts";
-import { type MaskRcnnConfig, resolveConfig, type ResolveConfigOptions } from "../../model/config.ts";
 import { detectImages, type RawImage } from "../../model/detect.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { maskBranch } from "../../model/mask_head.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
-import { paramTensors, uploadParams } from "../../model/params.ts";
+import { paramTensors } from "../../model/params.ts";
 import { resnetForward } from "../../model/resnet.ts";
 import { boxBranch } from "../../model/roi_heads.ts";
 import { rpnForward } from "../../model/rpn.ts";
-import { expectedStateDict } from "../../model/state_dict_names.ts";
-import { deterministicTensor } from "../../tests/_det_weights.ts";
 import type { BenchRow } from "./_report.ts";
-
-function deterministicModel(options: ResolveConfigOptions): MaskRcnnModel {
-  const config: MaskRcnnConfig = resolveConfig(options);
-  const stateDict = new Map(
-    expectedStateDict(config).map((
-      { name, shape },
-    ) => [name, { shape: [...shape], data: deterministicTensor(name, shape) }]),
-  );
-  return { config, stateDict, params: uploadParams(config, stateDict), anchorCache: new Map() };
-}
+import { deterministicModel } from "./_models.ts";
 
 function syntheticImage(width: number, height: number): RawImage {
   const data = new Uint8Array(width * height * 3);

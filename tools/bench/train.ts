@@ -1,0 +1,55 @@
+/**
+ * Training-step time and peak GPU memory: the small model at 128×128 with batch 4 and R50-FPN at 800×1066
+ * with batch 1 (deterministic weights; speed does not depend on their values), SGD with momentum.
+ * @module
+ */
+import { createOptimizer, currentGpu, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
+import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
+import { disposeOptimizer } from "../../model/optimizer.ts";
+import { paramTensors } from "../../model/params.ts";
+import type { BenchRow } from "./_report.ts";
+import { deterministicModel } from "./_models.ts";
+
+async function stepMs(model: MaskRcnnModel, size: [number, number], batch: number, steps: number) {
+  const gpu = currentGpu();
+  const opt = createOptimizer(model, { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
+  const batchAt = (s: number) => {
+    const items = Array.from(
+      { length: batch },
+      (_, i) => generateShapesItem(7 + s * batch + i, { width: size[1], height: size[0] }),
+    );
+    return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
+  };
+  await trainStep(model, batchAt(0), opt); // warm-up: pipelines, pooled buffers
+  gpu.pool.resetPeak();
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) await trainStep(model, batchAt(s), opt);
+  const ms = (performance.now() - t0) / steps;
+  const peak = gpu.pool.stats().peakBytes / 2 ** 20;
+  disposeOptimizer(opt);
+  for (const t of paramTensors(model.params!)) t.dispose();
+  return { ms, peak };
+}
+
+/** Runs the training benchmarks. */
+export async function benchTrain(): Promise<BenchRow[]> {
+  await getGpu();
+  const small = await stepMs(deterministicModel({ preset: "small" }), [128, 128], 4, 3);
+  const r50 = await stepMs(deterministicModel({ preset: "maskrcnn_resnet50_fpn" }), [800, 1066], 1, 1);
+  return [
+    {
+      label: "train step, small model, 128×128, batch 4",
+      value: small.ms,
+      unit: "ms",
+      key: "train_small_step_ms",
+    },
+    { label: "  peak GPU memory (pool)", value: small.peak, unit: "MiB", key: "train_small_peak_mb" },
+    {
+      label: "train step, R50-FPN, 800×1066, batch 1",
+      value: r50.ms,
+      unit: "ms",
+      key: "train_r50_800_step_ms",
+    },
+    { label: "  peak GPU memory (pool)", value: r50.peak, unit: "MiB", key: "train_r50_800_peak_mb" },
+  ];
+}
