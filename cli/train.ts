@@ -77,7 +77,8 @@ Run:
 
 Model (default: preset small, from scratch):
   -p, --preset NAME        ${Object.keys(PRESETS).join(" | ")}
-  -c, --config FILE        JSON of config overrides (MaskRcnnConfig fields, optional "preset")
+  -c, --config FILE        JSON of config overrides (MaskRcnnConfig fields, optional "preset" and
+                           "classNames"; demo writes one: demo_out/config.json)
       --num-classes N      classes including background (default: the preset's; COCO data: categories + 1)
   -w, --weights FILE       start from these weights instead of from scratch
       --bn-eps X           FrozenBatchNorm eps for --weights (default 1e-5)
@@ -199,8 +200,9 @@ async function newRun(
     choice.options.numClasses = train.classNames.length;
     config = cliConfig({ ...choice, weights: "" });
   }
-  const classNames = train.classNames?.length === config.numClasses
-    ? [...train.classNames]
+  const named = [choice.classNames, train.classNames].find((n) => n?.length === config.numClasses);
+  const classNames = named
+    ? [...named]
     : Array.from({ length: config.numClasses }, (_, i) => (i === 0 ? "background" : `class ${i}`));
   return {
     settings: {
