@@ -4,7 +4,8 @@
  * into the input) — encoded on the GPU with one read-back at the end.
  * @module
  */
-import { imageTransform, type Rgb8Image } from "../ops/image_transform.ts";
+import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/image_transform.ts";
+import type { MaskRcnnConfig } from "./config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
 import { scaleBoxes } from "../ops/detection.ts";
 import { gatherRows } from "../ops/gather.ts";
@@ -68,6 +69,25 @@ function toRgb8(image: RawImage, index: number): Rgb8Image {
   return { data, width, height, channels };
 }
 
+/**
+ * Validates decoded images and runs torchvision's transform on them (normalise, resize, pad the batch):
+ * shared by inference and training.
+ *
+ * @example
+ * ```ts
+ * import { transformImages } from "./detect.ts";
+ * console.log(typeof transformImages);
+ * ```
+ */
+export function transformImages(config: MaskRcnnConfig, images: readonly RawImage[]): TransformedBatch {
+  return imageTransform(images.map(toRgb8), {
+    minSize: config.minSize,
+    maxSize: config.maxSize,
+    mean: config.imageMean,
+    std: config.imageStd,
+  });
+}
+
 function rows(first: number, count: number): Tensor {
   return tensorFromArray(Int32Array.from({ length: count }, (_, i) => first + i), [count]);
 }
@@ -94,15 +114,9 @@ export async function detectImages(
   if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
   if (images.length === 0) return [];
   const config = model.config;
-  const rgb = images.map(toRgb8);
   const wantProbs = options.maskProbabilities === true;
   const outputs = tidy(() => {
-    const batch = imageTransform(rgb, {
-      minSize: config.minSize,
-      maxSize: config.maxSize,
-      mean: config.imageMean,
-      std: config.imageStd,
-    });
+    const batch = transformImages(config, images);
     const { imageSizes, originalSizes } = batch;
     const paddedSize: [number, number] = [batch.images.shape[1], batch.images.shape[2]];
     const pyramid = fpnForward(params, resnetForward(params, batch.images));

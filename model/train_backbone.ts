@@ -31,6 +31,8 @@ export interface BackboneTape {
   blocks: BlockRecord[][];
   /** Index of the first trainable stage (0 = layer1); stages before it are frozen. */
   firstTrainableStage: number;
+  /** The stem's input, ReLU output and max-pool output when the stem trains (trainableBackboneLayers 5). */
+  stem: { images: Tensor; out: Tensor; pooled: Tensor } | null;
   /** C2..C5. */
   features: Tensor[];
   /** The FPN's merged inner maps (lateral + top-down), per level 0..3. */
@@ -58,15 +60,10 @@ export function backboneForwardTrain(
   params: ModelParams,
   images: Tensor,
 ): BackboneTape {
-  if (config.trainableBackboneLayers >= 5) {
-    throw new Error("trainableBackboneLayers 5 (training the stem) is not supported yet; use 0–4");
-  }
   const first = firstTrainable(config);
-  let x = maxPool2d(conv2d(images, params.stem, { stride: 2, padding: 3, relu: true }), {
-    kernel: 3,
-    stride: 2,
-    padding: 1,
-  });
+  const stemOut = conv2d(images, params.stem, { stride: 2, padding: 3, relu: true });
+  let x = maxPool2d(stemOut, { kernel: 3, stride: 2, padding: 1 });
+  const stem = config.trainableBackboneLayers >= 5 ? { images, out: stemOut, pooled: x } : null;
   const features: Tensor[] = [];
   const blocks: BlockRecord[][] = [];
   params.layers.forEach((stage, s) => {
@@ -91,7 +88,7 @@ export function backboneForwardTrain(
   }
   const pyramid = inner.map((t, i) => conv2d(t, params.fpnLayer[i], { padding: 1 }));
   pyramid.push(maxPool2d(pyramid[last], { kernel: 1, stride: 2, padding: 0 }));
-  return { blocks, firstTrainableStage: first, features, inner, pyramid };
+  return { blocks, firstTrainableStage: first, stem, features, inner, pyramid };
 }
 
 function convBackward(
@@ -170,9 +167,21 @@ export function backboneBackward(
     g = g ? addInto(g, featureGrads[stage]) : featureGrads[stage];
     const records = tape.blocks[s];
     for (let k = records.length - 1; k >= 0; k--) {
-      const needInput = !(s === 0 && k === 0);
+      const needInput = !(s === 0 && k === 0) || tape.stem !== null;
       g = blockBackward(records[k], g!, grads, needInput);
     }
+  }
+  if (tape.stem && g) {
+    const gStem = maxPool2dBackward(tape.stem.out, g, { kernel: 3, stride: 2, padding: 1 });
+    convBackward(
+      tape.stem.images,
+      params.stem,
+      { stride: 2, padding: 3, relu: true },
+      tape.stem.out,
+      gStem,
+      grads,
+      false,
+    );
   }
 }
 

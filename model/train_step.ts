@@ -10,14 +10,13 @@ import { positiveLabels, sampledBinaryTargets } from "../ops/detection.ts";
 import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { uploadGtBatch } from "../ops/gt_batch.ts";
-import { imageTransform, type Rgb8Image } from "../ops/image_transform.ts";
 import { bceWithLogits, smoothL1 } from "../ops/losses.ts";
 import { flagNonFinite } from "../ops/optimizer.ts";
 import { roiTargets } from "../ops/roi_targets.ts";
 import { rpnTargets } from "../ops/targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
 import { nearestSourceIndex } from "../ops/upsample.ts";
-import type { RawImage } from "./detect.ts";
+import { type RawImage, transformImages } from "./detect.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
 import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
@@ -160,16 +159,7 @@ export function forwardBackward(
   checkBatch(model, batch);
   const config = model.config;
   const grads = layerGradients(config, params, opt.entries);
-  const rgb: Rgb8Image[] = batch.images.map((im) => ({
-    ...im,
-    channels: im.data.length === im.width * im.height * 4 ? 4 : 3,
-  }));
-  const transformed = imageTransform(rgb, {
-    minSize: config.minSize,
-    maxSize: config.maxSize,
-    mean: config.imageMean,
-    std: config.imageStd,
-  });
+  const transformed = transformImages(config, batch.images);
   const { imageSizes, originalSizes } = transformed;
   const gt = uploadGtBatch(batch.targets.map((t, i) => {
     const [h, w] = imageSizes[i];

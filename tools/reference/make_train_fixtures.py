@@ -4,7 +4,7 @@ Usage (from the project root, after make_detect_fixtures.py wrote small_trained.
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/reference/make_train_fixtures.py
 
 The small Mask R-CNN with the weights of tests/fixtures/model/small_trained.pth, in train mode with
-trainable_backbone_layers = 3 (conv1 and layer1 frozen, as torchvision), sampling made deterministic by
+trainable_backbone_layers = 5 (the stem and every stage train), sampling made deterministic by
 batch sizes larger than every candidate set with positive fraction 1.0 (so torchvision samples everything),
 one batch of 2 shapes images of different sizes (128x128 and 96x128: no resize at min/max size 128, padded
 to 128x128). Writes tests/fixtures/model/small_train_step.json: the images and targets, the five losses,
@@ -30,9 +30,8 @@ def main():
                            box_batch_size_per_image=10_000_000, box_positive_fraction=1.0)
     state = torch.load(os.path.join(OUT, "small_trained.pth"))
     model.load_state_dict(state)
-    for name, p in model.backbone.body.named_parameters():
-        if not name.startswith(("layer2", "layer3", "layer4")):
-            p.requires_grad_(False)
+    # trainable_backbone_layers = 5: every ResNet stage and the stem train (FrozenBatchNorm2d has no
+    # parameters), so the parity test covers the whole backward.
     model.train()
     rng = np.random.default_rng(777)
     images, targets = [], []
@@ -69,7 +68,7 @@ def main():
     meta = {"losses": {k: v.item() for k, v in losses.items()}, "grads": grads, "sample_stride": SAMPLE_STRIDE,
             "config": {**SMALL, "rpn_batch_size_per_image": 10_000_000, "rpn_positive_fraction": 1.0,
                        "box_batch_size_per_image": 10_000_000, "box_positive_fraction": 1.0,
-                       "trainable_backbone_layers": 3}}
+                       "trainable_backbone_layers": 5}}
     print("losses", meta["losses"])
     write_fixture(os.path.join(OUT, "small_train_step.json"), tensors, meta)
 
