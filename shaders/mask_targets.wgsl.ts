@@ -9,6 +9,7 @@
  * @module
  */
 import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 
 /**
  * The mask-target kernel. Bindings: rois [R, 5], matched [R] i32, table [B, 2], maskTable [Gtot, 4],
@@ -17,7 +18,7 @@ import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts"
  * @example
  * ```ts
  * import { MASK_TARGETS_WGSL } from "./mask_targets.wgsl.ts";
- * console.log(MASK_TARGETS_WGSL.includes("fn bilinear"));
+ * console.log(MASK_TARGETS_WGSL.includes("fn bilinearTaps"));
  * ```
  */
 export const MASK_TARGETS_WGSL = /* wgsl */ `
@@ -35,23 +36,14 @@ fn pixel(base: u32, i: u32) -> f32 {
   return f32((words[base + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu);
 }
 
-// torchvision's bilinear_interpolate: zero outside [-1, H] x [-1, W], clamp to the last row/column.
-fn bilinear(base: u32, yIn: f32, xIn: f32, h: u32, w: u32) -> f32 {
-  if (yIn < -1.0 || yIn > f32(h) || xIn < -1.0 || xIn > f32(w)) { return 0.0; }
-  var y = max(yIn, 0.0);
-  var x = max(xIn, 0.0);
-  var yl = u32(y);
-  var xl = u32(x);
-  var yh = yl + 1u;
-  var xh = xl + 1u;
-  if (yl >= h - 1u) { yl = h - 1u; yh = yl; y = f32(yl); }
-  if (xl >= w - 1u) { xl = w - 1u; xh = xl; x = f32(xl); }
-  let ly = y - f32(yl);
-  let lx = x - f32(xl);
-  let hy = 1.0 - ly;
-  let hx = 1.0 - lx;
-  return (hy * hx) * pixel(base, yl * w + xl) + (hy * lx) * pixel(base, yl * w + xh) +
-    (ly * hx) * pixel(base, yh * w + xl) + (ly * lx) * pixel(base, yh * w + xh);
+${ROI_GRID_WGSL}
+${BILINEAR_TAPS_WGSL}
+// torchvision's bilinear_interpolate over the four taps of the byte mask.
+fn bilinear(base: u32, y: f32, x: f32, h: u32, w: u32) -> f32 {
+  let t = bilinearTaps(y, x, h, w);
+  if (!t.valid) { return 0.0; }
+  return t.w.x * pixel(base, t.i.x) + t.w.y * pixel(base, t.i.y) + t.w.z * pixel(base, t.i.z) +
+    t.w.w * pixel(base, t.i.w);
 }
 
 @compute @workgroup_size(${WORKGROUP_1D})
@@ -67,24 +59,17 @@ fn main(${MAIN_1D_ARGS}) {
   let g = maskTable[table[b].x + u32(m)];
   let h = g.y;
   let w = g.z;
-  let startW = rois[r * 5u + 1u]; // spatial scale 1, no half-pixel offset (aligned = False)
-  let startH = rois[r * 5u + 2u];
-  let roiW = max(rois[r * 5u + 3u] - startW, 1.0);
-  let roiH = max(rois[r * 5u + 4u] - startH, 1.0);
-  let binH = roiH / f32(p.size);
-  let binW = roiW / f32(p.size);
-  var gridH = p.sampling;
-  var gridW = p.sampling;
-  if (p.sampling <= 0) { gridH = i32(ceil(roiH / f32(p.size))); gridW = i32(ceil(roiW / f32(p.size))); }
-  let count = f32(max(gridH * gridW, 1));
+  // spatial scale 1, no half-pixel offset (aligned = False)
+  let grid = roiGrid(rois[r * 5u + 1u], rois[r * 5u + 2u], rois[r * 5u + 3u], rois[r * 5u + 4u], 1.0, false,
+                     p.size, p.size, p.sampling);
   var acc = 0.0;
-  for (var iy = 0; iy < gridH; iy++) {
-    let y = startH + f32(ph) * binH + (f32(iy) + 0.5) * binH / f32(gridH);
-    for (var ix = 0; ix < gridW; ix++) {
-      let x = startW + f32(pw) * binW + (f32(ix) + 0.5) * binW / f32(gridW);
+  for (var iy = 0; iy < grid.gridH; iy++) {
+    let y = grid.startH + f32(ph) * grid.binH + (f32(iy) + 0.5) * grid.binH / f32(grid.gridH);
+    for (var ix = 0; ix < grid.gridW; ix++) {
+      let x = grid.startW + f32(pw) * grid.binW + (f32(ix) + 0.5) * grid.binW / f32(grid.gridW);
       acc += bilinear(g.x, y, x, h, w);
     }
   }
-  out[idx] = acc / count;
+  out[idx] = acc / grid.count;
 }
 `;

@@ -20,6 +20,7 @@
  * @module
  */
 import { MAIN_1D_ARGS } from "./common.wgsl.ts";
+import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 
 /** Invocations per workgroup of the RoI kernels. */
 export const ROI_WORKGROUP = 64;
@@ -106,26 +107,14 @@ ${feats}
 ${mapLevels ? LEVEL_MAPPER_WGSL : ""}
 ${levelLoadWgsl(levels, V)}
 
-// torchvision's bilinear_interpolate: zero outside [-1, H] x [-1, W], clamp to the last row/column.
-fn bilinear(l: u32, base: u32, yIn: f32, xIn: f32, h: u32, w: u32) -> ${V} {
-  if (yIn < -1.0 || yIn > f32(h) || xIn < -1.0 || xIn > f32(w)) { return ${V}(0.0); }
-  var y = max(yIn, 0.0);
-  var x = max(xIn, 0.0);
-  var yl = u32(y);
-  var xl = u32(x);
-  var yh = yl + 1u;
-  var xh = xl + 1u;
-  if (yl >= h - 1u) { yl = h - 1u; yh = yl; y = f32(yl); }
-  if (xl >= w - 1u) { xl = w - 1u; xh = xl; x = f32(xl); }
-  let ly = y - f32(yl);
-  let lx = x - f32(xl);
-  let hy = 1.0 - ly;
-  let hx = 1.0 - lx;
-  let v1 = load(l, base + (yl * w + xl) * p.cv);
-  let v2 = load(l, base + (yl * w + xh) * p.cv);
-  let v3 = load(l, base + (yh * w + xl) * p.cv);
-  let v4 = load(l, base + (yh * w + xh) * p.cv);
-  return (hy * hx) * v1 + (hy * lx) * v2 + (ly * hx) * v3 + (ly * lx) * v4;
+${ROI_GRID_WGSL}
+${BILINEAR_TAPS_WGSL}
+// torchvision's bilinear_interpolate over the four taps.
+fn bilinear(l: u32, base: u32, y: f32, x: f32, h: u32, w: u32) -> ${V} {
+  let t = bilinearTaps(y, x, h, w);
+  if (!t.valid) { return ${V}(0.0); }
+  return t.w.x * load(l, base + t.i.x * p.cv) + t.w.y * load(l, base + t.i.y * p.cv) +
+    t.w.z * load(l, base + t.i.z * p.cv) + t.w.w * load(l, base + t.i.w * p.cv);
 }
 
 @compute @workgroup_size(${ROI_WORKGROUP})
@@ -148,29 +137,17 @@ fn main(${MAIN_1D_ARGS}) {
   let l = u32(li);
   let h = p.height[l];
   let w = p.width[l];
-  let scale = p.scale[l];
-  let offset = select(0.0, 0.5, p.aligned != 0u);
-  let startW = x1 * scale - offset;
-  let startH = y1 * scale - offset;
-  var roiW = (x2 * scale - offset) - startW;
-  var roiH = (y2 * scale - offset) - startH;
-  if (p.aligned == 0u) { roiW = max(roiW, 1.0); roiH = max(roiH, 1.0); }
-  let binH = roiH / f32(p.outH);
-  let binW = roiW / f32(p.outW);
-  var gridH = p.sampling;
-  var gridW = p.sampling;
-  if (p.sampling <= 0) { gridH = i32(ceil(roiH / f32(p.outH))); gridW = i32(ceil(roiW / f32(p.outW))); }
-  let count = f32(max(gridH * gridW, 1));
+  let g = roiGrid(x1, y1, x2, y2, p.scale[l], p.aligned != 0u, p.outH, p.outW, p.sampling);
   let base = u32(b) * h * w * p.cv + c;
   var acc = ${V}(0.0);
-  for (var iy = 0; iy < gridH; iy++) {
-    let y = startH + f32(ph) * binH + (f32(iy) + 0.5) * binH / f32(gridH);
-    for (var ix = 0; ix < gridW; ix++) {
-      let x = startW + f32(pw) * binW + (f32(ix) + 0.5) * binW / f32(gridW);
+  for (var iy = 0; iy < g.gridH; iy++) {
+    let y = g.startH + f32(ph) * g.binH + (f32(iy) + 0.5) * g.binH / f32(g.gridH);
+    for (var ix = 0; ix < g.gridW; ix++) {
+      let x = g.startW + f32(pw) * g.binW + (f32(ix) + 0.5) * g.binW / f32(g.gridW);
       acc += bilinear(l, base, y, x, h, w);
     }
   }
-  out[local] = acc / count;
+  out[local] = acc / g.count;
 }
 `;
 }

@@ -16,6 +16,7 @@
  * The params struct and the level mapper are the forward's; the op wrapper passes them in.
  * @module
  */
+import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 
 /** Static variants of the backward kernel (each compiles once). */
 export interface RoiAlignBackwardVariant {
@@ -93,25 +94,16 @@ ${mapLevels ? shared.mapper : ""}
 ${atomicAddWgsl(levels)}
 ${addTap}
 
+${ROI_GRID_WGSL}
+${BILINEAR_TAPS_WGSL}
 // torchvision's bilinear_interpolate_gradient, scattering g · w_k into the four taps.
-fn scatter(l: u32, base: u32, cs: u32, yIn: f32, xIn: f32, h: u32, w: u32, g: ${V}) {
-  if (yIn < -1.0 || yIn > f32(h) || xIn < -1.0 || xIn > f32(w)) { return; }
-  var y = max(yIn, 0.0);
-  var x = max(xIn, 0.0);
-  var yl = u32(y);
-  var xl = u32(x);
-  var yh = yl + 1u;
-  var xh = xl + 1u;
-  if (yl >= h - 1u) { yl = h - 1u; yh = yl; y = f32(yl); }
-  if (xl >= w - 1u) { xl = w - 1u; xh = xl; x = f32(xl); }
-  let ly = y - f32(yl);
-  let lx = x - f32(xl);
-  let hy = 1.0 - ly;
-  let hx = 1.0 - lx;
-  addTap(l, base + (yl * w + xl) * cs, (hy * hx) * g);
-  addTap(l, base + (yl * w + xh) * cs, (hy * lx) * g);
-  addTap(l, base + (yh * w + xl) * cs, (ly * hx) * g);
-  addTap(l, base + (yh * w + xh) * cs, (ly * lx) * g);
+fn scatter(l: u32, base: u32, cs: u32, y: f32, x: f32, h: u32, w: u32, g: ${V}) {
+  let t = bilinearTaps(y, x, h, w);
+  if (!t.valid) { return; }
+  addTap(l, base + t.i.x * cs, t.w.x * g);
+  addTap(l, base + t.i.y * cs, t.w.y * g);
+  addTap(l, base + t.i.z * cs, t.w.z * g);
+  addTap(l, base + t.i.w * cs, t.w.w * g);
 }
 
 @compute @workgroup_size(64)
@@ -134,26 +126,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let l = u32(li);
   let h = p.height[l];
   let w = p.width[l];
-  let scale = p.scale[l];
-  let offset = select(0.0, 0.5, p.aligned != 0u);
-  let startW = x1 * scale - offset;
-  let startH = y1 * scale - offset;
-  var roiW = (x2 * scale - offset) - startW;
-  var roiH = (y2 * scale - offset) - startH;
-  if (p.aligned == 0u) { roiW = max(roiW, 1.0); roiH = max(roiH, 1.0); }
-  let binH = roiH / f32(p.outH);
-  let binW = roiW / f32(p.outW);
-  var gridH = p.sampling;
-  var gridW = p.sampling;
-  if (p.sampling <= 0) { gridH = i32(ceil(roiH / f32(p.outH))); gridW = i32(ceil(roiW / f32(p.outW))); }
-  let count = f32(max(gridH * gridW, 1));
+  let grid = roiGrid(x1, y1, x2, y2, p.scale[l], p.aligned != 0u, p.outH, p.outW, p.sampling);
   let cs = p.cv * ${lanes}u;                       // channels per pixel, in scalars
   let base = u32(b) * h * w * cs + c * ${lanes}u;
-  let g = gradOut[idx] / count;
-  for (var iy = 0; iy < gridH; iy++) {
-    let y = startH + f32(ph) * binH + (f32(iy) + 0.5) * binH / f32(gridH);
-    for (var ix = 0; ix < gridW; ix++) {
-      let x = startW + f32(pw) * binW + (f32(ix) + 0.5) * binW / f32(gridW);
+  let g = gradOut[idx] / grid.count;
+  for (var iy = 0; iy < grid.gridH; iy++) {
+    let y = grid.startH + f32(ph) * grid.binH + (f32(iy) + 0.5) * grid.binH / f32(grid.gridH);
+    for (var ix = 0; ix < grid.gridW; ix++) {
+      let x = grid.startW + f32(pw) * grid.binW + (f32(ix) + 0.5) * grid.binW / f32(grid.gridW);
       scatter(l, base, cs, y, x, h, w, g);
     }
   }
