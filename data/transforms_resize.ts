@@ -7,6 +7,7 @@
  */
 
 import type { Image, TrainItem } from "./types.ts";
+import { resizeMasksNearest } from "../ops/upsample.ts";
 
 const f32 = Math.fround;
 
@@ -106,44 +107,8 @@ export function resizeImage(image: Image, outH: number, outW: number): Image {
   return { data, width: outW, height: outH };
 }
 
-function nearestIndex(inSize: number, outSize: number): Int32Array {
-  const idx = new Int32Array(outSize);
-  const scale = f32(inSize / outSize);
-  for (let d = 0; d < outSize; d++) idx[d] = Math.min(Math.floor(f32(d * scale)), inSize - 1);
-  return idx;
-}
-
-/**
- * Nearest-neighbour resize of an `n × inH × inW` mask stack (torch `mode="nearest"`).
- * @example
- * ```ts
- * resizeMasksNearest(new Uint8Array([1, 0, 0, 1]), 1, 2, 2, 4, 4); // 4×4 with two 2×2 blocks
- * ```
- */
-export function resizeMasksNearest(
-  masks: Uint8Array,
-  n: number,
-  inH: number,
-  inW: number,
-  outH: number,
-  outW: number,
-): Uint8Array {
-  const out = new Uint8Array(n * outH * outW);
-  const iy = nearestIndex(inH, outH), ix = nearestIndex(inW, outW);
-  for (let k = 0; k < n; k++) {
-    const s = k * inH * inW, o = k * outH * outW;
-    for (let y = 0; y < outH; y++) {
-      const orow = o + y * outW;
-      if (y > 0 && iy[y] === iy[y - 1]) {
-        out.copyWithin(orow, orow - outW, orow);
-        continue;
-      }
-      const row = s + iy[y] * inW;
-      for (let x = 0; x < outW; x++) out[orow + x] = masks[row + ix[x]];
-    }
-  }
-  return out;
-}
+/** Nearest-neighbour resize of byte masks (torch `mode="nearest"`); lives with the GPU resize's index rule. */
+export { resizeMasksNearest } from "../ops/upsample.ts";
 
 /**
  * torchvision's resize rule: `scale = min(minSize / shortSide, maxSize / longSide)`, output size

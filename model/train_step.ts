@@ -15,7 +15,7 @@ import { flagNonFinite } from "../ops/optimizer.ts";
 import { roiTargets } from "../ops/roi_targets.ts";
 import { rpnTargets } from "../ops/targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
-import { nearestSourceIndex } from "../ops/upsample.ts";
+import { resizeMasksNearest } from "../ops/upsample.ts";
 import { type RawImage, transformImages } from "./detect.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
@@ -111,27 +111,6 @@ function checkBatch(model: MaskRcnnModel, batch: TrainBatch): void {
   });
 }
 
-function resizeMasks(
-  masks: Uint8Array,
-  n: number,
-  inH: number,
-  inW: number,
-  outH: number,
-  outW: number,
-): Uint8Array {
-  if (inH === outH && inW === outW) return masks;
-  const out = new Uint8Array(n * outH * outW);
-  const ys = Int32Array.from({ length: outH }, (_, y) => nearestSourceIndex(y, inH, outH));
-  const xs = Int32Array.from({ length: outW }, (_, x) => nearestSourceIndex(x, inW, outW));
-  for (let k = 0; k < n; k++) {
-    for (let y = 0; y < outH; y++) {
-      const src = k * inH * inW + ys[y] * inW, dst = (k * outH + y) * outW;
-      for (let x = 0; x < outW; x++) out[dst + x] = masks[src + xs[x]];
-    }
-  }
-  return out;
-}
-
 function first(totals: Tensor, index: number): Tensor {
   return gatherRows(totals.reshape([totals.size, 1]), tensorFromArray(new Int32Array([index]), [1])).reshape([
     1,
@@ -167,7 +146,7 @@ export function forwardBackward(
     const rh = Math.fround(Math.fround(h) / Math.fround(oh)),
       rw = Math.fround(Math.fround(w) / Math.fround(ow));
     const boxes = t.boxes.map((v, k) => Math.fround(v * (k % 2 === 0 ? rw : rh)));
-    const masks = t.masks ? resizeMasks(t.masks, t.labels.length, oh, ow, h, w) : undefined;
+    const masks = t.masks ? resizeMasksNearest(t.masks, t.labels.length, oh, ow, h, w) : undefined;
     return { boxes, labels: t.labels, masks, maskSize: [h, w] as const };
   }));
   const tape = backboneForwardTrain(config, params, transformed.images);
