@@ -11,6 +11,7 @@
  * @module
  */
 import { readSafetensors } from "./safetensors.ts";
+import { CHECKSUM_KEY, checksumMetadata } from "./checksum.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
@@ -109,13 +110,17 @@ function safetensorsChunks(
   tensors: [string, WeightTensor][],
   metadata: Record<string, string>,
 ): Uint8Array[] {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
+  const bytesOf = (t: WeightTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
       throw new Error(`tensor ${name} has ${t.data.length} values but shape [${t.shape}]`);
     }
+  }
+  const sums = checksumMetadata(tensors.map(([name, t]) => [name, bytesOf(t)]), metadata);
+  const header: Record<string, unknown> = { __metadata__: { ...metadata, [CHECKSUM_KEY]: sums } };
+  let offset = 0;
+  for (const [name, t] of tensors) {
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -125,7 +130,7 @@ function safetensorsChunks(
   padded.set(json, 8);
   return [
     padded,
-    ...tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+    ...tensors.map(([, t]) => bytesOf(t)),
   ];
 }
 
@@ -217,9 +222,11 @@ function parseJson(file: string, key: string, text: string | undefined): unknown
 }
 
 /**
- * Reads and validates a checkpoint written by {@link saveCheckpoint}: weights, optimizer state (every
- * `optimizer.<param>.<state>` the metadata lists must be present), step, config and RNG state. Throws
- * {@link CheckpointError} naming the file and what is missing or malformed.
+ * Reads and validates a checkpoint written by {@link saveCheckpoint}: the checksums of every tensor and of
+ * the metadata (checkpoints written before checksums existed load unverified), weights, optimizer state
+ * (every `optimizer.<param>.<state>` the metadata lists must be present), step, config and RNG state.
+ * Throws {@link CheckpointError} naming the file and what is missing, malformed or corrupt (its `cause` is
+ * a `ChecksumMismatchError` listing the damaged tensors when the integrity check fails).
  *
  * @example
  * ```ts
