@@ -5,6 +5,7 @@
  * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
  * @module
  */
+import { tempPathFor } from "../model/checkpoint.ts";
 import { initWeights } from "../model/init.ts";
 import { buildModel, loadWeights, type MaskRcnnModel, saveWeights } from "../model/mask_rcnn.ts";
 import { createOptimizer, type Optimizer, type OptimizerOptions } from "../model/optimizer.ts";
@@ -82,7 +83,12 @@ export async function prepareModel(
  */
 export async function writeFinalWeights(model: MaskRcnnModel, opt: Optimizer, path: string): Promise<void> {
   await syncStateDict(model, opt);
-  const tmp = `${path}.tmp`;
-  await Deno.writeFile(tmp, saveWeights(model));
-  await Deno.rename(tmp, path);
+  const tmp = tempPathFor(path);
+  try {
+    await Deno.writeFile(tmp, saveWeights(model));
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }

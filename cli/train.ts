@@ -18,6 +18,7 @@ import type { Dataset, TrainItem } from "../data/types.ts";
 import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
+import { removeStaleTempFiles } from "../model/checkpoint.ts";
 import {
   type CliIo,
   type Command,
@@ -287,6 +288,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   if (train.issues > 0) io.out(`${settings.dataset}: ${train.issues} data problems repaired while indexing`);
 
   await Deno.mkdir(out, { recursive: true });
+  // temporary files of writes killed in an earlier run of this folder (older releases: model.safetensors.tmp)
+  const stale = await removeStaleTempFiles(out, ["model.safetensors.tmp"]);
+  if (stale.length) io.out(`${out}: removed ${stale.length} stale temporary file(s) of an interrupted write`);
   const { model, opt, step, position } = await prepareModel(settings, resume ? files.checkpoint : null);
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;

@@ -152,6 +152,52 @@ function splitPath(path: string): [string, string] {
 }
 
 /**
+ * The temporary file an atomic write of `path` goes through: `.<name>.<pid>.<8 hex>.tmp` beside it (the
+ * pattern {@link removeStaleTempFiles} cleans up).
+ *
+ * @example
+ * ```ts
+ * import { tempPathFor } from "./checkpoint.ts";
+ * console.log(tempPathFor("run/model.safetensors").startsWith("run/.model.safetensors.")); // true
+ * ```
+ */
+export function tempPathFor(path: string): string {
+  const [dir, base] = splitPath(path);
+  return `${dir}/.${base}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+}
+
+/** `.<name>.<pid>.<8 hex>.tmp`, as {@link tempPathFor} names them. */
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files that killed writes of {@link saveCheckpoint} / {@link tempPathFor} left in
+ * `dir` (`.<name>.<pid>.<8 hex>.tmp` of another process than this one, plus the names in `legacy`);
+ * nothing else is touched. Returns the removed file names. A missing `dir` removes nothing.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTempFiles } from "./checkpoint.ts";
+ * // const removed = await removeStaleTempFiles("runs/a"); // [".checkpoint.safetensors.4711.0a1b2c3d.tmp"]
+ * console.log(typeof removeStaleTempFiles);
+ * ```
+ */
+export async function removeStaleTempFiles(dir: string, legacy: readonly string[] = []): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = TEMP_FILE.exec(entry.name);
+      const stale = (m !== null && Number(m[2]) !== Deno.pid) || legacy.includes(entry.name);
+      if (!entry.isFile || !stale) continue;
+      await Deno.remove(`${dir}/${entry.name}`);
+      removed.push(entry.name);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed.sort();
+}
+
+/**
  * Writes weights, optimizer state (read back from the GPU, if `opt` is given), step, config and RNG state
  * into ONE safetensors file, atomically: a temporary file next to `path` is written, synced and renamed;
  * on any failure it is removed and the previous checkpoint at `path` is untouched.
@@ -195,8 +241,7 @@ export async function saveCheckpoint(
     tensors.push(...await readOptimizerState(opt));
   }
   const chunks = safetensorsChunks(tensors, metadata);
-  const [dir, base] = splitPath(path);
-  const tmp = `${dir}/.${base}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const tmp = tempPathFor(path);
   try {
     await (options.writeFile ?? defaultWriter)(tmp, chunks);
     await Deno.rename(tmp, path);
