@@ -87,12 +87,13 @@ function fn(qualifiedName: string, call: (args: unknown[]) => unknown): PyCallab
 
 function rebuildTensor(file: string, name: string) {
   return fn(`torch._utils.${name}`, ([storage, offset, shape, stride]) => {
-    const count = (d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0;
-    const ints = (x: unknown) => Array.isArray(x) && x.length <= 64 && x.every(count);
-    if (!(storage instanceof StorageRef) || !count(offset) || !ints(shape) || !ints(stride)) {
+    // signs and bounds are checked per tensor (with its name) by checkView before anything is read
+    const int = (d: unknown) => Number.isSafeInteger(d);
+    const ints = (x: unknown) => Array.isArray(x) && x.length <= 64 && x.every(int);
+    if (!(storage instanceof StorageRef) || !int(offset) || !ints(shape) || !ints(stride)) {
       throw new WeightsFormatError(
         file,
-        `${name} called with malformed arguments (storage, offset ≥ 0, shape and stride of sizes ≥ 0)`,
+        `${name} called with malformed arguments (a storage, an integer offset, shape and stride)`,
       );
     }
     return new TensorRef(storage as StorageRef, offset as number, shape as number[], stride as number[]);
