@@ -206,8 +206,17 @@ export class ZipArchive {
 /** Inflates raw deflate data that must come to exactly `size` bytes; stops as soon as it exceeds it. */
 async function inflateAtMost(raw: Uint8Array, size: number, fail: (detail: string) => never) {
   const out = new Uint8Array(size);
-  const reader = new Blob([raw as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  // fed in 16 KiB pieces on demand: deflate expands at most ~1032:1, so one step yields ≤ ~17 MB and a
+  // lying entry is stopped after a few MiB (a whole-buffer source would be inflated in one go)
+  let fed = 0;
+  const source = new ReadableStream<BufferSource>({
+    pull(controller) {
+      if (fed >= raw.length) return controller.close();
+      controller.enqueue(raw.slice(fed, fed + 16384));
+      fed += 16384;
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream("deflate-raw")).getReader();
   let at = 0;
   try {
     for (;;) {
