@@ -65,8 +65,9 @@ function mutate(
   const done: Mutation[] = [];
   const count = 1 + Math.floor(random() * 4);
   for (let m = 0; m < count; m++) {
-    const [lo, hi] = region ?? [0, out.length];
-    const at = lo + Math.floor(random() * Math.max(1, hi - lo));
+    const hi = Math.min(region?.[1] ?? out.length, out.length);
+    const lo = Math.min(region?.[0] ?? 0, hi - 1);
+    const at = lo + Math.floor(random() * (hi - lo)); // in [0, out.length)
     const kind = ["flip", "byte", "special", "delete", "insert", "duplicate"][Math.floor(random() * 6)];
     const value = Math.floor(random() * 256);
     const splice = (cut: number, insert: Uint8Array) => {
