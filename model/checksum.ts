@@ -4,9 +4,9 @@
  * stored as one JSON string under the `__metadata__` key {@link CHECKSUM_KEY}.
  *
  * Decisions: XXH32 rather than CRC-32C because it reads 32-bit words and runs 5–8× faster in pure
- * TypeScript (0.6–1.4 GB/s vs 130–185 MB/s on a shared Zen 3 core), so checking a 0.5 GB checkpoint costs well under
- * a second; any single changed 32-bit word always changes the hash (each round is a bijection of the
- * accumulator), and it is the standard xxHash, so `xxhsum -H0` can check a tensor's bytes outside this
+ * TypeScript (0.6–1.4 GB/s vs 130–185 MB/s on a shared Zen 3 core), so checking a 0.5 GB checkpoint costs
+ * about half a second; any single changed 32-bit word always changes the hash (each round is a bijection
+ * of the accumulator), and it is the standard xxHash, so `xxhsum -H0` can check a tensor's bytes outside this
  * library. Per-tensor hashes let a mismatch name the damaged tensors. Files without the key (written before
  * checksums existed, or by other tools) load unverified.
  * @module
