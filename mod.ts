@@ -129,6 +129,9 @@ export interface TrainingBatch {
 /**
  * One training step on the GPU: forward, torchvision's five losses, backward, optimizer update; returns the
  * losses (one read-back). A non-finite loss throws `NonFiniteLossError` and leaves the weights untouched.
+ * The batch is checked first: at most `MAX_BATCH_IMAGES` (14) images, each bytes or a decoded image, and
+ * targets with Float32Array `boxes` (n×4), Int32Array `labels` (n) and Uint8Array `masks` (n×H×W); a wrong
+ * type throws `InvalidInputError` naming it (`batch.targets[1].boxes`), a wrong count `ShapeError`.
  *
  * @example
  * ```ts

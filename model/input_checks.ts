@@ -40,7 +40,10 @@ export class InvalidInputError extends TypeError {
   /** What the argument may be. */
   readonly expected: string;
 
-  /** @param op the function; @param argument its argument; @param got what was passed; @param expected what it takes. */
+  /**
+   * @param op the function; @param argument its argument; @param got what was passed;
+   * @param expected what it takes; @param hint how to fix it (optional).
+   */
   constructor(op: string, argument: string, got: string, expected: string, hint = "") {
     super(`${op}: ${argument} is ${got}; expected ${expected}${hint ? ` (${hint})` : ""}`);
     this.name = "InvalidInputError";
