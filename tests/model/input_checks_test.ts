@@ -13,6 +13,7 @@ import {
   InvalidInputError,
   LimitError,
   MAX_BATCH_IMAGES,
+  ShapeError,
   trainStep,
 } from "../../mod.ts";
 import { trainStep as trainStepRaw } from "../../model/train_step.ts";
@@ -148,3 +149,26 @@ for (const [what, batch, argument, pattern] of TRAIN_CASES) {
     await assert.rejects(() => trainStepRaw(model, batch as never, opt), typed(argument, pattern));
   });
 }
+
+Deno.test("trainStep refuses counts that disagree (images/targets, boxes/labels, masks) before any work", async () => {
+  const cases: [unknown, RegExp][] = [
+    [{ images: [rgb(), rgb()], targets: [target()] }, /2 images and 1 targets/],
+    [
+      { images: [rgb()], targets: [{ ...target(), boxes: new Float32Array(8) }] },
+      /target 0: 2 boxes for 1 labels/,
+    ],
+    [
+      { images: [rgb()], targets: [{ ...target(), masks: new Uint8Array(15) }] },
+      /masks of 15 bytes are not 1×4×4/,
+    ],
+    [{ images: [rgb()], targets: [{ ...target(), labels: new Int32Array([9]) }] }, /label 9 outside 1\.\.3/],
+  ];
+  for (const [batch, pattern] of cases) {
+    for (const step of [trainStep, trainStepRaw]) {
+      await assert.rejects(
+        () => step(model, batch as never, opt),
+        (e) => e instanceof ShapeError && pattern.test(e.message),
+      );
+    }
+  }
+});
