@@ -57,7 +57,7 @@ Detection and output:
                           default: the image's index
       --batch N           images per forward pass, 1 to ${MAX_BATCH_IMAGES}; consecutive same-size images are
                           batched (default 1)
-      --json              end with one JSON line: per-image counts, ms and the files written
+      --json              end with one JSON line: per-image counts, ms, skipped images, files written
   -h, --help              this help
 
 Exit codes: 0 done, 1 failed (bad weights, no GPU), 2 bad arguments (also: an output file in the way,
