@@ -13,7 +13,8 @@
  *
  * Each subcommand lives in `cli/<name>.ts` and is listed in {@link COMMANDS} (loaded on first use, so
  * `--help` starts fast); add a row there to add one. {@link main} runs a command line in-process against an
- * output sink, which is what the tests use. Exit codes: 0 success, 1 failure while working, 2 usage error.
+ * output sink, which is what the tests use. Exit codes: 0 success, 1 failure while working, 2 usage error,
+ * 3 `detect` finished but skipped undecodable images.
  * @module
  */
 import { type CliIo, type Command, consoleIo, UsageError } from "./cli/_common.ts";

@@ -17,6 +17,7 @@
 import { decodeImage } from "./data/image_codec.ts";
 import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
+import { checkBatchSize, checkImageInput, checkTrainBatch } from "./model/input_checks.ts";
 import type { Optimizer } from "./model/optimizer.ts";
 import {
   type Losses,
@@ -63,6 +64,7 @@ export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from ".
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
 export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
+export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
 
 /** What {@link detect} takes: decoded RGB/RGBA pixels, or encoded PNG/JPEG bytes. */
@@ -72,9 +74,20 @@ async function toRaw(input: ImageInput, index: number): Promise<RawImage> {
   return input instanceof Uint8Array ? await decodeImage(input, `image ${index}`) : input;
 }
 
+/** `detect`'s image argument(s): an array of at most MAX_BATCH_IMAGES, each bytes or a decoded image. */
+function checkDetectInput(input: unknown): void {
+  if (Array.isArray(input)) {
+    checkBatchSize("detect", input.length);
+    input.forEach((image, i) => checkImageInput("detect", `images[${i}]`, image));
+  } else checkImageInput("detect", "image", input);
+}
+
 /**
  * Detects objects (and their masks) in one image or an array of images; the whole forward runs on the GPU
- * with one read-back. Encoded PNG/JPEG bytes are decoded first (imagescript's WebAssembly codecs).
+ * with one read-back. Encoded PNG/JPEG bytes are decoded first (imagescript's WebAssembly codecs). An
+ * array holds at most `MAX_BATCH_IMAGES` (14) images. Anything else (a path string, `null`, an
+ * `ArrayBuffer` — wrap encoded bytes in a `Uint8Array` — or pixel data that is not 8-bit) throws
+ * `InvalidInputError` naming the argument and what it accepts.
  *
  * @example One image in, one result out
  * ```ts
@@ -98,6 +111,7 @@ export async function detect(
   input: ImageInput | readonly ImageInput[],
   options: DetectOptions = {},
 ): Promise<Detection | Detection[]> {
+  checkDetectInput(input);
   if (Array.isArray(input)) {
     const raws = await Promise.all((input as readonly ImageInput[]).map(toRaw));
     return await detectImages(model, raws, options);
@@ -115,6 +129,9 @@ export interface TrainingBatch {
 /**
  * One training step on the GPU: forward, torchvision's five losses, backward, optimizer update; returns the
  * losses (one read-back). A non-finite loss throws `NonFiniteLossError` and leaves the weights untouched.
+ * The batch is checked first: at most `MAX_BATCH_IMAGES` (14) images, each bytes or a decoded image, and
+ * targets with Float32Array `boxes` (n×4), Int32Array `labels` (n) and Uint8Array `masks` (n×H×W); a wrong
+ * type throws `InvalidInputError` naming it (`batch.targets[1].boxes`), a wrong count `ShapeError`.
  *
  * @example
  * ```ts
@@ -134,6 +151,7 @@ export async function trainStep(
   opt: Optimizer,
   options?: TrainStepOptions,
 ): Promise<Losses> {
+  checkTrainBatch("trainStep", batch, checkImageInput);
   const images = await Promise.all(batch.images.map(toRaw));
   return await trainStepRaw(model, { images, targets: batch.targets }, opt, options);
 }

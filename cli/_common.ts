@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readJsonFile as readJsonData } from "../data/json_file.ts";
 import { COCO_CLASS_NAMES } from "../model/coco_names.ts";
 import { type ConfigOverrides, type MaskRcnnConfig, type PresetName, PRESETS } from "../model/config.ts";
 
@@ -267,11 +268,10 @@ export async function requireFile(what: string, path: string, dir = false): Prom
  */
 export async function readJsonFile(what: string, path: string): Promise<unknown> {
   await requireFile(what, path);
-  const text = await Deno.readTextFile(path);
   try {
-    return JSON.parse(text);
+    return await readJsonData(path);
   } catch (e) {
-    throw new UsageError(`${what}: ${path} is not valid JSON (${(e as Error).message})`);
+    throw new UsageError(`${what}: ${(e as Error).message}`);
   }
 }
 

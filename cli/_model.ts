@@ -67,9 +67,22 @@ export interface DetectedImage {
   ms: number;
 }
 
+/** Options of {@link detectEach}. */
+export interface DetectEachOptions {
+  /** Most images per forward (consecutive images of the same size). */
+  batch: number;
+  /** Keep detections with score ≥ this. */
+  scoreThreshold: number;
+  /**
+   * Called when an image cannot be read or decoded; the image is then skipped. Without it, the error
+   * stops the run.
+   */
+  onSkip?: (index: number, error: Error) => void;
+}
+
 /**
  * Reads the images in order and runs detection, batching up to `batch` consecutive images of the same size
- * into one forward; yields results in input order.
+ * into one forward; yields results in input order (skipped images yield nothing).
  *
  * @example
  * ```ts
@@ -81,7 +94,7 @@ export interface DetectedImage {
 export async function* detectEach(
   model: MaskRcnnModel,
   sources: readonly ImageSource[],
-  options: { batch: number; scoreThreshold: number },
+  options: DetectEachOptions,
 ): AsyncGenerator<DetectedImage> {
   let group: { index: number; image: RawImage }[] = [];
   const flush = async function* () {
@@ -98,7 +111,14 @@ export async function* detectEach(
     }
   };
   for (let index = 0; index < sources.length; index++) {
-    const image = await sources[index].read();
+    let image: RawImage;
+    try {
+      image = await sources[index].read();
+    } catch (e) {
+      if (!options.onSkip) throw e;
+      options.onSkip(index, e as Error);
+      continue;
+    }
     const first = group[0]?.image;
     if (first && (first.width !== image.width || first.height !== image.height)) yield* flush();
     group.push({ index, image });

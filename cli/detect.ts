@@ -4,10 +4,14 @@
  * `loadRes` and `eval --results` read). Prints one line per image (detections, top classes, ms); with
  * `--json` the last stdout line is one JSON object describing the run.
  *
- * Decisions: overlays are named `<stem>_det.png` (never the input's own name, so `--out` may be the input
- * folder), with `_<n>` added when two inputs share a stem; image ids are the input index unless
- * `--image-ids` maps them; category ids are the labels (torchvision's COCO models use category ids as
- * labels) unless the config file has `categoryIds`. A directory argument stands for its PNG/JPEG files.
+ * Decisions: nothing is ever written over an input, and nothing over an existing file without
+ * `--overwrite`; all output names are fixed, and the folder proved writable, before any work
+ * (`_output.ts`). Overlays are named `<stem>_det.png`, with `_<n>` added when that name is taken by an input
+ * or another overlay, so `--out` may be the input folder. An image that cannot be read or decoded is
+ * skipped with a warning naming it; everything else is written (results.json included) and the exit code
+ * is 3. Image ids are the input index unless `--image-ids` maps them; category ids are the labels
+ * (torchvision's COCO models use category ids as labels) unless the config file has `categoryIds`. A
+ * directory argument stands for its PNG/JPEG files (symbolic links followed).
  * @module
  */
 import { basename, extname, join } from "node:path";
@@ -30,11 +34,16 @@ import {
   UsageError,
 } from "./_common.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
+import { planDetectOutputs, prepareOutputFolder } from "./_output.ts";
+import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 
 const HELP = `Usage: deno task detect --weights FILE [options] IMAGES...
 
 Detects objects in PNG/JPEG images (a directory stands for its images). Writes an overlay PNG per image
-(<stem>_det.png) and results.json (COCO results) into --out, and prints a line per image.
+(<stem>_det.png, or <stem>_<n>_det.png when that name is an input or taken) and results.json (COCO
+results) into --out, and prints a line per image. Never writes over an input; files already in --out are
+replaced only with --overwrite (checked before any work). Images that cannot be decoded are skipped with
+a warning; the others are written.
 
 Model:
 ${MODEL_OPTIONS_HELP}
@@ -42,14 +51,17 @@ ${MODEL_OPTIONS_HELP}
 Detection and output:
   -s, --score X           keep detections with score ≥ X (default 0.5)
   -o, --out DIR           output folder, created if missing (default ./detections)
+      --overwrite         replace files of an earlier run in --out (never an input image)
       --image-ids FILE    JSON image ids for results.json: an array (one per image, in order), an object
                           {file or basename: id}, or a COCO instances file (images[].file_name → id);
                           default: the image's index
-      --batch N           images per forward pass; consecutive same-size images are batched (default 1)
-      --json              end with one JSON line: per-image counts, ms and the files written
+      --batch N           images per forward pass, 1 to ${MAX_BATCH_IMAGES}; consecutive same-size images are
+                          batched (default 1)
+      --json              end with one JSON line: per-image counts, ms, skipped images, files written
   -h, --help              this help
 
-Exit codes: 0 done, 1 failed (undecodable image, bad weights, no GPU), 2 bad arguments.
+Exit codes: 0 done, 1 failed (bad weights, no GPU), 2 bad arguments (also: an output file in the way,
+--out not writable), 3 done but some images were skipped (undecodable; each named in a warning).
 
 Example:
   deno task detect --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth --bn-eps 0 --out out street.jpg`;
@@ -58,6 +70,7 @@ const OPTIONS = {
   ...MODEL_OPTIONS,
   score: { type: "string", short: "s" },
   out: { type: "string", short: "o" },
+  overwrite: { type: "boolean" },
   "image-ids": { type: "string" },
   batch: { type: "string" },
   json: { type: "boolean" },
@@ -78,8 +91,10 @@ async function imageFiles(positionals: readonly string[]): Promise<string[]> {
     if (info?.isDirectory) {
       const inside: string[] = [];
       for await (const entry of Deno.readDir(arg)) {
-        if (entry.isFile && IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
-          inside.push(join(arg, entry.name));
+        // A symbolic link is followed (a dangling one is kept, and skipped with a warning when read).
+        if ((entry.isFile || entry.isSymlink) && IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+          const path = join(arg, entry.name);
+          if (entry.isFile || !(await Deno.stat(path).catch(() => undefined))?.isDirectory) inside.push(path);
         }
       }
       if (inside.length === 0) throw new UsageError(`image argument ${i + 1}: no PNG/JPEG files in ${arg}`);
@@ -121,15 +136,6 @@ async function imageIds(values: ParsedValues, files: readonly string[]): Promise
   return files.map((file) => map.get(file) ?? map.get(basename(file)) ?? bad(`no id for image ${file}`));
 }
 
-/** `<stem>_det.png` in `out`, unique among the names already used. */
-function overlayPath(out: string, file: string, used: Set<string>): string {
-  const stem = basename(file, extname(file));
-  let name = `${stem}_det.png`;
-  for (let n = 1; used.has(name); n++) name = `${stem}_${n}_det.png`;
-  used.add(name);
-  return join(out, name);
-}
-
 /** "2 person, 1 dog" for the three most frequent classes. */
 function topClasses(labels: Int32Array, names: readonly string[] | undefined): string {
   const counts = new Map<number, number>();
@@ -150,12 +156,16 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const files = await imageFiles(positionals);
   const ids = await imageIds(values, files);
   const scoreThreshold = numberOption(values, "score", { min: 0, max: 1 }, 0.5);
-  const batch = numberOption(values, "batch", { min: 1, integer: true }, 1);
+  const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES, integer: true }, 1);
   const out = stringOption(values, "out") ?? "detections";
   const json = values.json === true;
   const config = cliConfig(choice);
   const names = classNamesFor(config, choice.classNames);
   const byLabel = categoryIdsByLabel(config.numClasses, choice.categoryIds);
+  await prepareOutputFolder("--out", out);
+  const outputs = await planDetectOutputs(out, files, values.overwrite === true);
+  // Only names planned above are written, each once; without --overwrite none of them exists yet.
+  const writeOptions = { createNew: values.overwrite !== true };
 
   // The image codecs (imagescript) read env vars when loaded: import them here, so that `--help` and
   // argument errors need no permissions.
@@ -169,17 +179,22 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     `loaded ${choice.weights} (${choice.options.preset ?? "maskrcnn_resnet50_fpn"}, ${config.numClasses} ` +
       `classes) in ${loadMs.toFixed(0)} ms`,
   );
-  await Deno.mkdir(out, { recursive: true });
 
-  const used = new Set<string>();
   const results: CocoResultEntry[] = [];
   const perImage: Record<string, unknown>[] = [];
   const written: string[] = [];
+  const skipped: { file: string; error: string }[] = [];
+  const onSkip = (index: number, error: Error) => {
+    skipped.push({ file: files[index], error: error.message });
+    io.err(`warning: [${index + 1}/${files.length}] skipped ${files[index]}: ${error.message}`);
+  };
   const sources = files.map((file) => ({ name: file, read: () => readImageFile(file) }));
-  for await (const { index, image, detection, ms } of detectEach(model, sources, { batch, scoreThreshold })) {
+  for await (
+    const { index, image, detection, ms } of detectEach(model, sources, { batch, scoreThreshold, onSkip })
+  ) {
     const file = files[index];
-    const overlay = overlayPath(out, file, used);
-    await Deno.writeFile(overlay, drawDetections(image, detection, { classNames: names }));
+    const overlay = outputs.overlays[index];
+    await Deno.writeFile(overlay, drawDetections(image, detection, { classNames: names }), writeOptions);
     written.push(overlay);
     results.push(...toCocoResults(ids[index], detection, byLabel ?? ((label) => label)));
     const what = detection.count === 0
@@ -201,11 +216,12 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       overlay,
     });
   }
-  const resultsPath = join(out, "results.json");
-  await Deno.writeTextFile(resultsPath, JSON.stringify(results));
+  const resultsPath = outputs.results;
+  await Deno.writeTextFile(resultsPath, JSON.stringify(results), writeOptions);
   written.push(resultsPath);
   const total = perImage.reduce((s, r) => s + (r.count as number), 0);
-  io.out(`${total} detections in ${files.length} images; COCO results → ${resultsPath}`);
+  const skippedNote = skipped.length > 0 ? ` (${skipped.length} skipped: undecodable)` : "";
+  io.out(`${total} detections in ${perImage.length} images${skippedNote}; COCO results → ${resultsPath}`);
   if (json) {
     io.out(JSON.stringify({
       command: "detect",
@@ -215,11 +231,12 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       loadMs,
       totalMs: elapsedMs(start),
       images: perImage,
+      skipped,
       results: resultsPath,
       files: written,
     }));
   }
-  return 0;
+  return skipped.length > 0 ? 3 : 0;
 }
 
 /**

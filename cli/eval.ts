@@ -32,6 +32,10 @@ import {
   UsageError,
 } from "./_common.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
+import { prepareOutputFolder } from "./_output.ts";
+import { dirname } from "node:path";
+import { readJsonFile } from "../data/json_file.ts";
+import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 
 const HELP = `Usage: deno task eval --gt instances.json --results results.json [--type bbox|segm] [options]
        deno task eval --gt instances.json --weights FILE --images DIR [--type bbox|segm] [options]
@@ -50,8 +54,10 @@ Detecting first (instead of --results):
 ${MODEL_OPTIONS_HELP}
   -i, --images DIR        folder of the ground truth's images
   -s, --score X           keep detections with score ≥ X (default 0: COCO evaluation wants them all)
-      --batch N           images per forward pass (consecutive same-size images; default 1)
-      --save-results FILE also write the detections as COCO results JSON
+      --batch N           images per forward pass, 1 to ${MAX_BATCH_IMAGES} (consecutive same-size images;
+                          default 1)
+      --save-results FILE also write the detections as COCO results JSON (its folder is created and
+                          checked before detection starts)
   Labels map to category ids by the config file's "categoryIds", else by the ground truth's sorted
   categories when numClasses = categories + 1, else label = category id (torchvision's COCO models).
 
@@ -78,11 +84,10 @@ const OPTIONS = {
 /** Reads and parses a JSON file whose contents are data: bad JSON is a failure (exit 1) naming the file. */
 async function readDataJson(what: string, path: string): Promise<unknown> {
   await requireFile(what, path);
-  const text = await Deno.readTextFile(path);
   try {
-    return JSON.parse(text);
+    return await readJsonFile(path);
   } catch (e) {
-    throw new Error(`${what} ${path}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${what} ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -93,7 +98,29 @@ function checkGroundTruth(json: unknown, path: string): CocoGroundTruth {
       throw new Error(`--gt ${path}: no "${key}" array; not a COCO instances file`);
     }
   }
+  if (gt.categories.length === 0) {
+    throw new Error(`--gt ${path}: "categories" is empty; there is nothing to evaluate`);
+  }
   return gt;
+}
+
+/** Warns when results have categories the ground truth does not know (COCO evaluation ignores them). */
+function warnUnknownCategories(gt: CocoGroundTruth, results: readonly CocoResult[], io: CliIo): void {
+  const known = new Set(gt.categories.map((c) => c.id));
+  const unknown = new Set(results.map((r) => r.category_id).filter((id) => !known.has(id)));
+  if (unknown.size === 0) return;
+  const count = results.filter((r) => !known.has(r.category_id)).length;
+  const list = (ids: Iterable<number>) => {
+    const all = [...ids].sort((a, b) => a - b);
+    return all.slice(0, 8).join(", ") + (all.length > 8 ? ", …" : "");
+  };
+  const none = count === results.length;
+  io.err(
+    `warning: ${none ? `none of the ${count} results has` : `${count} of ${results.length} results have`} ` +
+      `a category of the ground truth (result category ids ${list(unknown)}; ground truth ${list(known)}); ` +
+      `${none ? "every AP will be 0" : "they are ignored"}: check the results' category ids (for a model, ` +
+      `"categoryIds" in --config)`,
+  );
 }
 
 /** Label → category id for a model evaluated on `gt` (see the module header). */
@@ -129,7 +156,14 @@ async function detectOnGroundTruth(
   }
   await requireFile("--images", imagesDir, true);
   const scoreThreshold = numberOption(values, "score", { min: 0, max: 1 }, 0);
-  const batch = numberOption(values, "batch", { min: 1, integer: true }, 1);
+  const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES, integer: true }, 1);
+  const save = stringOption(values, "save-results");
+  if (save !== undefined) {
+    if ((await Deno.stat(save).catch(() => undefined))?.isDirectory) {
+      throw new UsageError(`--save-results: ${save} is a folder; name the results file`);
+    }
+    await prepareOutputFolder("--save-results", dirname(save) || ".");
+  }
   // Loaded here: the image codecs read env vars when imported (see detect.ts).
   const { loadCocoDataset } = await import("../data/coco_dataset.ts");
   const dataset = await loadCocoDataset(gtPath, imagesDir, { withMasks: false });
@@ -155,7 +189,6 @@ async function detectOnGroundTruth(
     }
   }
   io.out(`detection took ${(elapsedMs(start) / 1000).toFixed(1)} s`);
-  const save = stringOption(values, "save-results");
   if (save !== undefined) {
     await Deno.writeTextFile(save, JSON.stringify(results));
     io.out(`COCO results → ${save}`);
@@ -194,6 +227,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   } else {
     results = await detectOnGroundTruth(values, gtPath, gt, type, io);
   }
+  warnUnknownCategories(gt, results, io);
   io.out(`evaluating ${results.length} results on ${gt.images.length} images (${type})`);
   const start = performance.now();
   const evaluation = evaluateCoco(gt, results, { iouType: type });

@@ -19,6 +19,7 @@ import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
 import { removeStaleTempFiles } from "../model/checkpoint.ts";
+import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import {
   type CliIo,
   type Command,
@@ -73,7 +74,7 @@ Run:
       --resume             continue the run in RUNDIR from its checkpoint, bit for bit (data order too);
                            only --steps, --val and the logging options may be given again
       --steps N            total training steps (default 1000)
-  -b, --batch B            images per step (default 4)
+  -b, --batch B            images per step, 1 to ${MAX_BATCH_IMAGES} (default 4)
       --seed N             seeds the initial weights, the data order and the samplers (default 0)
 
 Model (default: preset small, from scratch):
@@ -188,7 +189,7 @@ async function newRun(
   choice.options.preset ??= "small";
   const weights = stringOption(values, "weights") ?? null;
   if (weights !== null) await requireFile("--weights", weights);
-  const batch = numberOption(values, "batch", { min: 1, integer: true }, 4);
+  const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES, integer: true }, 4);
   const seed = numberOption(values, "seed", { min: 0, max: 2 ** 32 - 1, integer: true }, 0);
   const optimizer = optimizerFromArgs(values, steps);
   let config = cliConfig({ ...choice, weights: "" });
@@ -263,7 +264,12 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
 
   let settings: RunSettings, train: OpenedDataset;
   if (resume) {
-    settings = await readRunSettings(out);
+    settings = await readRunSettings(out).catch((e) => {
+      // A run.json cut short (or edited by hand) fails in JSON.parse: name the file.
+      throw e instanceof SyntaxError
+        ? new UsageError(`--resume: ${files.run}: not valid JSON (${e.message})`)
+        : e;
+    });
     const given = FIXED_ON_RESUME.filter((name) => values[name] !== undefined);
     if (given.length > 0) {
       throw new UsageError(

@@ -3,11 +3,12 @@
  * gives, per image, the decoded RGB image and targets (xywh boxes → x1,y1,x2,y2 clipped to the image,
  * contiguous labels, masks from polygons / RLE / compressed RLE). Crowd regions are kept out of the targets
  * and returned separately (`crowd`) for evaluation; `skipEmpty` drops images without non-crowd objects
- * (GluonCV's `skip_empty`).
+ * (GluonCV's `skip_empty`). Image files are `file_name` under the image folder; a `file_name` may name a
+ * subfolder (`train/x.jpg`) but never leave the folder (absolute, or `..`): `get` refuses it (`unsafe-path`).
  * @module
  */
 
-import { join } from "node:path";
+import { isAbsolute, join, normalize } from "node:path";
 import {
   type CocoAnnotation,
   type CocoCategory,
@@ -65,6 +66,24 @@ export interface CocoDataset extends Dataset<CocoItem> {
   image(imageId: number): CocoImage;
   /** All valid annotations of an image (crowd included), for evaluation. */
   annotations(imageId: number): readonly CocoAnnotation[];
+}
+
+/**
+ * The path of an image's file under `imageDir`. A `file_name` may hold subfolders (`train/x.jpg`) but must
+ * stay inside `imageDir`: an absolute path or one that climbs out with `..` is refused (`unsafe-path`).
+ */
+function imagePath(imageDir: string, img: CocoImage, annotationFile: string): string {
+  const name = img.file_name;
+  const normal = normalize(name);
+  if (isAbsolute(name) || /^[A-Za-z]:/.test(name) || normal === ".." || normal.startsWith("../")) {
+    throw new DataError(
+      "unsafe-path",
+      `file_name ${JSON.stringify(name)} leaves the image folder (absolute or "..": file names are ` +
+        "relative to the image folder)",
+      { file: annotationFile, imageId: img.id },
+    );
+  }
+  return join(imageDir, name);
 }
 
 function clippedBox(ann: CocoAnnotation, img: CocoImage): number[] {
@@ -166,7 +185,7 @@ export async function loadCocoDataset(
         throw new RangeError(`coco_dataset.ts: index ${i} out of range 0..${imageIds.length - 1}`);
       }
       const img = index.images.get(imageId)!;
-      const file = join(imageDir, img.file_name);
+      const file = imagePath(imageDir, img, annotationFile);
       const image = await readImageFile(file);
       if (image.width !== img.width || image.height !== img.height) {
         throw new DataError(

@@ -10,6 +10,21 @@ import type { RleRuns } from "./rle.ts";
 import { rleCountsFromStringShared } from "./rle_string.ts";
 
 /**
+ * An RLE's counts must cover its `height×width` pixels exactly; checked for every RLE as it is added, not
+ * only when a mask IoU is computed (pycocotools would loop forever or read past the runs there, and never
+ * looks at masks whose boxes do not overlap).
+ */
+function checkCoverage(counts: Uint32Array, height: number, width: number, what: string): void {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total !== height * width) {
+    throw new Error(
+      `${what}: RLE counts cover ${total} pixels but its size ${height}×${width} has ${height * width}`,
+    );
+  }
+}
+
+/**
  * Many masks' run lengths in one buffer; `runs()` gives `RleRuns` views once everything is added.
  *
  * @example
@@ -39,9 +54,12 @@ export class RunsPool {
       ) {
         throw new Error(`${what}.size must be [height, width] with non-negative integers`);
       }
-      return this.#add(rleCountsFromStringShared(seg.counts, `${what}.counts`), size[0], size[1]);
+      const counts = rleCountsFromStringShared(seg.counts, `${what}.counts`);
+      checkCoverage(counts, size[0], size[1], what);
+      return this.#add(counts, size[0], size[1]);
     }
     const runs = segmentationToRuns(seg, height, width, what);
+    if (!Array.isArray(seg)) checkCoverage(runs.counts, runs.height, runs.width, what);
     return this.#add(runs.counts, runs.height, runs.width);
   }
 

@@ -1,14 +1,17 @@
 /**
  * COCO `instances_*.json` parsing and validation: images, categories (ids mapped to contiguous labels 1..C
  * in id order, like Detectron's `json_category_id_to_contiguous_id`) and annotations. Each bad annotation
- * (unknown image or category, polygon with fewer than 3 points, zero-area box, malformed segmentation
- * shape) is reported as a `DataError` naming the file and annotation id; it is dropped and recorded in
- * `issues` with `onError: "skip"`, or thrown with `"throw"`.
+ * (unknown image or category, polygon with fewer than 3 points or with coordinates far outside the image,
+ * zero-area box, malformed segmentation shape, RLE counts that do not cover the image) is reported as a `DataError` naming the file and annotation id; it is dropped and recorded in
+ * `issues` with `onError: "skip"`, or thrown with `"throw"`. A file without categories is refused (a model
+ * needs at least one class).
  * @module
  */
 
 import { DataError, type OnDataError } from "./errors.ts";
-import type { CocoSegmentation } from "./polygon.ts";
+import { parseJsonText } from "./json_file.ts";
+import { type CocoSegmentation, polygonCoordinateLimit } from "./polygon.ts";
+import { rleCountsFromStringShared } from "./rle_string.ts";
 
 /** A COCO image record. */
 export interface CocoImage {
@@ -80,9 +83,19 @@ function annotationProblem(
   const s = ann.segmentation;
   if (Array.isArray(s)) {
     if (s.length === 0) return new DataError("bad-polygon", "segmentation has no polygons", at);
+    const limit = polygonCoordinateLimit(img.height, img.width);
     for (const [i, poly] of s.entries()) {
       if (!Array.isArray(poly) || poly.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
         return new DataError("bad-polygon", `polygon ${i} is not a list of numbers`, at);
+      }
+      const far = poly.find((v) => Math.abs(v) > limit);
+      if (far !== undefined) {
+        return new DataError(
+          "bad-polygon",
+          `polygon ${i} has coordinate ${far}, beyond ±${limit} (4× the image's longer side, at least ` +
+            `1024): refused before rasterising`,
+          at,
+        );
       }
       if (poly.length < 6 || poly.length % 2 !== 0) {
         return new DataError(
@@ -105,8 +118,34 @@ function annotationProblem(
         at,
       );
     }
+    const pixels = rlePixelCount(s.counts);
+    if (pixels !== img.height * img.width) {
+      return new DataError(
+        "bad-segmentation",
+        `RLE counts ${typeof pixels === "number" ? `cover ${pixels} pixels` : pixels}, but its size ` +
+          `${img.height}×${img.width} has ${img.height * img.width}`,
+        at,
+      );
+    }
   }
   return null;
+}
+
+/** The number of pixels an RLE's counts cover, or what is wrong with them. */
+function rlePixelCount(counts: string | unknown[]): number | string {
+  if (typeof counts === "string") {
+    try {
+      return rleCountsFromStringShared(counts, "counts").reduce((a, c) => a + c, 0);
+    } catch (e) {
+      return `are not a compressed RLE (${(e as Error).message})`;
+    }
+  }
+  let total = 0;
+  for (const c of counts) {
+    if (!Number.isInteger(c) || (c as number) < 0) return `hold ${JSON.stringify(c)}, not a count`;
+    total += c as number;
+  }
+  return total;
 }
 
 /**
@@ -118,16 +157,19 @@ function annotationProblem(
  * ```
  */
 export function parseCocoJson(text: string, file: string, onError: OnDataError = "throw"): CocoIndex {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new DataError("malformed-json", `malformed JSON (${(e as Error).message})`, { file }, { cause: e });
-  }
+  const json = parseJsonText(text, file);
   if (!isObject(json) || !Array.isArray(json.images) || !Array.isArray(json.categories)) {
     throw new DataError("invalid-annotation-file", "expected an object with images and categories arrays", {
       file,
     });
+  }
+  if (json.categories.length === 0) {
+    throw new DataError(
+      "invalid-annotation-file",
+      'has no categories: a COCO instances file lists the object classes in "categories" ' +
+        '([{"id": 1, "name": "cat"}, …])',
+      { file },
+    );
   }
   const images = new Map<number, CocoImage>();
   for (const img of json.images as CocoImage[]) {

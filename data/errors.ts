@@ -6,6 +6,7 @@
 /** What went wrong with a piece of input data. */
 export type DataErrorReason =
   | "missing-file"
+  | "unsafe-path"
   | "corrupt-image"
   | "image-too-large"
   | "image-size-mismatch"

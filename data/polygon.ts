@@ -35,6 +35,12 @@ function cInt(v: number): number {
  */
 export function polygonToRuns(xy: ArrayLike<number>, height: number, width: number): RleRuns {
   const scale = 5;
+  const limit = polygonCoordinateLimit(height, width);
+  for (let j = 0; j < xy.length; j++) {
+    if (!(Math.abs(xy[j]) <= limit)) {
+      throw new RangeError(`polygonToRuns: coordinate ${j} = ${xy[j]} is not a number within ±${limit}`);
+    }
+  }
   const k = xy.length >> 1;
   const x = new Int32Array(k + 1), y = new Int32Array(k + 1);
   for (let j = 0; j < k; j++) x[j] = cInt(scale * xy[2 * j] + 0.5);
@@ -139,14 +145,42 @@ function checkSize(fn: string, height: number, width: number): void {
   }
 }
 
-function checkPolygon(fn: string, what: string, poly: unknown): asserts poly is number[] {
+/**
+ * The largest |coordinate| a polygon of a `height×width` image may have: 4× the longer side, at least 1024.
+ * Rasterising walks every edge in steps of 1/5 pixel (maskApi), so memory grows with the coordinates; a
+ * polygon beyond this bound (a corrupt annotation, e.g. 1e9) is refused before anything is allocated.
+ *
+ * @example
+ * ```ts
+ * import { polygonCoordinateLimit } from "./polygon.ts";
+ * console.log(polygonCoordinateLimit(480, 640)); // 2560
+ * ```
+ */
+export function polygonCoordinateLimit(height: number, width: number): number {
+  return 4 * Math.max(height, width, 256);
+}
+
+function checkPolygon(
+  fn: string,
+  what: string,
+  poly: unknown,
+  height: number,
+  width: number,
+): asserts poly is number[] {
   if (!Array.isArray(poly)) throw new Error(`${fn}: ${what} must be an array of numbers [x0, y0, x1, y1, …]`);
   if (poly.length < 2 || poly.length % 2 !== 0) {
     throw new Error(`${fn}: ${what} must have an even number (≥ 2) of coordinates, got ${poly.length}`);
   }
+  const limit = polygonCoordinateLimit(height, width);
   for (let i = 0; i < poly.length; i++) {
     if (typeof poly[i] !== "number" || !Number.isFinite(poly[i])) {
       throw new Error(`${fn}: ${what}[${i}] must be a finite number, got ${poly[i]}`);
+    }
+    if (Math.abs(poly[i]) > limit) {
+      throw new Error(
+        `${fn}: ${what}[${i}] = ${poly[i]} lies beyond ±${limit} (4× the ${height}×${width} image's longer ` +
+          `side, at least 1024); refused before rasterising`,
+      );
     }
   }
 }
@@ -168,7 +202,7 @@ export function polygonsToRle(polygons: readonly number[][], height: number, wid
   checkSize("polygonsToRle", height, width);
   if (!Array.isArray(polygons)) throw new Error("polygonsToRle: polygons must be an array of polygons");
   return polygons.map((poly, i) => {
-    checkPolygon("polygonsToRle", `polygons[${i}]`, poly);
+    checkPolygon("polygonsToRle", `polygons[${i}]`, poly, height, width);
     return runsToRle(polygonToRuns(poly, height, width));
   });
 }
@@ -196,7 +230,7 @@ export function segmentationToRuns(
     if (segmentation.length === 0) throw new Error(`${what}: polygon list is empty`);
     const asBoxes = Array.isArray(segmentation[0]) && segmentation[0].length === 4;
     const parts = segmentation.map((poly, i) => {
-      checkPolygon(what, `${what}[${i}]`, poly);
+      checkPolygon(what, `${what}[${i}]`, poly, height, width);
       if (asBoxes) {
         if (poly.length !== 4) {
           throw new Error(`${what}[${i}]: has ${poly.length} numbers but ${what}[0] is a 4-number box`);

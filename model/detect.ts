@@ -17,6 +17,7 @@ import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { resnetForward } from "./resnet.ts";
 import { boxBranch } from "./roi_heads.ts";
 import { rpnForward } from "./rpn.ts";
+import { checkRawImages } from "./input_checks.ts";
 
 /** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
 export interface RawImage {
@@ -93,7 +94,8 @@ function rows(first: number, count: number): Tensor {
 }
 
 /**
- * Runs the model on a batch of decoded images and returns one {@link Detection} per image.
+ * Runs the model on a batch of decoded images (at most `MAX_BATCH_IMAGES`, 14) and returns one
+ * {@link Detection} per image. Arguments of the wrong type throw `InvalidInputError` naming them.
  *
  * @example
  * ```ts
@@ -112,6 +114,7 @@ export async function detectImages(
 ): Promise<Detection[]> {
   const params = model.params;
   if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
+  checkRawImages("detect", images);
   if (images.length === 0) return [];
   const config = model.config;
   const wantProbs = options.maskProbabilities === true;

@@ -23,6 +23,7 @@ import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
 import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
 import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
 import { layerGradients } from "./train_params.ts";
+import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
 
 /** Ground truth of one image in input pixels. */
 export interface TrainTarget {
@@ -83,6 +84,7 @@ export class NonFiniteLossError extends MaskRcnnGpuError {
 const LOSS_NAMES = ["rpnObjectness", "rpnBoxReg", "classifier", "boxReg", "mask"] as const;
 
 function checkBatch(model: MaskRcnnModel, batch: TrainBatch): void {
+  checkTrainBatch("trainStep", batch, checkRawImage);
   if (batch.images.length === 0 || batch.images.length !== batch.targets.length) {
     throw new ShapeError("trainStep", `${batch.images.length} images and ${batch.targets.length} targets`);
   }
@@ -277,6 +279,7 @@ export async function trainStep(
   opt: Optimizer,
   options: TrainStepOptions = {},
 ): Promise<Losses> {
+  checkBatch(model, batch); // before touching the optimizer's state
   zeroGradients(opt.entries);
   const step = opt.stepCount;
   const { losses, flag } = tidy(() => {

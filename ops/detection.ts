@@ -193,7 +193,16 @@ export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
   return out;
 }
 
-const SCALE_MAX_IMAGES = 14;
+/**
+ * Most images one {@link scaleBoxes} call takes (their ratios live in one 256-byte uniform block).
+ *
+ * @example
+ * ```ts
+ * import { SCALE_MAX_IMAGES } from "./detection.ts";
+ * console.log(SCALE_MAX_IMAGES); // 14
+ * ```
+ */
+export const SCALE_MAX_IMAGES = 14;
 
 /**
  * boxes: [B·K, 4] f32 (K per image) → the boxes times per-image ratios `[ratioH, ratioW]`
