@@ -1,7 +1,7 @@
 /**
  * A JPEG whose frame header claims 65500×65500 pixels (a 300-byte file) fails fast with a typed error
- * naming the file, without allocating the 12 GB such an image would need. (The pixel-count limit and its
- * message belong to data/image_codec.ts; this test only pins the outcome: typed, named, quick, small.)
+ * naming the file and the pixel limit (reason `image-too-large`, checked from the frame header before
+ * decoding), without allocating the 12 GB such an image would need.
  * @module
  */
 import assert from "node:assert/strict";
@@ -30,8 +30,8 @@ Deno.test("a JPEG claiming 65500×65500 pixels fails within a second with a type
   await assert.rejects(
     () => decodeImage(bytes, "huge.jpg"),
     (e) =>
-      (e instanceof DataError || (e as Error).name === "LimitError") &&
-      /huge\.jpg/.test((e as Error).message),
+      e instanceof DataError && e.reason === "image-too-large" && /huge\.jpg/.test(e.message) &&
+      /MASKRCNN_MAX_IMAGE_PIXELS|maxPixels/.test(e.message),
   );
   assert.ok(performance.now() - start < 1000, "refused quickly");
   assert.ok(Deno.memoryUsage().rss - rss < 100e6, "without allocating the image");
