@@ -42,6 +42,7 @@ import {
   skippedSummary,
 } from "./_train_data.ts";
 import { formatDuration, trainLoop } from "./_train_loop.ts";
+import { type DistributedRun, startDistributed } from "./_distributed.ts";
 import { prepareModel, writeFinalWeights } from "./_train_model.ts";
 import {
   optimizerFromArgs,
@@ -72,7 +73,7 @@ Run:
       --resume             continue the run in RUNDIR from its checkpoint, bit for bit (data order too);
                            only --steps, --val and the logging options may be given again
       --steps N            total training steps (default 1000)
-  -b, --batch B            images per step (default 4)
+  -b, --batch B            images per step, all ranks together (default 4; N ranks take B/N each)
       --seed N             seeds the initial weights, the data order and the samplers (default 0)
 
 Model (default: preset small, from scratch):
@@ -91,6 +92,15 @@ Optimizer:
       --warmup N           linear warm-up steps from lr/1000 (default min(100, steps/10))
       --milestones N,N     multiply the rate by --gamma (default 0.1) at these steps
       --clip-grad X        clip the global gradient norm to X (default off)
+
+Several GPUs or machines (data-parallel over MPI; see the README):
+      --distributed MODE   auto (default: data-parallel when mpirun, mpiexec or srun started several
+                           processes), mpi (always start MPI) or off
+      --mpi-lib PATH       the MPI library to load (default: $MASKRCNN_MPI_LIB, then libmpi.so.40 for
+                           Open MPI's mpirun, libmpich.so.12 for MPICH's); needs deno run --allow-ffi
+  Each rank trains on its share of every step's batch and the gradients are summed before the
+  optimizer, so N ranks give the weights of one process with the same --batch. Rank 0 prints and
+  writes the run folder. Example: mpirun -np 2 deno run -A --unstable-webgpu cli.ts train ...
 
 Logging:
       --log-every K        progress line every K steps when not on a terminal (default 10)
@@ -133,6 +143,8 @@ const OPTIONS = {
   "checkpoint-every": { type: "string" },
   "eval-every": { type: "string" },
   "val-images": { type: "string" },
+  distributed: { type: "string" },
+  "mpi-lib": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -247,6 +259,45 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
+  const dist = await startDistributed(values);
+  if (!dist) return await train(values, positionals, io, null);
+  // Rank 0 speaks for the job; other ranks print only their own errors.
+  const rankIo: CliIo = dist.rank === 0
+    ? io
+    : { out: () => {}, err: (l) => io.err(`rank ${dist.rank}: ${l}`) };
+  const out = stringOption(values, "out");
+  const onSignal = () => {
+    io.err(
+      `train: stopped by a signal (another rank failed, or the job was cancelled); the last complete ` +
+        `checkpoint is in ${out}: continue with --resume (any number of ranks)`,
+    );
+    Deno.exit(143);
+  };
+  if (dist.rank === 0) Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const code = await train(values, positionals, rankIo, dist);
+    await dist.comm.finalize();
+    return code;
+  } catch (e) {
+    // Every rank meets a non-finite loss at the same step: rank 0 reports it.
+    if (dist.rank !== 0 && e instanceof Error && e.message.startsWith("non-finite loss")) return 1;
+    if (dist.rank !== 0) {
+      rankIo.err(`error: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    if (dist.rank === 0) Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function train(
+  values: ParsedValues,
+  positionals: readonly string[],
+  io: CliIo,
+  dist: DistributedRun | null,
+): Promise<number> {
+  const writer = dist === null || dist.rank === 0;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const out = stringOption(values, "out");
   if (out === undefined) throw new UsageError("--out RUNDIR is required");
@@ -290,25 +341,28 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const { model, opt, step, position } = await prepareModel(settings, resume ? files.checkpoint : null);
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;
-  if (resume) {
+  if (dist) io.out(dist.description);
+  if (resume && writer) {
     history = await readLossHistory(out, step);
     lastEval = (await truncateJsonLines<{ step: number }>(files.evals, step)).at(-1);
     io.out(
       `resuming ${out} at step ${step} (epoch ${position.epoch}, batch ${position.batchInEpoch}), to ${steps}`,
     );
-  } else {
-    await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
-    await Deno.writeTextFile(files.losses, "");
-    await Deno.remove(files.evals).catch(() => {});
+  } else if (!resume) {
+    if (writer) await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
+    if (writer) await Deno.writeTextFile(files.losses, "");
+    if (writer) await Deno.remove(files.evals).catch(() => {});
     const from = settings.weights ? `from ${settings.weights}` : `from scratch (seed ${settings.seed})`;
     io.out(
-      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}, ${steps} ` +
+      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}${
+        dist ? ` (over ${dist.size} ranks)` : ""
+      }, ${steps} ` +
         `steps, ${settings.optimizer.type} lr ${settings.optimizer.lr}, ${from} → ${out}`,
     );
   }
 
   let evaluate: ((step: number) => Promise<string>) | undefined;
-  if (valSpec) {
+  if (valSpec && writer) {
     const val = await openDataset(valSpec, {
       size: config.minSize,
       seed: deriveSeed(settings.seed, 0x7a1),
@@ -347,6 +401,8 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       evalEvery: evaluate ? evalEvery : 0,
       evaluate,
       history,
+      writeFiles: writer,
+      step: dist ? (batch) => dist.step(model, opt, batch, settings.seed) : undefined,
     });
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
@@ -357,7 +413,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  await writeFinalWeights(model, opt, files.model);
+  if (writer) await writeFinalWeights(model, opt, files.model);
   io.out(
     `${result.stepsRun} steps in ${formatDuration(result.seconds)} (step ${result.step}/${steps}); ` +
       `${skippedSummary(result.skipped)}; weights → ${files.model}, loss curve → ${files.curve}`,
