@@ -168,12 +168,7 @@ export async function distributedTrainStep(
   t = clock();
   if (forward) {
     const { list, flag } = tidy(() => {
-      const global = (n: number) => tensorFromArray(new Float32Array([n]), [1]);
-      const l = trainBackward(forward, {
-        rpn: global(counts[0]),
-        box: global(counts[1]),
-        mask: global(counts[2]),
-      });
+      const l = trainBackward(forward, { rpn: counts[0], box: counts[1], mask: counts[2] });
       const list = LOSS_NAMES.map((k) => l[k]);
       return { list, flag: flagNonFinite(list) };
     });

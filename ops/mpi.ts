@@ -366,7 +366,8 @@ function openLibrary(candidates: readonly string[]) {
  * console.log(typeof initMpi);
  * ```
  */
-export function initMpi(options: MpiInitOptions = {}): Promise<MpiCommunicator> {
+// deno-lint-ignore require-await
+export async function initMpi(options: MpiInitOptions = {}): Promise<MpiCommunicator> {
   const launch = options.launch === undefined ? launchInfo() : options.launch;
   const candidates = mpiLibraryCandidates({ library: options.library, launcher: launch?.launcher });
   const { name, probe } = openLibrary(candidates);
@@ -446,5 +447,5 @@ export function initMpi(options: MpiInitOptions = {}): Promise<MpiCommunicator> 
         `with the launcher's libmpi (Open MPI: libmpi.so.40, MPICH: libmpich.so.12)`,
     );
   }
-  return Promise.resolve(new MpiCommunicator(rank, size, flavor, name, version, lib, s, c));
+  return new MpiCommunicator(rank, size, flavor, name, version, lib, s, c);
 }

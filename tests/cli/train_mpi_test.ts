@@ -144,3 +144,67 @@ Deno.test({
     assert.deepEqual(lines.map((l) => JSON.parse(l).step), [1, 2, 3]);
   },
 });
+
+/** Pid of the process whose environment holds `OMPI_COMM_WORLD_RANK=rank` and `mark`. */
+function findRank(rank: number, mark: string): number | null {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const env = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0");
+      if (env.includes(mark) && env.includes(`OMPI_COMM_WORLD_RANK=${rank}`)) return Number(entry.name);
+    } catch { /* gone, or not ours */ }
+  }
+  return null;
+}
+
+Deno.test({
+  name: "killing one rank ends the job with a message and leaves the last complete checkpoint",
+  ignore: OPENMPI === null,
+  async fn() {
+    const out = `${dir}/killed`;
+    const mark = `MASKRCNN_TEST_RUN=${crypto.randomUUID()}`;
+    const child = new Deno.Command(OPENMPI!, {
+      args: [
+        "-np",
+        "2",
+        "deno",
+        "task",
+        "train",
+        ...COMMON,
+        "--steps",
+        "100",
+        "--checkpoint-every",
+        "1",
+        "--out",
+        out,
+      ],
+      cwd: ROOT,
+      env: { ...MPI_ENV, MASKRCNN_TEST_RUN: mark.split("=")[1] },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const checkpoint = `${out}/checkpoint.safetensors`;
+    const deadline = Date.now() + 600_000;
+    while (Date.now() < deadline) {
+      try {
+        await Deno.stat(checkpoint);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    const victim = findRank(1, mark);
+    assert.ok(victim !== null, "rank 1 is running");
+    Deno.kill(victim, "SIGKILL");
+    const result = await child.output();
+    const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+    assert.notEqual(result.code, 0, text);
+    assert.match(text, /rank 1|signal 9|Killed/i, text);
+    const state = readSafetensors(await Deno.readFile(checkpoint));
+    assert.ok(state.tensors.size > 0, "the checkpoint is complete and readable");
+    const step = state.metadata.step;
+    console.log(
+      `killed rank 1 after step ${step}; mpirun said: ${text.trim().split("\n").slice(-3).join(" | ")}`,
+    );
+  },
+});
