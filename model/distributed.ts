@@ -156,9 +156,7 @@ export async function distributedTrainStep(
     const values = await readTensors([rpn, box, mask] as Tensor[]);
     values.forEach((v, i) => (counts[i] = v[0]));
   }
-  if (Deno.env.get("DBG")) console.error(reducer.rank, "counts", counts);
   await reducer.allreduce(counts);
-  if (Deno.env.get("DBG")) console.error(reducer.rank, "counts reduced", counts);
   const timing: DistributedStepTiming = { counts: clock() - t, readBack: 0, allreduce: 0, upload: 0 };
 
   // 2. Losses and backward with the global denominators; read everything back at once.
@@ -183,14 +181,12 @@ export async function distributedTrainStep(
     gradValues = gradientView(values, grads);
   }
   timing.readBack = clock() - t;
-  if (Deno.env.get("DBG")) console.error(reducer.rank, "readback", gradValues.length);
 
   // 3. Sum over ranks; upload; update (or skip on every rank).
   t = clock();
   await reducer.allreduce(gradValues);
   await reducer.allreduce(localLosses);
   timing.allreduce = clock() - t;
-  if (Deno.env.get("DBG")) console.error(reducer.rank, "reduced");
   t = clock();
   const flat = flatGradients(opt);
   writeTensor(flat.tensor, gradValues);

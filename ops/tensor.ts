@@ -386,8 +386,19 @@ export function tidyHeld<T>(fn: () => T): { result: T; dispose: () => void } {
   } finally {
     scopes.pop();
   }
+  // Only tensors of this scope matter; walk each object once (results may share sub-objects widely).
   const kept = new Set<Tensor>();
-  collect(result, kept);
+  const seen = new Set<unknown>();
+  const walk = (value: unknown): void => {
+    if (value instanceof Tensor) {
+      if (scope.has(value)) kept.add(value);
+      if (value.owner && scope.has(value.owner)) kept.add(value.owner);
+    } else if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !seen.has(value)) {
+      seen.add(value);
+      for (const v of value instanceof Map ? value.values() : Object.values(value)) walk(v);
+    }
+  };
+  walk(result);
   for (const t of scope) if (!kept.has(t)) t.dispose();
   return {
     result,

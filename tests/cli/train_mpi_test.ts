@@ -47,6 +47,7 @@ const MPI_ENV = {
   OMPI_MCA_btl: "self,vader",
   OMPI_MCA_mpi_yield_when_idle: "1",
   OMPI_MCA_rmaps_base_oversubscribe: "1",
+  OMPI_MCA_hwloc_base_binding_policy: "none",
 };
 
 async function mpirun(launcher: string, args: string[]): Promise<{ code: number; text: string }> {
@@ -168,7 +169,10 @@ Deno.test({
         "-np",
         "2",
         "deno",
-        "task",
+        "run",
+        "-A",
+        "--unstable-webgpu",
+        "cli.ts",
         "train",
         ...COMMON,
         "--steps",

@@ -18,6 +18,7 @@ const MPI_ENV = {
   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
   OMPI_MCA_btl: "self,vader",
   OMPI_MCA_rmaps_base_oversubscribe: "1",
+  OMPI_MCA_hwloc_base_binding_policy: "none",
 };
 
 Deno.test("launchInfo reads Open MPI's, MPICH's and srun's variables; none outside a launcher", () => {
