@@ -63,7 +63,7 @@ async function mpirun(launcher: string, args: string[]): Promise<{ code: number;
 }
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
-  const tensors = readSafetensors(await Deno.readFile(path));
+  const { tensors } = readSafetensors(await Deno.readFile(path));
   return new Map([...tensors].map(([k, v]) => [k, v.data as Float32Array]));
 }
 

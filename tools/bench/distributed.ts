@@ -53,7 +53,7 @@ async function twoRanks(): Promise<WorkerResult | null> {
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
         OMPI_MCA_btl: "self,vader",
         OMPI_MCA_rmaps_base_oversubscribe: "1",
-  OMPI_MCA_hwloc_base_binding_policy: "none",
+        OMPI_MCA_hwloc_base_binding_policy: "none",
       },
       stdout: "piped",
       stderr: "piped",
