@@ -146,14 +146,15 @@ Deno.test({
   },
 });
 
-/** Pid of the process whose environment holds `OMPI_COMM_WORLD_RANK=rank` and `mark`. */
-function findRank(rank: number, mark: string): number | null {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const env = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0");
-      if (env.includes(mark) && env.includes(`OMPI_COMM_WORLD_RANK=${rank}`)) return Number(entry.name);
-    } catch { /* gone, or not ours */ }
+/** Pid of the `deno run … cli.ts train` process whose environment holds `OMPI_COMM_WORLD_RANK=rank` and `mark`. */
+async function findRank(rank: number, mark: string): Promise<number | null> {
+  // BSD-style `ps e` appends each process's environment to its command line.
+  const out = await new Deno.Command("ps", { args: ["axeww", "-o", "pid=,args="], stdout: "piped" }).output();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const words = line.trim().split(/\s+/);
+    if (words.includes(mark) && words.includes(`OMPI_COMM_WORLD_RANK=${rank}`) && words.includes("cli.ts")) {
+      return Number(words[0]);
+    }
   }
   return null;
 }
@@ -197,7 +198,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-    const victim = findRank(1, mark);
+    const victim = await findRank(1, mark);
     assert.ok(victim !== null, "rank 1 is running");
     Deno.kill(victim, "SIGKILL");
     const result = await child.output();
