@@ -60,6 +60,29 @@ export {
 } from "./model/training.ts";
 export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
 export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
+export { distributedTrainStep, releaseDistributedBuffers, shardBatch } from "./model/distributed.ts";
+export type { DistributedStepOptions, DistributedStepTiming, GradientReducer } from "./model/distributed.ts";
+export { selectGpuForLocalRank } from "./ops/device_select.ts";
+import type { MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
+export type { LaunchInfo, MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
+
+/**
+ * Opens and initialises MPI for data-parallel training (see `distributedTrainStep`). The FFI binding is
+ * loaded only by this call (it needs `--allow-ffi`); call `selectGpuForLocalRank` before `getGpu`.
+ *
+ * @example
+ * ```ts
+ * import { distributedTrainStep, initMpi, shardBatch } from "@maskrcnn/webgpu";
+ * // under mpirun -np 2: const mpi = await initMpi();
+ * // const { shard, firstImage } = shardBatch(globalBatch, mpi.rank, mpi.size);
+ * // const losses = await distributedTrainStep(model, shard, opt, mpi, { seed: 0, firstImage });
+ * console.log(typeof initMpi, typeof distributedTrainStep, typeof shardBatch);
+ * ```
+ */
+export async function initMpi(options?: MpiInitOptions): Promise<MpiCommunicator> {
+  const mpi = await import("./ops/mpi.ts");
+  return await mpi.initMpi(options);
+}
 export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
 export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";

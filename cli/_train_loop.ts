@@ -71,6 +71,10 @@ export interface TrainLoopOptions<T extends TrainItem> {
   finalCheckpoint?: boolean;
   /** Called after each step with the step number and the recent milliseconds per step. */
   onStep?: (step: number, msPerStep: number) => void;
+  /** Runs one step on a batch instead of `trainStep` (data-parallel training: this rank's share). */
+  step?: (batch: Batch) => Promise<Losses>;
+  /** Write losses.jsonl, checkpoints and the loss curve (default true; false on ranks other than 0). */
+  writeFiles?: boolean;
 }
 
 /** What {@link trainLoop} returns. */
@@ -160,7 +164,8 @@ export async function trainLoop<T extends TrainItem>(
   const position = { ...o.position };
   const start = performance.now();
   const firstStep = opt.stepCount;
-  const lossFile = await Deno.open(`${out}/losses.jsonl`, { append: true, create: true });
+  const writeFiles = o.writeFiles ?? true;
+  const lossFile = writeFiles ? await Deno.open(`${out}/losses.jsonl`, { append: true, create: true }) : null;
   const encoder = new TextEncoder();
   // Throughput over the last steps (the first steps compile shaders and are slow).
   const recent: { ms: number; images: number }[] = [];
@@ -169,6 +174,7 @@ export async function trainLoop<T extends TrainItem>(
   let lastProgress = "";
 
   const checkpoint = async () => {
+    if (!writeFiles) return;
     await saveTrainingCheckpoint(`${out}/checkpoint.safetensors`, model, opt, {
       rngState: { ...o.runState, seed: o.seed, data: position },
     });
@@ -193,7 +199,7 @@ export async function trainLoop<T extends TrainItem>(
           break;
         }
         const lr = learningRate(opt.stepCount, opt.options);
-        const losses = await trainStep(model, batch, opt, { seed: o.seed });
+        const losses = o.step ? await o.step(batch) : await trainStep(model, batch, opt, { seed: o.seed });
         const step = opt.stepCount;
         position.batchInEpoch++;
         const now = performance.now();
@@ -209,7 +215,7 @@ export async function trainLoop<T extends TrainItem>(
           ...losses,
         };
         records.push(record);
-        await lossFile.write(encoder.encode(JSON.stringify(record) + "\n"));
+        await lossFile?.write(encoder.encode(JSON.stringify(record) + "\n"));
         lastLosses = losses;
 
         const window = recent.length > 2 ? recent.slice(1) : recent;
@@ -239,12 +245,12 @@ export async function trainLoop<T extends TrainItem>(
       }
     }
   } finally {
-    lossFile.close();
+    lossFile?.close();
     io.status?.("");
   }
   if (lastLosses && io.status) io.out(lastProgress);
   if (o.finalCheckpoint ?? true) await checkpoint();
-  else await Deno.writeFile(`${out}/loss_curve.png`, drawLossCurve(records));
+  else if (writeFiles) await Deno.writeFile(`${out}/loss_curve.png`, drawLossCurve(records));
   await evaluate(opt.stepCount);
   return {
     step: opt.stepCount,

@@ -44,6 +44,7 @@ import {
   skippedSummary,
 } from "./_train_data.ts";
 import { formatDuration, trainLoop } from "./_train_loop.ts";
+import { type DistributedRun, startDistributed } from "./_distributed.ts";
 import { prepareModel, writeFinalWeights } from "./_train_model.ts";
 import {
   optimizerFromArgs,
@@ -74,7 +75,8 @@ Run:
       --resume             continue the run in RUNDIR from its checkpoint, bit for bit (data order too);
                            only --steps, --val and the logging options may be given again
       --steps N            total training steps (default 1000)
-  -b, --batch B            images per step, 1 to ${MAX_BATCH_IMAGES} (default 4)
+  -b, --batch B            images per step, all ranks together (default 4; N ranks take B/N each,
+                           at most ${MAX_BATCH_IMAGES} per rank)
       --seed N             seeds the initial weights, the data order and the samplers (default 0)
 
 Model (default: preset small, from scratch):
@@ -93,6 +95,15 @@ Optimizer:
       --warmup N           linear warm-up steps from lr/1000 (default min(100, steps/10))
       --milestones N,N     multiply the rate by --gamma (default 0.1) at these steps
       --clip-grad X        clip the global gradient norm to X (default off)
+
+Several GPUs or machines (data-parallel over MPI; see the README):
+      --distributed MODE   auto (default: data-parallel when mpirun, mpiexec or srun started several
+                           processes), mpi (always start MPI) or off
+      --mpi-lib PATH       the MPI library to load (default: $MASKRCNN_MPI_LIB, then libmpi.so.40 for
+                           Open MPI's mpirun, libmpich.so.12 for MPICH's); needs deno run --allow-ffi
+  Each rank trains on its share of every step's batch and the gradients are summed before the
+  optimizer, so N ranks give the weights of one process with the same --batch. Rank 0 prints and
+  writes the run folder. Example: mpirun -np 2 deno run -A --unstable-webgpu cli.ts train ...
 
 Logging:
       --log-every K        progress line every K steps when not on a terminal (default 10)
@@ -135,6 +146,8 @@ const OPTIONS = {
   "checkpoint-every": { type: "string" },
   "eval-every": { type: "string" },
   "val-images": { type: "string" },
+  distributed: { type: "string" },
+  "mpi-lib": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -181,6 +194,7 @@ async function loadValItems(
 async function newRun(
   values: ParsedValues,
   steps: number,
+  ranks: number,
 ): Promise<{ settings: RunSettings; train: OpenedDataset }> {
   const datasetText = stringOption(values, "dataset");
   if (datasetText === undefined) throw new UsageError("--dataset SPEC is required (e.g. --dataset shapes)");
@@ -189,7 +203,8 @@ async function newRun(
   choice.options.preset ??= "small";
   const weights = stringOption(values, "weights") ?? null;
   if (weights !== null) await requireFile("--weights", weights);
-  const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES, integer: true }, 4);
+  // One forward holds at most MAX_BATCH_IMAGES images: that bounds each rank's shard.
+  const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES * ranks, integer: true }, 4);
   const seed = numberOption(values, "seed", { min: 0, max: 2 ** 32 - 1, integer: true }, 0);
   const optimizer = optimizerFromArgs(values, steps);
   let config = cliConfig({ ...choice, weights: "" });
@@ -249,6 +264,45 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
+  const dist = await startDistributed(values);
+  if (!dist) return await train(values, positionals, io, null);
+  // Rank 0 speaks for the job; other ranks print only their own errors.
+  const rankIo: CliIo = dist.rank === 0
+    ? io
+    : { out: () => {}, err: (l) => io.err(`rank ${dist.rank}: ${l}`) };
+  const out = stringOption(values, "out");
+  const onSignal = () => {
+    io.err(
+      `train: stopped by a signal (another rank failed, or the job was cancelled); the last complete ` +
+        `checkpoint is in ${out}: continue with --resume (any number of ranks)`,
+    );
+    Deno.exit(143);
+  };
+  if (dist.rank === 0) Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const code = await train(values, positionals, rankIo, dist);
+    await dist.comm.finalize();
+    return code;
+  } catch (e) {
+    // Every rank meets a non-finite loss at the same step: rank 0 reports it.
+    if (dist.rank !== 0 && e instanceof Error && e.message.startsWith("non-finite loss")) return 1;
+    if (dist.rank !== 0) {
+      rankIo.err(`error: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    if (dist.rank === 0) Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function train(
+  values: ParsedValues,
+  positionals: readonly string[],
+  io: CliIo,
+  dist: DistributedRun | null,
+): Promise<number> {
+  const writer = dist === null || dist.rank === 0;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const out = stringOption(values, "out");
   if (out === undefined) throw new UsageError("--out RUNDIR is required");
@@ -288,7 +342,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
         `${out} already holds a run (checkpoint.safetensors): add --resume, or use another --out`,
       );
     }
-    ({ settings, train } = await newRun(values, steps));
+    ({ settings, train } = await newRun(values, steps, dist?.size ?? 1));
   }
   const config = settings.config;
   if (train.issues > 0) io.out(`${settings.dataset}: ${train.issues} data problems repaired while indexing`);
@@ -300,25 +354,28 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const { model, opt, step, position } = await prepareModel(settings, resume ? files.checkpoint : null);
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;
-  if (resume) {
+  if (dist) io.out(dist.description);
+  if (resume && writer) {
     history = await readLossHistory(out, step);
     lastEval = (await truncateJsonLines<{ step: number }>(files.evals, step)).at(-1);
     io.out(
       `resuming ${out} at step ${step} (epoch ${position.epoch}, batch ${position.batchInEpoch}), to ${steps}`,
     );
-  } else {
-    await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
-    await Deno.writeTextFile(files.losses, "");
-    await Deno.remove(files.evals).catch(() => {});
+  } else if (!resume) {
+    if (writer) await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
+    if (writer) await Deno.writeTextFile(files.losses, "");
+    if (writer) await Deno.remove(files.evals).catch(() => {});
     const from = settings.weights ? `from ${settings.weights}` : `from scratch (seed ${settings.seed})`;
     io.out(
-      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}, ${steps} ` +
+      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}${
+        dist ? ` (over ${dist.size} ranks)` : ""
+      }, ${steps} ` +
         `steps, ${settings.optimizer.type} lr ${settings.optimizer.lr}, ${from} → ${out}`,
     );
   }
 
   let evaluate: ((step: number) => Promise<string>) | undefined;
-  if (valSpec) {
+  if (valSpec && writer) {
     const val = await openDataset(valSpec, {
       size: config.minSize,
       seed: deriveSeed(settings.seed, 0x7a1),
@@ -357,6 +414,8 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       evalEvery: evaluate ? evalEvery : 0,
       evaluate,
       history,
+      writeFiles: writer,
+      step: dist ? (batch) => dist.step(model, opt, batch, settings.seed) : undefined,
     });
   } catch (e) {
     if (e instanceof NonFiniteLossError) {
@@ -367,7 +426,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  await writeFinalWeights(model, opt, files.model);
+  if (writer) await writeFinalWeights(model, opt, files.model);
   io.out(
     `${result.stepsRun} steps in ${formatDuration(result.seconds)} (step ${result.step}/${steps}); ` +
       `${skippedSummary(result.skipped)}; weights → ${files.model}, loss curve → ${files.curve}`,

@@ -108,7 +108,7 @@ export interface BoxHeadTargets {
   positive: Tensor;
   /** [R, 4] encoded with (10, 10, 5, 5). */
   regressionTargets: Tensor;
-  /** Number of sampled RoIs (the box loss's denominator). */
+  /** Number of sampled RoIs (the denominator of both box-head losses). */
   sampledCount: Normaliser;
 }
 
@@ -140,7 +140,7 @@ export function boxHeadTrain(
   const h7 = linear(h6, params.fc7, { relu: true });
   const logits = linear(h7, params.clsScore);
   const deltas = linear(h7, params.bboxPred);
-  const ce = softmaxCrossEntropy(logits, targets.labels, targets.valid);
+  const ce = softmaxCrossEntropy(logits, targets.labels, targets.valid, targets.sampledCount);
   const box = smoothL1ClassSelected(
     deltas,
     targets.labels,

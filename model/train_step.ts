@@ -119,22 +119,68 @@ function first(totals: Tensor, index: number): Tensor {
   ]);
 }
 
+/** Options of {@link trainForward}. */
+export interface TrainForwardOptions {
+  /** Sampler seed. */
+  seed: number;
+  /** Optimizer step (a new sampler draw per step). */
+  step: number;
+  /** Index of this batch's first image in the global batch (data-parallel ranks; default 0). */
+  firstImage?: number;
+}
+
 /**
- * Forward and backward of one batch: accumulates every trainable parameter's gradient into `opt`'s
- * gradients (zero them first) and returns the five losses as GPU scalars. No read-back.
+ * What {@link trainForward} leaves for {@link trainBackward}: the tape, the RPN head outputs, the RPN and
+ * RoI targets (GPU tensors, no read-back). `normalisers` are this batch's own loss denominators (u32
+ * `[1]` each: sampled anchors, sampled RoIs, positive RoIs); data-parallel ranks replace them with the
+ * sums over all ranks, so the gradients add up to those of one process holding the whole batch.
+ */
+export interface TrainForward {
+  readonly normalisers: LossNormalisers;
+  /** @internal */
+  readonly state: unknown;
+}
+
+/** The three loss denominators of a batch (u32 or f32 `[1]` tensors, or numbers). */
+export interface LossNormalisers {
+  /** Sampled anchors (RPN objectness and box losses). */
+  rpn: Tensor | number;
+  /** Sampled RoIs (classifier and box losses). */
+  box: Tensor | number;
+  /** Positive RoIs (mask loss). */
+  mask: Tensor | number;
+}
+
+interface ForwardState {
+  config: MaskRcnnModel["config"];
+  params: NonNullable<MaskRcnnModel["params"]>;
+  grads: ReturnType<typeof layerGradients>;
+  tape: ReturnType<typeof backboneForwardTrain>;
+  imageSizes: ReturnType<typeof transformImages>["imageSizes"];
+  head: ReturnType<typeof rpnHead>;
+  rpn: ReturnType<typeof rpnTargets>;
+  roi: ReturnType<typeof roiTargets>;
+}
+
+/**
+ * The forward half of a training step: transform, backbone + FPN, RPN head, RPN targets, proposals and
+ * RoI targets (everything before the losses). Run it inside `tidy` together with {@link trainBackward},
+ * or return its result from one `tidy` and pass it to the next.
  *
  * @example
  * ```ts
- * import { forwardBackward } from "./train_step.ts";
- * console.log(typeof forwardBackward); // used by trainStep and the gradient-parity test
+ * import { trainBackward, trainForward } from "./train_step.ts";
+ * // const f = trainForward(model, opt, batch, { seed: 0, step: opt.stepCount });
+ * // const losses = trainBackward(f, f.normalisers);
+ * console.log(typeof trainForward, typeof trainBackward);
  * ```
  */
-export function forwardBackward(
+export function trainForward(
   model: MaskRcnnModel,
   opt: Optimizer,
   batch: TrainBatch,
-  options: { seed: number; step: number },
-): LossTensors {
+  options: TrainForwardOptions,
+): TrainForward {
   const params = model.params;
   if (!params) throw new Error("trainStep: the model has no weights; call loadWeights first");
   checkBatch(model, batch);
@@ -153,11 +199,10 @@ export function forwardBackward(
   }));
   const tape = backboneForwardTrain(config, params, transformed.images);
   const pyramid = tape.pyramid;
-  const batchSize = imageSizes.length;
+  const firstImage = options.firstImage ?? 0;
 
-  // RPN: losses on the sampled anchors, then proposals from the (detached) outputs.
+  // RPN: targets on the anchors; proposals from the (detached) outputs; RoI-head targets.
   const head = rpnHead(params, pyramid);
-  const total = head.logits.shape[1];
   const anchors = anchorsFor(model.anchorCache, config, [
     transformed.images.shape[1],
     transformed.images.shape[2],
@@ -165,28 +210,72 @@ export function forwardBackward(
   const rpn = rpnTargets(anchors, gt, {
     seed: options.seed,
     step: options.step,
+    firstImage,
     batchSizePerImage: config.rpnBatchSizePerImage,
     positiveFraction: config.rpnPositiveFraction,
     fgIouThresh: config.rpnFgIouThresh,
     bgIouThresh: config.rpnBgIouThresh,
   });
+  const proposals = filterProposals(config, head, anchors, imageSizes, {
+    preNmsTopN: config.rpnPreNmsTopNTrain,
+    postNmsTopN: config.rpnPostNmsTopNTrain,
+  });
+  const roi = roiTargets(proposals.boxes, gt, {
+    seed: options.seed,
+    step: options.step,
+    firstImage,
+    proposalValid: proposals.valid,
+    fgIouThresh: config.boxFgIouThresh,
+    bgIouThresh: config.boxBgIouThresh,
+    batchSizePerImage: config.boxBatchSizePerImage,
+    positiveFraction: config.boxPositiveFraction,
+    maskSize: config.maskHead ? 28 : 0,
+  });
+  const state: ForwardState = { config, params, grads, tape, imageSizes, head, rpn, roi };
+  return {
+    normalisers: {
+      rpn: first(rpn.sample.totals, 0),
+      box: first(roi.totals, 0),
+      mask: first(roi.totals, 1),
+    },
+    state,
+  };
+}
+
+/**
+ * The five losses of a {@link trainForward} result with the given denominators, and backward through the
+ * heads, the FPN and the trainable ResNet stages, accumulating into the optimizer's gradients.
+ *
+ * @example
+ * ```ts
+ * import { trainBackward } from "./train_step.ts";
+ * console.log(typeof trainBackward); // trainBackward(forward, forward.normalisers)
+ * ```
+ */
+export function trainBackward(
+  forward: TrainForward,
+  normalisers: LossNormalisers,
+): LossTensors {
+  const { config, params, grads, tape, imageSizes, head, rpn, roi } = forward.state as ForwardState;
+  const pyramid = tape.pyramid;
+  const batchSize = imageSizes.length;
+  const total = head.logits.shape[1];
   const anchorSample = sampledBinaryTargets(
     rpn.sample.positive.reshape([batchSize * total]),
     rpn.sample.negative.reshape([batchSize * total]),
   );
-  const rpnCount = first(rpn.sample.totals, 0);
   const objectness = bceWithLogits(
     head.logits.reshape([batchSize * total]),
     anchorSample.targets,
     anchorSample.valid,
-    rpnCount,
+    normalisers.rpn,
   );
   const rpnBox = smoothL1(
     head.deltas,
     rpn.regressionTargets.reshape([batchSize * total, 4]),
     rpn.sample.positive.reshape([batchSize * total]),
     1 / 9,
-    rpnCount,
+    normalisers.rpn,
   );
   const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
   rpnHeadBackward(
@@ -198,22 +287,8 @@ export function forwardBackward(
     grads,
     pyramidGrads,
   );
-  const proposals = filterProposals(config, head, anchors, imageSizes, {
-    preNmsTopN: config.rpnPreNmsTopNTrain,
-    postNmsTopN: config.rpnPostNmsTopNTrain,
-  });
 
   // RoI heads: sampled proposals (+ GT), box losses, mask loss on the positives.
-  const roi = roiTargets(proposals.boxes, gt, {
-    seed: options.seed,
-    step: options.step,
-    proposalValid: proposals.valid,
-    fgIouThresh: config.boxFgIouThresh,
-    bgIouThresh: config.boxBgIouThresh,
-    batchSizePerImage: config.boxBatchSizePerImage,
-    positiveFraction: config.boxPositiveFraction,
-    maskSize: config.maskHead ? 28 : 0,
-  });
   const sampledRows = roi.sampled.labels.size;
   const labels = roi.sampled.labels.reshape([sampledRows]);
   const boxLosses = boxHeadTrain(
@@ -226,7 +301,7 @@ export function forwardBackward(
       valid: roi.sampled.valid.reshape([sampledRows]),
       positive: positiveLabels(labels),
       regressionTargets: roi.sampled.regressionTargets.reshape([sampledRows, 4]),
-      sampledCount: first(roi.totals, 0),
+      sampledCount: normalisers.box,
     },
     grads,
     pyramidGrads,
@@ -243,7 +318,7 @@ export function forwardBackward(
         labels: roi.positive.labels.reshape([rows]),
         positive: roi.positive.valid.reshape([rows]),
         targets: roi.maskTargets!,
-        count: first(roi.totals, 1),
+        count: normalisers.mask,
       },
       grads,
       pyramidGrads,
@@ -257,6 +332,26 @@ export function forwardBackward(
     boxReg: boxLosses.boxReg,
     mask: maskLoss,
   };
+}
+
+/**
+ * Forward and backward of one batch: accumulates every trainable parameter's gradient into `opt`'s
+ * gradients (zero them first) and returns the five losses as GPU scalars. No read-back.
+ *
+ * @example
+ * ```ts
+ * import { forwardBackward } from "./train_step.ts";
+ * console.log(typeof forwardBackward); // used by trainStep and the gradient-parity test
+ * ```
+ */
+export function forwardBackward(
+  model: MaskRcnnModel,
+  opt: Optimizer,
+  batch: TrainBatch,
+  options: { seed: number; step: number },
+): LossTensors {
+  const forward = trainForward(model, opt, batch, options);
+  return trainBackward(forward, forward.normalisers);
 }
 
 /**

@@ -129,8 +129,9 @@ export function countNonzero(mask: Tensor): Tensor {
 
 /**
  * `F.cross_entropy(logits, labels)` (mean reduction) over the rows where `valid` is nonzero (all rows
- * when omitted): torchvision's box-head classification loss. Gradient `(softmax − onehot) / count`.
- * logits: [R, C] f32, labels: [R] i32, valid: [R] u32 → loss [1], grad [R, C].
+ * when omitted): torchvision's box-head classification loss. Gradient `(softmax − onehot) / count`, where
+ * count is `normaliser` when given (e.g. the sampled count of the whole data-parallel batch), else the
+ * number of valid rows. logits: [R, C] f32, labels: [R] i32, valid: [R] u32 → loss [1], grad [R, C].
  *
  * @example
  * ```ts
@@ -142,7 +143,12 @@ export function countNonzero(mask: Tensor): Tensor {
  * console.log(await loss.read());
  * ```
  */
-export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, valid?: Tensor): LossResult {
+export function softmaxCrossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  valid?: Tensor,
+  normaliser?: Normaliser,
+): LossResult {
   const op = "softmaxCrossEntropy";
   logits.check(op, "logits");
   assertDType(op, "logits", logits, ["f32"]);
@@ -152,12 +158,12 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, valid?: Tens
   checkRowVector(op, "labels", labels, "i32", r);
   if (valid) checkRowVector(op, "valid", valid, "u32", r);
   const mask = valid ?? fill([r], 1, "u32");
-  const count: Normaliser = valid ? countNonzero(valid) : r;
+  const count: Normaliser = normaliser ?? (valid ? countNonzero(valid) : r);
   const grad = emptyTensor([r, c], "f32");
   const tensors: NamedTensor[] = [["logits", logits], ["labels", labels], ["valid", mask], ["grad", grad]];
   const loss = reduceLoss(op, "crossEntropy", tensors, r, count, { a: c });
   if (!valid) mask.dispose();
-  if (typeof count !== "number") count.dispose();
+  if (typeof count !== "number" && count !== normaliser) count.dispose();
   return { loss, grad };
 }
 

@@ -37,6 +37,8 @@ export interface RoiTargetOptions {
   seed: number;
   /** u32 training step. */
   step: number;
+  /** Index of image 0 in the global batch (data-parallel ranks; default 0), see `sampleBalanced`. */
+  firstImage?: number;
   /** u32 [B·P] (or [B, P]): 1 = real proposal (`Proposals.valid` of `model/rpn.ts`). Default: all. */
   proposalValid?: Tensor;
   /** Default 0.5. */
@@ -164,6 +166,7 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
       positiveFraction: fraction,
       seed: options.seed,
       step: options.step,
+      firstImage: options.firstImage,
     });
     const sampledIdx = emptyTensor([images, cap], "i32");
     const positiveIdx = emptyTensor([images, posCap], "i32");

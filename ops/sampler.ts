@@ -4,7 +4,7 @@
  * each drawn uniformly without replacement, returned as per-element masks plus counts (no read-back).
  *
  * Randomness: every element gets a key from a keyed 24-bit bijection of its index, salted by a hash of
- * (seed, step, image) (`shaders/sampler.wgsl.ts`); the picks are the elements of largest key among the
+ * (seed, step, image index in the global batch) (`shaders/sampler.wgsl.ts`); the picks are the elements of largest key among the
  * candidates, found with the existing segmented {@link topk} (one call: positives and negatives are two
  * segments of each row). Keys within an image are distinct, so the result is reproducible bit-for-bit for
  * the same (seed, step) on any device. torch.randperm's draws cannot be reproduced; when the batch holds
@@ -30,6 +30,11 @@ export interface SamplerOptions {
   seed: number;
   /** u32 step counter (a different draw per step). */
   step: number;
+  /**
+   * Index of image 0 of this batch in the global batch (default 0): a data-parallel rank holding images
+   * k.. of a step's batch draws what a single process holding the whole batch draws for them.
+   */
+  firstImage?: number;
 }
 
 /** Result of {@link sampleBalanced}; B images of L elements. */
@@ -68,6 +73,7 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
   assertDType(op, "labels", labels.check(op, "labels"), ["i32"]);
   if (labels.rank !== 2) throw new ShapeError(op, `labels must be [B, L], got ${labels.describe()}`);
   const { batchSizePerImage: batch, positiveFraction: fraction, seed, step } = options;
+  const firstImage = options.firstImage ?? 0;
   if (!Number.isInteger(batch) || batch < 1 || !(fraction >= 0 && fraction <= 1)) {
     throw new ShapeError(
       op,
@@ -75,8 +81,8 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
     );
   }
   const u32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-  if (!u32(seed) || !u32(step)) {
-    throw new ShapeError(op, `seed ${seed} and step ${step} must be u32 integers`);
+  if (!u32(seed) || !u32(step) || !u32(firstImage)) {
+    throw new ShapeError(op, `seed ${seed}, step ${step} and firstImage ${firstImage} must be u32 integers`);
   }
   const [images, len] = labels.shape;
   if (len > SAMPLER_MAX_ELEMENTS) {
@@ -98,7 +104,7 @@ export function sampleBalanced(labels: Tensor, options: SamplerOptions): SampleR
     dispatch({ key: "sampler/keys", source: SAMPLER_KEYS_WGSL }, {
       op,
       tensors: [["labels", labels], ["scores", scores], ["cand", cand]],
-      params: params(["u32", images * len], ["u32", len], ["u32", seed], ["u32", step]),
+      params: params(["u32", images * len], ["u32", len], ["u32", seed], ["u32", step], ["u32", firstImage]),
       workgroups: Math.ceil((images * len) / WORKGROUP_1D),
     });
     const top = topk(scores, batch, { segments: [len, len], valid: cand });

@@ -108,6 +108,8 @@ export interface RpnTargetOptions extends AnchorMatchOptions {
   seed: number;
   /** u32 training step (a new draw per step). */
   step: number;
+  /** Index of image 0 in the global batch (data-parallel ranks; default 0), see `sampleBalanced`. */
+  firstImage?: number;
   /** Default 256. */
   batchSizePerImage?: number;
   /** Default 0.5. */
@@ -136,6 +138,7 @@ export function rpnTargets(anchors: Tensor, gt: GtBatch, options: RpnTargetOptio
     positiveFraction: options.positiveFraction ?? 0.5,
     seed: options.seed,
     step: options.step,
+    firstImage: options.firstImage,
   });
   return { ...targets, sample };
 }

@@ -363,6 +363,52 @@ export function tidy<T>(fn: () => T): T {
 }
 
 /**
+ * Like {@link tidy}, for work split by an `await`: runs `fn`, disposes the tensors it made except those it
+ * returns, and hands those back with a `dispose` that frees them (not tensors `keep`-ed inside `fn`, nor
+ * tensors made before). They do not move to an enclosing scope.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray, tidyHeld } from "./tensor.ts";
+ * await getGpu();
+ * const held = tidyHeld(() => ({ x: tensorFromArray(new Float32Array([1]), [1]) }));
+ * console.log(await held.result.x.read()); // one read-back between two halves of a computation
+ * held.dispose();
+ * ```
+ */
+export function tidyHeld<T>(fn: () => T): { result: T; dispose: () => void } {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  // Only tensors of this scope matter; walk each object once (results may share sub-objects widely).
+  const kept = new Set<Tensor>();
+  const seen = new Set<unknown>();
+  const walk = (value: unknown): void => {
+    if (value instanceof Tensor) {
+      if (scope.has(value)) kept.add(value);
+      if (value.owner && scope.has(value.owner)) kept.add(value.owner);
+    } else if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !seen.has(value)) {
+      seen.add(value);
+      for (const v of value instanceof Map ? value.values() : Object.values(value)) walk(v);
+    }
+  };
+  walk(result);
+  for (const t of scope) if (!kept.has(t)) t.dispose();
+  return {
+    result,
+    dispose: () => {
+      for (const t of scope) if (kept.has(t)) t.dispose();
+    },
+  };
+}
+
+/**
  * Exempts a tensor from the enclosing {@link tidy} scopes (it must then be disposed by hand).
  *
  * @example

@@ -1,6 +1,6 @@
 /**
  * WGSL of the balanced positive/negative sampler (torchvision's `BalancedPositiveNegativeSampler` with GPU
- * randomness). Each element i of image b gets a key `permute24(i, salt(seed, step, b))`: a keyed bijection
+ * randomness). Each element i of image b gets a key `permute24(i, salt(seed, step, firstImage + b))`: a keyed bijection
  * of [0, 2^24) (xor, odd multiply and xorshift rounds, keys from lowbias32), so the keys of one image are
  * distinct (exact as f32) and top-k by key picks a uniformly random subset with no ties to break.
  * @module
@@ -44,7 +44,7 @@ fn permute24(i: u32, salt: u32) -> u32 {
  * ```
  */
 export const SAMPLER_KEYS_WGSL = /* wgsl */ `
-struct Params { total: u32, len: u32, seed: u32, step: u32 }
+struct Params { total: u32, len: u32, seed: u32, step: u32, firstImage: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;
@@ -57,7 +57,7 @@ fn main(${MAIN_1D_ARGS}) {
   if (e >= p.total) { return; }
   let b = e / p.len;
   let i = e % p.len;
-  let salt = lowbias32(lowbias32(lowbias32(p.seed) ^ p.step) ^ b);
+  let salt = lowbias32(lowbias32(lowbias32(p.seed) ^ p.step) ^ (p.firstImage + b));
   let key = f32(permute24(i, salt));
   let label = labels[e];
   let row = 2u * b * p.len + i;

@@ -22,6 +22,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
   train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
   targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),
+  distributed: () => import("./bench/distributed.ts").then((m) => m.benchDistributed()),
 };
 
 const { values } = parseArgs({

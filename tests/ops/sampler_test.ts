@@ -126,3 +126,31 @@ Deno.test("sampleBalanced rejects bad labels and options naming the op", () => {
   assert.throws(() => sampleBalanced(labelTensor, { ...opts, batchSizePerImage: 0 }), ShapeError);
   assert.throws(() => sampleBalanced(labelTensor, { ...opts, step: 2 ** 32 }), /step 4294967296/);
 });
+
+Deno.test("sampleBalanced with firstImage k draws for images k.. what the whole batch draws for them", async () => {
+  const whole = await draw(5, 3);
+  const tail = tensorFromArray(labels.slice(2 * len), [images - 2, len]);
+  const s = sampleBalanced(tail, {
+    batchSizePerImage: 256,
+    positiveFraction: 0.25,
+    seed: 5,
+    step: 3,
+    firstImage: 2,
+  });
+  const [pos, neg] = (await readTensors([s.positive, s.negative])) as Uint32Array[];
+  assert.deepEqual(pos, whole.pos.slice(2 * len), "positives of images 2..5");
+  assert.deepEqual(neg, whole.neg.slice(2 * len), "negatives of images 2..5");
+  const unshifted = sampleBalanced(tail, {
+    batchSizePerImage: 256,
+    positiveFraction: 0.25,
+    seed: 5,
+    step: 3,
+  });
+  const [pos0] = (await readTensors([unshifted.positive])) as Uint32Array[];
+  assert.notDeepEqual(pos0, whole.pos.slice(2 * len), "without the offset the draws differ");
+  assert.throws(
+    () =>
+      sampleBalanced(tail, { batchSizePerImage: 4, positiveFraction: 0.5, seed: 1, step: 0, firstImage: -1 }),
+    ShapeError,
+  );
+});
