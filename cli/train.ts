@@ -75,8 +75,8 @@ Run:
       --resume             continue the run in RUNDIR from its checkpoint, bit for bit (data order too);
                            only --steps, --val and the logging options may be given again
       --steps N            total training steps (default 1000)
-  -b, --batch B            images per step, all ranks together (default 4; N ranks take B/N each,
-                           at most ${MAX_BATCH_IMAGES} per rank)
+  -b, --batch B            images per step, 1 to ${MAX_BATCH_IMAGES} per rank (default 4); all ranks
+                           together under MPI (N ranks take B/N each)
       --seed N             seeds the initial weights, the data order and the samplers (default 0)
 
 Model (default: preset small, from scratch):
