@@ -9,6 +9,7 @@ import { softmax } from "../ops/activation.ts";
 import { clipBoxesToImage, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
 import { boxCandidates, boxesToRois } from "../ops/detection.ts";
 import { gatherRows } from "../ops/gather.ts";
+import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear } from "../ops/linear.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { batchedNms } from "../ops/nms.ts";
@@ -39,23 +40,30 @@ export function poolerFeatures(pyramid: readonly Tensor[]): Record<string, Tenso
 
 /**
  * Box-head logits and deltas of RoIs (shared by inference and training).
- * rois: [R, 5] → { classLogits [R, C], boxDeltas [R, 4C] }.
+ * rois: [R, 5] → { classLogits [R, C], boxDeltas [R, 4C] }; with `occupied`, only the occupied rows are
+ * computed (the others hold stale values).
  */
 export function boxHead(
   params: ModelParams,
   pyramid: readonly Tensor[],
   rois: Tensor,
   imageSizes: readonly (readonly [number, number])[],
+  occupied?: OccupiedRows,
 ): { classLogits: Tensor; boxDeltas: Tensor } {
   const channels = pyramid[0].shape[3];
   return tidy(() => {
-    const [classLogits, boxDeltas] = mapRoiChunks([rois], 7 * 7 * channels * 4, ([chunk]) => {
+    const [classLogits, boxDeltas] = mapRoiChunks([rois], 7 * 7 * channels * 4, ([chunk], occ) => {
       const features = poolerFeatures(pyramid);
-      const pooled = multiScaleRoiAlign(features, chunk, imageSizes, { outputSize: 7, samplingRatio: 2 });
+      const pooled = multiScaleRoiAlign(features, chunk, imageSizes, {
+        outputSize: 7,
+        samplingRatio: 2,
+        occupied: occ,
+      });
       const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
-      const h7 = linear(linear(flat, params.fc6, { relu: true }), params.fc7, { relu: true });
-      return [linear(h7, params.clsScore), linear(h7, params.bboxPred)];
-    });
+      const h6 = linear(flat, params.fc6, { relu: true, occupied: occ });
+      const h7 = linear(h6, params.fc7, { relu: true, occupied: occ });
+      return [linear(h7, params.clsScore, { occupied: occ }), linear(h7, params.bboxPred, { occupied: occ })];
+    }, occupied);
     return { classLogits, boxDeltas };
   });
 }
@@ -80,7 +88,13 @@ export function boxBranch(
   const batch = imageSizes.length;
   return tidy(() => {
     const rois = boxesToRois(proposals.boxes, proposals.perImage);
-    const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes);
+    // Only the proposal slots in use are pooled and classified: the rest are invalid, so the stale values
+    // they hold never pass boxCandidates' validity test.
+    const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes, {
+      counts: proposals.count,
+      segments: batch,
+      stride: proposals.perImage,
+    });
     const classes = classLogits.shape[1];
     const probs = softmax(classLogits);
     const boxes = clipBoxesToImage(decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS), imageSizes);

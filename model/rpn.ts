@@ -25,6 +25,8 @@ export interface Proposals {
   boxes: Tensor;
   /** [B·perImage] u32, 1 = a real proposal. */
   valid: Tensor;
+  /** [B] u32 real proposals per image (the first `count[b]` slots of image b). */
+  count: Tensor;
   /** Slots per image (postNmsTopN). */
   perImage: number;
 }
@@ -132,6 +134,7 @@ export function filterProposals(
     return {
       boxes: gatherRows(boxes, keepFlat),
       valid: indexValid(keepFlat),
+      count: kept.count.reshape([batch]),
       perImage: kept.keep.shape[kept.keep.rank - 1],
     };
   });

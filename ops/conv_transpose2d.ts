@@ -27,6 +27,7 @@ import {
   reluGrad,
   transposePackedWeight,
 } from "./gemm_backward.ts";
+import type { OccupiedRows } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -98,7 +99,7 @@ export function packConvTranspose2dWeights(
 export function convTranspose2d(
   x: Tensor,
   packed: PackedConvTranspose2d,
-  options: { relu?: boolean } = {},
+  options: { relu?: boolean; occupied?: OccupiedRows } = {},
 ): Tensor {
   const op = "convTranspose2d";
   x.check(op, "x");
@@ -136,6 +137,7 @@ export function convTranspose2d(
       m: batch * h * w,
       cout: packed.cout,
     },
+    options.occupied,
   );
   return out;
 }

@@ -20,7 +20,7 @@ import {
 } from "../shaders/detection.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
 
@@ -161,7 +161,7 @@ export function boxCandidates(
 
 /**
  * logits: [R, M, M, C] f32 (NHWC), labels: [R] i32 → [R, M, M] f32 = sigmoid of channel `labels[r]`
- * (zeros where the label is negative, i.e. padding).
+ * (zeros where the label is negative, i.e. padding); with `occupied`, only the occupied rows are written.
  *
  * @example
  * ```ts
@@ -171,7 +171,7 @@ export function boxCandidates(
  * console.log(await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read());
  * ```
  */
-export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
+export function selectClassMask(logits: Tensor, labels: Tensor, occupied?: OccupiedRows): Tensor {
   const op = "selectClassMask";
   logits.check(op, "logits");
   assertDType(op, "labels", labels.check(op, "labels"), ["i32"]);
@@ -189,6 +189,7 @@ export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
     tensors: [["logits", logits], ["labels", labels], ["out", out]],
     params: params(["u32", out.size], ["u32", h * w], ["u32", classes]),
     workgroups: groups(out.size),
+    bound: occupied && { ...occupied, unitsPerRow: h * w, unitsPerWorkgroup: WORKGROUP_1D },
   });
   return out;
 }
