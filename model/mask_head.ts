@@ -71,7 +71,7 @@ export function maskBranch(
     const rois = boxesToRois(boxes, perImage);
     const occupied = count ? { counts: count, segments: batch, stride: perImage } : undefined;
     const [probs] = mapRoiChunks([rois, labels], 28 * 28 * channels * 4, ([roiChunk, labelChunk], occ) => [
-      selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes, occ), labelChunk, occ),
+      selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes, occ), labelChunk),
     ], occupied);
     return probs;
   });

@@ -6,7 +6,7 @@
  * @module
  */
 import { softmax } from "../ops/activation.ts";
-import { clipBoxesToImage, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { BBOX_XFORM_CLIP, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
 import { boxCandidates, boxesToRois } from "../ops/detection.ts";
 import { gatherRows } from "../ops/gather.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
@@ -62,7 +62,8 @@ export function boxHead(
       const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
       const h6 = linear(flat, params.fc6, { relu: true, occupied: occ });
       const h7 = linear(h6, params.fc7, { relu: true, occupied: occ });
-      return [linear(h7, params.clsScore, { occupied: occ }), linear(h7, params.bboxPred, { occupied: occ })];
+      // the predictors are too small to gain from a bound (it costs two extra dispatches)
+      return [linear(h7, params.clsScore), linear(h7, params.bboxPred)];
     }, occupied);
     return { classLogits, boxDeltas };
   });
@@ -97,7 +98,7 @@ export function boxBranch(
     });
     const classes = classLogits.shape[1];
     const probs = softmax(classLogits);
-    const boxes = clipBoxesToImage(decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS), imageSizes);
+    const boxes = decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS, BBOX_XFORM_CLIP, imageSizes);
     const candidates = boxCandidates(probs, boxes, proposals.valid, {
       scoreThresh: config.boxScoreThresh,
       minSize: 1e-2,

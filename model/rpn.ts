@@ -9,7 +9,7 @@
  * @module
  */
 import { anchorsTensor, torchvisionAnchors } from "../ops/anchors.ts";
-import { clipBoxesToImage, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { BBOX_XFORM_CLIP, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
 import { conv2d } from "../ops/conv2d.ts";
 import { indexValid, rpnCandidates } from "../ops/detection.ts";
 import { concatLastAxis, gatherRows } from "../ops/gather.ts";
@@ -118,8 +118,8 @@ export function filterProposals(
     const flatIdx = top.indices.reshape([batch * slots]);
     const anchorRows = gatherRows(anchors, flatIdx, { idxGroup: slots, srcGroup: 0 });
     const deltaRows = gatherRows(head.deltas, flatIdx, { idxGroup: slots, srcGroup: total });
-    const decoded = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS).reshape([batch * slots, 4]);
-    const boxes = clipBoxesToImage(decoded, imageSizes);
+    const boxes = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP, imageSizes)
+      .reshape([batch * slots, 4]);
     const candidates = rpnCandidates(top.indices, head.logits, boxes, {
       minSize: 1e-3,
       scoreThresh: config.rpnScoreThresh,
