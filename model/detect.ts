@@ -136,7 +136,7 @@ export async function detectImages(
         detections.labels,
         perImage,
         imageSizes,
-        detections.count,
+        { count: detections.count, rois: detections.rois },
       );
       originalSizes.forEach(([h, w], b) => {
         const pasted = pasteMasks(probs, boxes, [h, w], {

@@ -44,10 +44,17 @@ export function maskLogits(
   });
 }
 
+/** Options of {@link maskBranch}. */
+export interface MaskBranchOptions {
+  /** [B] u32 detections per image (the first of each image's K slots): only those slots are computed. */
+  count?: Tensor;
+  /** [B·K, 5] the boxes as RoIs, when already made (else made from `boxes`). */
+  rois?: Tensor;
+}
+
 /**
  * boxes: [B·K, 4] (resized-image pixels), labels: [B·K] i32 → mask probabilities [B·K, 28, 28]. With
- * `count` ([B] u32 detections per image, the first of each image's K slots), only the slots in use are
- * computed; the others hold stale values.
+ * `options.count`, only the slots in use are computed; the others hold stale values.
  *
  * @example
  * ```ts
@@ -62,13 +69,14 @@ export function maskBranch(
   labels: Tensor,
   perImage: number,
   imageSizes: readonly (readonly [number, number])[],
-  count?: Tensor,
+  options: MaskBranchOptions = {},
 ): Tensor {
   const mask = params.mask!;
   const channels = Math.max(mask.upsample.cout, mask.logits.cout, ...mask.convs.map((c) => c.cout));
   const batch = boxes.shape[0] / perImage;
+  const count = options.count;
   return tidy(() => {
-    const rois = boxesToRois(boxes, perImage);
+    const rois = options.rois ?? boxesToRois(boxes, perImage);
     const occupied = count ? { counts: count, segments: batch, stride: perImage } : undefined;
     const [probs] = mapRoiChunks([rois, labels], 28 * 28 * channels * 4, ([roiChunk, labelChunk], occ) => [
       selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes, occ), labelChunk),

@@ -7,8 +7,7 @@
  */
 import { softmax } from "../ops/activation.ts";
 import { BBOX_XFORM_CLIP, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
-import { boxCandidates, boxesToRois } from "../ops/detection.ts";
-import { gatherRows } from "../ops/gather.ts";
+import { boxCandidates, gatherSlots } from "../ops/detection.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear } from "../ops/linear.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
@@ -23,6 +22,8 @@ import { mapRoiChunks } from "./roi_chunks.ts";
 export interface Detections {
   /** [B·perImage, 4] f32 in resized-image pixels. */
   boxes: Tensor;
+  /** [B·perImage, 5] f32 (image, x1, y1, x2, y2): `boxes` as RoIs (image index in every slot). */
+  rois: Tensor;
   /** [B·perImage] f32. */
   scores: Tensor;
   /** [B·perImage] i32 (0 in padding slots). */
@@ -88,7 +89,7 @@ export function boxBranch(
 ): Detections {
   const batch = imageSizes.length;
   return tidy(() => {
-    const rois = boxesToRois(proposals.boxes, proposals.perImage);
+    const rois = proposals.rois;
     // Only the proposal slots in use are pooled and classified: the rest are invalid, so the stale values
     // they hold never pass boxCandidates' validity test.
     const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes, {
@@ -116,13 +117,17 @@ export function boxBranch(
         maxPerSegment: proposals.perImage,
       },
     );
-    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    const perImage = kept.keep.shape[kept.keep.rank - 1];
+    const slots = gatherSlots(candidates.boxes, kept.keep.reshape([kept.keep.size]), perImage, {
+      labels: candidates.labels,
+    });
     return {
-      boxes: gatherRows(candidates.boxes, keepFlat),
+      boxes: slots.boxes,
+      rois: slots.rois,
       scores: kept.scores.reshape([kept.scores.size]),
-      labels: gatherRows(candidates.labels, keepFlat),
+      labels: slots.labels!,
       count: kept.count.reshape([batch]),
-      perImage: kept.keep.shape[kept.keep.rank - 1],
+      perImage,
     };
   });
 }
