@@ -25,6 +25,7 @@ import {
   type GemmBackwardResult,
   type GemmParamGrads,
   reluGrad,
+  rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
 import type { OccupiedRows } from "./kernel.ts";
@@ -168,6 +169,7 @@ export function convTranspose2dBackward(
   gradOut: Tensor, // [N, 2H, 2W, Cout]
   grads: GemmParamGrads,
   needInputGrad = true,
+  occupied?: OccupiedRows, // compacted RoI slots in use, as in the forward (see conv2dBackward)
 ): GemmBackwardResult {
   const op = "convTranspose2dBackward";
   x.check(op, "x");
@@ -213,6 +215,7 @@ export function convTranspose2dBackward(
     },
     grads,
     4,
+    rowLimitOf(op, occupied, h * w),
   );
   if (!needInputGrad) return { gradInput: null, gradPreActivation: gPre };
   const gradInput = emptyTensor([batch, h, w, cin]);
@@ -232,7 +235,7 @@ export function convTranspose2dBackward(
     pad: 0,
     m,
     cout: cin,
-  });
+  }, occupied);
   wt.dispose();
   return { gradInput, gradPreActivation: gPre };
 }

@@ -11,6 +11,8 @@
 import {
   BOX_CANDIDATES_WGSL,
   BOXES_TO_ROIS_WGSL,
+  COMPACT_FLAGS_WGSL,
+  COMPACT_WORKGROUP,
   gatherSlotsWgsl,
   INDEX_VALID_WGSL,
   LABEL_POSITIVE_WGSL,
@@ -418,4 +420,34 @@ export function gatherSlots(
     workgroups: groups(n),
   });
   return out;
+}
+
+/**
+ * Stable compaction of a flag vector on the GPU: flags: [n] u32 → `index` [n] i32 (the flagged
+ * positions in order, then −1) and `total` [1] u32 (how many): gather rows with `index` to move the flagged
+ * slots of several images to the front, where ops bounded by `total` ({@link OccupiedRows}) cost only
+ * what they hold.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { compactFlags } from "./detection.ts";
+ * await getGpu();
+ * const { index, total } = compactFlags(tensorFromArray(new Uint32Array([0, 1, 1, 0, 1]), [5]));
+ * console.log(await readTensors([index, total])); // [1, 2, 4, -1, -1], [3]
+ * ```
+ */
+export function compactFlags(flags: Tensor): { index: Tensor; total: Tensor } {
+  const op = "compactFlags";
+  assertDType(op, "flags", flags.check(op, "flags"), ["u32"]);
+  const n = flags.size;
+  const index = emptyTensor([n], "i32");
+  const total = emptyTensor([1], "u32");
+  dispatch({ key: "detection/compact_flags", source: COMPACT_FLAGS_WGSL }, {
+    op,
+    tensors: [["flags", flags], ["index", index], ["total", total]],
+    params: params(["u32", n], ["u32", Math.ceil(n / COMPACT_WORKGROUP)]),
+    workgroups: 1,
+  });
+  return { index, total };
 }

@@ -100,6 +100,20 @@ export function setBoundedDispatch(enabled: boolean): void {
   boundsEnabled = enabled;
 }
 
+/**
+ * Whether bounded dispatches are on ({@link setBoundedDispatch}); kernels that take a GPU-side row limit
+ * as a loop bound follow the same switch.
+ *
+ * @example
+ * ```ts
+ * import { boundedDispatchEnabled } from "./kernel.ts";
+ * console.log(boundedDispatchEnabled()); // true
+ * ```
+ */
+export function boundedDispatchEnabled(): boolean {
+  return boundsEnabled;
+}
+
 /** Dispatch counters of {@link dispatchStats}. */
 export interface DispatchStats {
   /** Dispatches encoded since the device was acquired (bounded ones and their workgroup-count kernels included). */
