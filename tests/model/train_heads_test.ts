@@ -27,7 +27,7 @@ Deno.test("compactFlags lists the flagged positions in order, then −1, with th
   }
 });
 
-Deno.test("a training step with the mask head bounded by the positives equals the full one bit for bit", async () => {
+Deno.test("a training step with the mask head bounded by the positives equals the full one (heads bit for bit)", async () => {
   const model = deterministicModel({ preset: "small", trainableBackboneLayers: 5 });
   const items = [0, 1].map((i) => generateShapesItem(31 + i, { width: 128, height: 128 }));
   const batch = { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
