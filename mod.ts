@@ -184,7 +184,7 @@ export type { GpuContext, GpuInfo, GpuOptions } from "./ops/gpu.ts";
 export type { MemoryStats } from "./ops/buffer_pool.ts";
 export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from "./ops/tensor.ts";
 export type { DType, TensorData } from "./ops/tensor.ts";
-export { dispatch, params } from "./ops/kernel.ts";
+export { dispatch, dispatchStats, params, setBoundedDispatch } from "./ops/kernel.ts";
 export { concatLastAxis, gatherRows, splitLastAxis } from "./ops/gather.ts";
 export type { GatherRowsOptions } from "./ops/gather.ts";
 export {
@@ -198,7 +198,7 @@ export {
   selectClassMask,
 } from "./ops/detection.ts";
 export type { BoxCandidates, RpnCandidates } from "./ops/detection.ts";
-export type { DispatchSpec, Kernel } from "./ops/kernel.ts";
+export type { DispatchBound, DispatchSpec, DispatchStats, Kernel, OccupiedRows } from "./ops/kernel.ts";
 export { add, addInto, copy, fill, fillInPlace, mul, relu, reluBackward } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";
 export { conv2d, foldFrozenBatchNorm, packConv2dWeights } from "./ops/conv2d.ts";

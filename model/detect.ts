@@ -8,8 +8,7 @@ import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/im
 import type { MaskRcnnConfig } from "./config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
 import { scaleBoxes } from "../ops/detection.ts";
-import { gatherRows } from "../ops/gather.ts";
-import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
+import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
 import { ShapeError } from "../ops/errors.ts";
 import { fpnForward } from "./fpn.ts";
 import { maskBranch } from "./mask_head.ts";
@@ -89,10 +88,6 @@ export function transformImages(config: MaskRcnnConfig, images: readonly RawImag
   });
 }
 
-function rows(first: number, count: number): Tensor {
-  return tensorFromArray(Int32Array.from({ length: count }, (_, i) => first + i), [count]);
-}
-
 /**
  * Runs the model on a batch of decoded images (at most `MAX_BATCH_IMAGES`, 14) and returns one
  * {@link Detection} per image. Arguments of the wrong type throw `InvalidInputError` naming them.
@@ -135,16 +130,23 @@ export async function detectImages(
     const boxes = scaleBoxes(detections.boxes, ratios);
     const read: Tensor[] = [boxes, detections.scores, detections.labels, detections.count];
     if (params.mask) {
-      const probs = maskBranch(params, pyramid, detections.boxes, detections.labels, perImage, imageSizes);
-      const flat = probs.reshape([probs.shape[0], probs.shape[1] * probs.shape[2]]);
+      // Only the real detections (the first count[b] slots of each image) are pooled, run through the
+      // mask head and pasted; the other slots' planes are never read.
+      const probs = maskBranch(
+        params,
+        pyramid,
+        detections.boxes,
+        detections.labels,
+        perImage,
+        imageSizes,
+        { count: detections.count, rois: detections.rois },
+      );
       originalSizes.forEach(([h, w], b) => {
-        const slots = rows(b * perImage, perImage);
-        const pasted = pasteMasks(
-          gatherRows(flat, slots).reshape([perImage, probs.shape[1], probs.shape[2]]),
-          gatherRows(boxes, slots),
-          [h, w],
-          { probabilities: wantProbs },
-        );
+        const pasted = pasteMasks(probs, boxes, [h, w], {
+          probabilities: wantProbs,
+          rows: [b * perImage, perImage],
+          occupied: { counts: detections.count, index: b },
+        });
         read.push(pasted.binary);
         if (pasted.probs) read.push(pasted.probs);
       });

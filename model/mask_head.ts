@@ -7,6 +7,7 @@
 import { conv2d } from "../ops/conv2d.ts";
 import { convTranspose2d } from "../ops/conv_transpose2d.ts";
 import { boxesToRois, selectClassMask } from "../ops/detection.ts";
+import type { OccupiedRows } from "../ops/kernel.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";
 import { mapRoiChunks } from "./roi_chunks.ts";
@@ -14,7 +15,8 @@ import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
 
 /**
- * Mask logits of RoIs (shared by inference and training): rois [R, 5] → [R, 28, 28, numClasses].
+ * Mask logits of RoIs (shared by inference and training): rois [R, 5] → [R, 28, 28, numClasses]; with
+ * `occupied`, only the occupied rows are computed (the others hold stale values).
  *
  * @example
  * ```ts
@@ -27,6 +29,7 @@ export function maskLogits(
   pyramid: readonly Tensor[],
   rois: Tensor,
   imageSizes: readonly (readonly [number, number])[],
+  occupied?: OccupiedRows,
 ): Tensor {
   const mask = params.mask;
   if (!mask) throw new Error("maskLogits: this model has no mask head (maskHead: false)");
@@ -34,14 +37,24 @@ export function maskLogits(
     let x = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
       outputSize: 14,
       samplingRatio: 2,
+      occupied,
     });
-    for (const layer of mask.convs) x = conv2d(x, layer, { padding: 1, relu: true });
-    return conv2d(convTranspose2d(x, mask.upsample, { relu: true }), mask.logits);
+    for (const layer of mask.convs) x = conv2d(x, layer, { padding: 1, relu: true, occupied });
+    return conv2d(convTranspose2d(x, mask.upsample, { relu: true, occupied }), mask.logits, { occupied });
   });
 }
 
+/** Options of {@link maskBranch}. */
+export interface MaskBranchOptions {
+  /** [B] u32 detections per image (the first of each image's K slots): only those slots are computed. */
+  count?: Tensor;
+  /** [B·K, 5] the boxes as RoIs, when already made (else made from `boxes`). */
+  rois?: Tensor;
+}
+
 /**
- * boxes: [B·K, 4] (resized-image pixels), labels: [B·K] i32 → mask probabilities [B·K, 28, 28].
+ * boxes: [B·K, 4] (resized-image pixels), labels: [B·K] i32 → mask probabilities [B·K, 28, 28]. With
+ * `options.count`, only the slots in use are computed; the others hold stale values.
  *
  * @example
  * ```ts
@@ -56,14 +69,18 @@ export function maskBranch(
   labels: Tensor,
   perImage: number,
   imageSizes: readonly (readonly [number, number])[],
+  options: MaskBranchOptions = {},
 ): Tensor {
   const mask = params.mask!;
   const channels = Math.max(mask.upsample.cout, mask.logits.cout, ...mask.convs.map((c) => c.cout));
+  const batch = boxes.shape[0] / perImage;
+  const count = options.count;
   return tidy(() => {
-    const rois = boxesToRois(boxes, perImage);
-    const [probs] = mapRoiChunks([rois, labels], 28 * 28 * channels * 4, ([roiChunk, labelChunk]) => [
-      selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes), labelChunk),
-    ]);
+    const rois = options.rois ?? boxesToRois(boxes, perImage);
+    const occupied = count ? { counts: count, segments: batch, stride: perImage } : undefined;
+    const [probs] = mapRoiChunks([rois, labels], 28 * 28 * channels * 4, ([roiChunk, labelChunk], occ) => [
+      selectClassMask(maskLogits(params, pyramid, roiChunk, imageSizes, occ), labelChunk),
+    ], occupied);
     return probs;
   });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { currentGpu } from "../ops/gpu.ts";
+import type { OccupiedRows } from "../ops/kernel.ts";
 import { concatLastAxis, gatherRows } from "../ops/gather.ts";
 import { type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
 
@@ -26,7 +27,8 @@ export function roiChunkRows(rows: number, bytesPerRoi: number, limit: number): 
 /**
  * `fn(chunks)` for consecutive row chunks of the per-RoI `inputs` (all with R rows, any 32-bit dtype);
  * every output of `fn` is [r, ...rest] and the results are concatenated into [R, ...rest]. With one chunk
- * `fn` runs on `inputs` directly.
+ * `fn` runs on `inputs` directly and gets `occupied` (the rows holding real work) to pass on to its ops;
+ * split into chunks, every chunk runs whole.
  *
  * @example
  * ```ts
@@ -38,12 +40,13 @@ export function roiChunkRows(rows: number, bytesPerRoi: number, limit: number): 
 export function mapRoiChunks(
   inputs: readonly Tensor[],
   bytesPerRoi: number,
-  fn: (chunks: Tensor[]) => Tensor[],
+  fn: (chunks: Tensor[], occupied?: OccupiedRows) => Tensor[],
+  occupied?: OccupiedRows,
 ): Tensor[] {
   const rows = inputs[0].shape[0];
   const limit = currentGpu().limits.maxStorageBufferBindingSize;
   const chunk = roiChunkRows(rows, bytesPerRoi, limit);
-  if (chunk >= rows) return fn([...inputs]);
+  if (chunk >= rows) return fn([...inputs], occupied);
   return tidy(() => {
     const parts: Tensor[][] = [];
     for (let start = 0; start < rows; start += chunk) {

@@ -6,9 +6,9 @@
  * @module
  */
 import { softmax } from "../ops/activation.ts";
-import { clipBoxesToImage, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
-import { boxCandidates, boxesToRois } from "../ops/detection.ts";
-import { gatherRows } from "../ops/gather.ts";
+import { BBOX_XFORM_CLIP, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { boxCandidates, gatherSlots } from "../ops/detection.ts";
+import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear } from "../ops/linear.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { batchedNms } from "../ops/nms.ts";
@@ -22,6 +22,8 @@ import { mapRoiChunks } from "./roi_chunks.ts";
 export interface Detections {
   /** [B·perImage, 4] f32 in resized-image pixels. */
   boxes: Tensor;
+  /** [B·perImage, 5] f32 (image, x1, y1, x2, y2): `boxes` as RoIs (image index in every slot). */
+  rois: Tensor;
   /** [B·perImage] f32. */
   scores: Tensor;
   /** [B·perImage] i32 (0 in padding slots). */
@@ -39,23 +41,31 @@ export function poolerFeatures(pyramid: readonly Tensor[]): Record<string, Tenso
 
 /**
  * Box-head logits and deltas of RoIs (shared by inference and training).
- * rois: [R, 5] → { classLogits [R, C], boxDeltas [R, 4C] }.
+ * rois: [R, 5] → { classLogits [R, C], boxDeltas [R, 4C] }; with `occupied`, only the occupied rows are
+ * computed (the others hold stale values).
  */
 export function boxHead(
   params: ModelParams,
   pyramid: readonly Tensor[],
   rois: Tensor,
   imageSizes: readonly (readonly [number, number])[],
+  occupied?: OccupiedRows,
 ): { classLogits: Tensor; boxDeltas: Tensor } {
   const channels = pyramid[0].shape[3];
   return tidy(() => {
-    const [classLogits, boxDeltas] = mapRoiChunks([rois], 7 * 7 * channels * 4, ([chunk]) => {
+    const [classLogits, boxDeltas] = mapRoiChunks([rois], 7 * 7 * channels * 4, ([chunk], occ) => {
       const features = poolerFeatures(pyramid);
-      const pooled = multiScaleRoiAlign(features, chunk, imageSizes, { outputSize: 7, samplingRatio: 2 });
+      const pooled = multiScaleRoiAlign(features, chunk, imageSizes, {
+        outputSize: 7,
+        samplingRatio: 2,
+        occupied: occ,
+      });
       const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
-      const h7 = linear(linear(flat, params.fc6, { relu: true }), params.fc7, { relu: true });
+      const h6 = linear(flat, params.fc6, { relu: true, occupied: occ });
+      const h7 = linear(h6, params.fc7, { relu: true, occupied: occ });
+      // the predictors are too small to gain from a bound (it costs two extra dispatches)
       return [linear(h7, params.clsScore), linear(h7, params.bboxPred)];
-    });
+    }, occupied);
     return { classLogits, boxDeltas };
   });
 }
@@ -79,11 +89,17 @@ export function boxBranch(
 ): Detections {
   const batch = imageSizes.length;
   return tidy(() => {
-    const rois = boxesToRois(proposals.boxes, proposals.perImage);
-    const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes);
+    const rois = proposals.rois;
+    // Only the proposal slots in use are pooled and classified: the rest are invalid, so the stale values
+    // they hold never pass boxCandidates' validity test.
+    const { classLogits, boxDeltas } = boxHead(params, pyramid, rois, imageSizes, {
+      counts: proposals.count,
+      segments: batch,
+      stride: proposals.perImage,
+    });
     const classes = classLogits.shape[1];
     const probs = softmax(classLogits);
-    const boxes = clipBoxesToImage(decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS), imageSizes);
+    const boxes = decodeBoxes(boxDeltas, proposals.boxes, ROI_BOX_WEIGHTS, BBOX_XFORM_CLIP, imageSizes);
     const candidates = boxCandidates(probs, boxes, proposals.valid, {
       scoreThresh: config.boxScoreThresh,
       minSize: 1e-2,
@@ -101,13 +117,17 @@ export function boxBranch(
         maxPerSegment: proposals.perImage,
       },
     );
-    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    const perImage = kept.keep.shape[kept.keep.rank - 1];
+    const slots = gatherSlots(candidates.boxes, kept.keep.reshape([kept.keep.size]), perImage, {
+      labels: candidates.labels,
+    });
     return {
-      boxes: gatherRows(candidates.boxes, keepFlat),
+      boxes: slots.boxes,
+      rois: slots.rois,
       scores: kept.scores.reshape([kept.scores.size]),
-      labels: gatherRows(candidates.labels, keepFlat),
+      labels: slots.labels!,
       count: kept.count.reshape([batch]),
-      perImage: kept.keep.shape[kept.keep.rank - 1],
+      perImage,
     };
   });
 }

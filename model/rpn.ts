@@ -9,9 +9,9 @@
  * @module
  */
 import { anchorsTensor, torchvisionAnchors } from "../ops/anchors.ts";
-import { clipBoxesToImage, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { BBOX_XFORM_CLIP, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
 import { conv2d } from "../ops/conv2d.ts";
-import { indexValid, rpnCandidates } from "../ops/detection.ts";
+import { gatherSlots, rpnCandidates } from "../ops/detection.ts";
 import { concatLastAxis, gatherRows } from "../ops/gather.ts";
 import { batchedNms } from "../ops/nms.ts";
 import { keep, type Tensor, tidy } from "../ops/tensor.ts";
@@ -23,8 +23,12 @@ import type { ModelParams } from "./params.ts";
 export interface Proposals {
   /** [B·perImage, 4] f32 (x1, y1, x2, y2) in resized-image pixels; zeros in padding slots. */
   boxes: Tensor;
+  /** [B·perImage, 5] f32 (image, x1, y1, x2, y2): the boxes as RoIs (image index in every slot). */
+  rois: Tensor;
   /** [B·perImage] u32, 1 = a real proposal. */
   valid: Tensor;
+  /** [B] u32 real proposals per image (the first `count[b]` slots of image b). */
+  count: Tensor;
   /** Slots per image (postNmsTopN). */
   perImage: number;
 }
@@ -116,8 +120,8 @@ export function filterProposals(
     const flatIdx = top.indices.reshape([batch * slots]);
     const anchorRows = gatherRows(anchors, flatIdx, { idxGroup: slots, srcGroup: 0 });
     const deltaRows = gatherRows(head.deltas, flatIdx, { idxGroup: slots, srcGroup: total });
-    const decoded = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS).reshape([batch * slots, 4]);
-    const boxes = clipBoxesToImage(decoded, imageSizes);
+    const boxes = decodeBoxes(deltaRows, anchorRows, RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP, imageSizes)
+      .reshape([batch * slots, 4]);
     const candidates = rpnCandidates(top.indices, head.logits, boxes, {
       minSize: 1e-3,
       scoreThresh: config.rpnScoreThresh,
@@ -128,11 +132,14 @@ export function filterProposals(
       imageLengths: Array(batch).fill(slots),
       maxPerSegment: perLevel,
     });
-    const keepFlat = kept.keep.reshape([kept.keep.size]);
+    const perImage = kept.keep.shape[kept.keep.rank - 1];
+    const filled = gatherSlots(boxes, kept.keep.reshape([kept.keep.size]), perImage);
     return {
-      boxes: gatherRows(boxes, keepFlat),
-      valid: indexValid(keepFlat),
-      perImage: kept.keep.shape[kept.keep.rank - 1],
+      boxes: filled.boxes,
+      rois: filled.rois,
+      valid: filled.valid!,
+      count: kept.count.reshape([batch]),
+      perImage,
     };
   });
 }

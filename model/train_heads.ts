@@ -10,7 +10,10 @@ import { conv2d } from "../ops/conv2d.ts";
 import { conv2dBackward } from "../ops/conv2d_backward.ts";
 import { convTranspose2d, convTranspose2dBackward } from "../ops/conv_transpose2d.ts";
 import { addInto } from "../ops/elementwise.ts";
-import { splitLastAxis } from "../ops/gather.ts";
+import { gatherRows, splitLastAxis } from "../ops/gather.ts";
+import { compactFlags } from "../ops/detection.ts";
+import { currentGpu } from "../ops/gpu.ts";
+import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear, linearBackward } from "../ops/linear.ts";
 import { maskBceLoss, type Normaliser, smoothL1ClassSelected, softmaxCrossEntropy } from "../ops/losses.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
@@ -20,7 +23,7 @@ import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
 import type { RpnHeadOutput } from "./rpn.ts";
 import type { LayerGrads } from "./train_params.ts";
-import { forEachRoiChunk } from "./roi_chunks.ts";
+import { forEachRoiChunk, roiChunkRows } from "./roi_chunks.ts";
 
 type Grads = Map<object, LayerGrads>;
 type Sizes = readonly (readonly [number, number])[];
@@ -87,11 +90,13 @@ function poolBackward(
   imageSizes: Sizes,
   outputSize: number,
   pyramidGrads: (Tensor | null)[],
+  occupied?: OccupiedRows,
 ): void {
   const shapes = { p2: pyramid[0].shape, p3: pyramid[1].shape, p4: pyramid[2].shape, p5: pyramid[3].shape };
   const levelGrads = multiScaleRoiAlignBackward(gradPooled, rois, shapes, imageSizes, {
     outputSize,
     samplingRatio: 2,
+    occupied,
   });
   ["p2", "p3", "p4", "p5"].forEach((name, l) => accumulate(pyramidGrads, l, levelGrads[name]));
 }
@@ -194,43 +199,57 @@ export function maskHeadTrain(
 ): Tensor {
   const mask = params.mask!;
   const channels = Math.max(mask.upsample.cout, mask.logits.cout, ...mask.convs.map((c) => c.cout));
+  const bytesPerRoi = 28 * 28 * channels * 4;
+  const slots = targets.rois.shape[0];
+  let inputs = [targets.rois, targets.labels, targets.positive, targets.targets];
+  let occupied: OccupiedRows | undefined;
+  if (roiChunkRows(slots, bytesPerRoi, currentGpu().limits.maxStorageBufferBindingSize) >= slots) {
+    // The positives of all images moved to the front (stable, so the real rows keep their order; the rows
+    // after them are empty: positive 0, zero targets): every op of the head runs only on the `total`
+    // real rows, and the loss gives the empty rows exactly zero gradient.
+    const { index, total } = compactFlags(targets.positive);
+    inputs = inputs.map((t) => gatherRows(t, index));
+    occupied = { counts: total };
+  }
   let total: Tensor | null = null;
   // Chunks keep every activation under the binding limit; the loss is a sum over rows / count, so the
   // chunks' losses add up to the whole batch's and their gradients are exact.
   forEachRoiChunk(
-    [targets.rois, targets.labels, targets.positive, targets.targets],
-    28 * 28 * channels * 4,
+    inputs,
+    bytesPerRoi,
     ([rois, labels, positive, maskTargets]) => {
       const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
         outputSize: 14,
         samplingRatio: 2,
+        occupied,
       });
-      const inputs: Tensor[] = [];
+      const layerInputs: Tensor[] = [];
       const outputs: Tensor[] = [];
       let x = pooled;
       for (const layer of mask.convs) {
-        inputs.push(x);
-        x = conv2d(x, layer, { padding: 1, relu: true });
+        layerInputs.push(x);
+        x = conv2d(x, layer, { padding: 1, relu: true, occupied });
         outputs.push(x);
       }
-      const up = convTranspose2d(x, mask.upsample, { relu: true });
-      const logits = conv2d(up, mask.logits);
+      const up = convTranspose2d(x, mask.upsample, { relu: true, occupied });
+      const logits = conv2d(up, mask.logits, { occupied });
       const loss = maskBceLoss(logits, labels, maskTargets, positive, targets.count);
       const g = (p: object) => grads.get(p) ?? {};
-      const gUp = conv2dBackward(up, mask.logits, {}, null, loss.grad, g(mask.logits)).gradInput!;
-      let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample)).gradInput!;
+      const gUp = conv2dBackward(up, mask.logits, { occupied }, null, loss.grad, g(mask.logits)).gradInput!;
+      let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample), true, occupied)
+        .gradInput!;
       for (let i = mask.convs.length - 1; i >= 0; i--) {
         gx = conv2dBackward(
-          inputs[i],
+          layerInputs[i],
           mask.convs[i],
-          { padding: 1, relu: true },
+          { padding: 1, relu: true, occupied },
           outputs[i],
           gx,
           g(mask.convs[i]),
         )
           .gradInput!;
       }
-      poolBackward(gx, rois, pyramid, imageSizes, 14, pyramidGrads);
+      poolBackward(gx, rois, pyramid, imageSizes, 14, pyramidGrads, occupied);
       total = total ? addInto(total, loss.loss) : loss.loss;
     },
   );

@@ -13,7 +13,8 @@
 import {
   CLIP_BOXES_WGSL,
   CLIP_MAX_IMAGES,
-  DECODE_BOXES_WGSL,
+  DECODE_CLIP_MAX_IMAGES,
+  decodeBoxesWgsl,
   ENCODE_BOXES_WGSL,
   REMOVE_SMALL_BOXES_WGSL,
 } from "../shaders/box_coder.wgsl.ts";
@@ -47,6 +48,8 @@ function groups(n: number): number {
 /**
  * Decodes regression deltas relative to reference boxes (torchvision `BoxCoder.decode_single`).
  * deltas: [R, 4·C] f32, boxes: [R, 4] f32 → [R, C, 4] f32 (C = 1 for the RPN, classes for the box head).
+ * With `clipToImages` ((height, width) of each image, R/n rows each) the boxes are also clipped as
+ * {@link clipBoxesToImage} does, in the same pass.
  *
  * @example
  * ```ts
@@ -63,8 +66,14 @@ export function decodeBoxes(
   boxes: Tensor,
   weights: BoxWeights = RPN_BOX_WEIGHTS,
   clip = BBOX_XFORM_CLIP,
+  clipToImages?: readonly (readonly [number, number])[],
 ): Tensor {
   const op = "decodeBoxes";
+  const n = clipToImages?.length ?? 0;
+  if (clipToImages && (n < 1 || n > DECODE_CLIP_MAX_IMAGES || boxes.shape[0] % n !== 0)) {
+    // clipping in the same pass takes up to 14 images with equal rows each; otherwise clip separately
+    return clipBoxesToImage(decodeBoxes(deltas, boxes, weights, clip), clipToImages);
+  }
   boxes4(op, "deltas", deltas);
   boxes4(op, "boxes", boxes);
   if (deltas.rank !== 2 || boxes.rank !== 2 || boxes.shape[1] !== 4 || deltas.shape[0] !== boxes.shape[0]) {
@@ -78,16 +87,21 @@ export function decodeBoxes(
   const out = emptyTensor([rows, classes, 4], "f32");
   const total = rows * classes;
   if (total === 0) return out;
-  dispatch({ key: "box_coder/decode", source: DECODE_BOXES_WGSL }, {
-    op,
-    tensors: [["deltas", deltas], ["boxes", boxes], ["out", out]],
-    params: params(
+  const block = new Uint32Array(n ? 8 + 4 * DECODE_CLIP_MAX_IMAGES : 8); // the whole params struct
+  block.set(
+    params(
       ["u32", total],
       ["u32", classes],
       ["f32", clip],
-      ["u32", 0],
+      ["u32", n],
       ...weights.map((w) => ["f32", w] as const),
     ),
+  );
+  clipToImages?.forEach(([h, w], k) => block.set([h, w, ((k + 1) * rows) / n, 0], 8 + 4 * k));
+  dispatch({ key: `box_coder/decode${n ? "/clip" : ""}`, source: decodeBoxesWgsl(n > 0) }, {
+    op,
+    tensors: [["deltas", deltas], ["boxes", boxes], ["out", out]],
+    params: block,
     workgroups: groups(total),
   });
   return out;

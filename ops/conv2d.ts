@@ -38,7 +38,7 @@ import {
 } from "../shaders/conv2d.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -105,6 +105,8 @@ export interface Conv2dOptions {
   residual?: Tensor;
   /** Apply ReLU last (default false). */
   relu?: boolean;
+  /** Only these rows of the batch hold real work (RoI slots counted on the GPU); the rest are left stale. */
+  occupied?: OccupiedRows;
 }
 
 /**
@@ -254,6 +256,8 @@ export function runImplicitGemm(
     m: number;
     cout: number;
   },
+  occupied?: OccupiedRows,
+  gemmRowsPerSlot = sizes.m / sizes.batch,
 ): void {
   const s = sizes;
   if (s.m === 0 || s.cols === 0) return;
@@ -296,6 +300,10 @@ export function runImplicitGemm(
       ["u32", s.cout],
     ),
     workgroups: [colTiles, Math.ceil(rowTiles / z), z],
+    // occupied rows (RoI slots): only the row tiles up to the last occupied row run (grid y, unfolded)
+    bound: occupied && z === 1
+      ? { ...occupied, unitsPerRow: gemmRowsPerSlot, unitsPerWorkgroup: t.tm * t.wy, axis: 1 }
+      : undefined,
   });
 }
 
@@ -353,6 +361,7 @@ export function conv2d(x: Tensor, packed: PackedConv2d, options: Conv2dOptions =
     residual,
     out,
     { batch, h, w, cin, ho, wo, cols: cout, kh, kw, stride, pad: padding, m: batch * ho * wo, cout },
+    options.occupied,
   );
   return out;
 }

@@ -24,10 +24,11 @@ import {
   type GemmBackwardResult,
   type GemmParamGrads,
   reluGrad,
+  rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
 import { currentGpu } from "./gpu.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -37,6 +38,11 @@ export interface Conv2dBackwardOptions {
   padding?: number;
   /** The forward fused ReLU: `out` is required to mask the gradient. */
   relu?: boolean;
+  /**
+   * Only the first `counts[0]` images (compacted RoI slots, counted on the GPU) hold real work, as in the
+   * forward: the reductions and the input gradient cover only them (its other rows are left stale).
+   */
+  occupied?: OccupiedRows;
   /** The forward added a residual (its gradient is `gradPreActivation`). */
   hasResidual?: boolean;
 }
@@ -97,21 +103,30 @@ export function conv2dBackward(
   checkGrad(op, "grads.weight", grads.weight, packed.weight);
   checkGrad(op, "grads.bias", grads.bias, packed.bias);
   const gPre = reluGrad(op, gradOut, out, relu);
-  accumulateParamGrads(op, CONV_STORE, x, gPre, {
-    batch,
-    h,
-    w,
-    cin,
-    ho,
-    wo,
-    cols: cout,
-    kh,
-    kw,
-    stride,
-    pad: padding,
-    m: batch * ho * wo,
-    cout,
-  }, grads);
+  accumulateParamGrads(
+    op,
+    CONV_STORE,
+    x,
+    gPre,
+    {
+      batch,
+      h,
+      w,
+      cin,
+      ho,
+      wo,
+      cols: cout,
+      kh,
+      kw,
+      stride,
+      pad: padding,
+      m: batch * ho * wo,
+      cout,
+    },
+    grads,
+    1,
+    rowLimitOf(op, options.occupied, ho * wo),
+  );
   if (!needInputGrad) return { gradInput: null, gradPreActivation: gPre };
   const gradInput = emptyTensor([batch, h, w, cin]);
   const wt = transposePackedWeight(op, packed.weight, kh * kw, cin, cout);
@@ -166,6 +181,9 @@ export function conv2dBackward(
           ] as const).map((v) => ["u32", v] as const),
         ),
         workgroups: [Math.ceil(cols4 / (tile.tn4 * tile.wx)), Math.ceil(rowTiles / z), z],
+        bound: options.occupied && z === 1
+          ? { ...options.occupied, unitsPerRow: hq * wq, unitsPerWorkgroup: tile.tm * tile.wy, axis: 1 }
+          : undefined,
       });
     }
   }

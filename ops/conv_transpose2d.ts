@@ -25,8 +25,10 @@ import {
   type GemmBackwardResult,
   type GemmParamGrads,
   reluGrad,
+  rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
+import type { OccupiedRows } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -98,7 +100,7 @@ export function packConvTranspose2dWeights(
 export function convTranspose2d(
   x: Tensor,
   packed: PackedConvTranspose2d,
-  options: { relu?: boolean } = {},
+  options: { relu?: boolean; occupied?: OccupiedRows } = {},
 ): Tensor {
   const op = "convTranspose2d";
   x.check(op, "x");
@@ -136,6 +138,7 @@ export function convTranspose2d(
       m: batch * h * w,
       cout: packed.cout,
     },
+    options.occupied,
   );
   return out;
 }
@@ -166,6 +169,7 @@ export function convTranspose2dBackward(
   gradOut: Tensor, // [N, 2H, 2W, Cout]
   grads: GemmParamGrads,
   needInputGrad = true,
+  occupied?: OccupiedRows, // compacted RoI slots in use, as in the forward (see conv2dBackward)
 ): GemmBackwardResult {
   const op = "convTranspose2dBackward";
   x.check(op, "x");
@@ -211,6 +215,7 @@ export function convTranspose2dBackward(
     },
     grads,
     4,
+    rowLimitOf(op, occupied, h * w),
   );
   if (!needInputGrad) return { gradInput: null, gradPreActivation: gPre };
   const gradInput = emptyTensor([batch, h, w, cin]);
@@ -230,7 +235,7 @@ export function convTranspose2dBackward(
     pad: 0,
     m,
     cout: cin,
-  });
+  }, occupied);
   wt.dispose();
   return { gradInput, gradPreActivation: gPre };
 }

@@ -11,6 +11,9 @@
 import {
   BOX_CANDIDATES_WGSL,
   BOXES_TO_ROIS_WGSL,
+  COMPACT_FLAGS_WGSL,
+  COMPACT_WORKGROUP,
+  gatherSlotsWgsl,
   INDEX_VALID_WGSL,
   LABEL_POSITIVE_WGSL,
   RPN_CANDIDATES_WGSL,
@@ -20,7 +23,7 @@ import {
 } from "../shaders/detection.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
 
@@ -161,7 +164,7 @@ export function boxCandidates(
 
 /**
  * logits: [R, M, M, C] f32 (NHWC), labels: [R] i32 → [R, M, M] f32 = sigmoid of channel `labels[r]`
- * (zeros where the label is negative, i.e. padding).
+ * (zeros where the label is negative, i.e. padding); with `occupied`, only the occupied rows are written.
  *
  * @example
  * ```ts
@@ -171,7 +174,7 @@ export function boxCandidates(
  * console.log(await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read());
  * ```
  */
-export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
+export function selectClassMask(logits: Tensor, labels: Tensor, occupied?: OccupiedRows): Tensor {
   const op = "selectClassMask";
   logits.check(op, "logits");
   assertDType(op, "labels", labels.check(op, "labels"), ["i32"]);
@@ -189,6 +192,7 @@ export function selectClassMask(logits: Tensor, labels: Tensor): Tensor {
     tensors: [["logits", logits], ["labels", labels], ["out", out]],
     params: params(["u32", out.size], ["u32", h * w], ["u32", classes]),
     workgroups: groups(out.size),
+    bound: occupied && { ...occupied, unitsPerRow: h * w, unitsPerWorkgroup: WORKGROUP_1D },
   });
   return out;
 }
@@ -349,4 +353,110 @@ export function sampledBinaryTargets(positive: Tensor, negative: Tensor): { targ
     workgroups: groups(n),
   });
   return out;
+}
+
+/** Kept slots filled by {@link gatherSlots}. */
+export interface GatheredSlots {
+  /** [n, 4] f32 boxes of the kept entries (zeros in empty slots). */
+  boxes: Tensor;
+  /** [n, 5] f32 (slot / perImage, x1, y1, x2, y2), as {@link boxesToRois} makes. */
+  rois: Tensor;
+  /** [n] u32 1 = keep ≥ 0 (without `labels`). */
+  valid?: Tensor;
+  /** [n] i32 labels of the kept entries, 0 in empty slots (with `labels`). */
+  labels?: Tensor;
+}
+
+/**
+ * Gathers kept entries into slots in one pass: src: [N, 4] f32 boxes, keep: [n] i32 (−1 padded, n =
+ * B·perImage) → {@link GatheredSlots}: the same values as `gatherRows(src, keep)`, `boxesToRois(·,
+ * perImage)` and `indexValid(keep)` (or `gatherRows(labels, keep)` with `labels`: [N] i32).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { gatherSlots } from "./detection.ts";
+ * await getGpu();
+ * const src = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
+ * const slots = gatherSlots(src, tensorFromArray(new Int32Array([1, -1]), [2]), 2);
+ * console.log(await slots.rois.read(), await slots.valid!.read()); // [0, 5, 6, 7, 8, 0, 0, 0, 0, 0], [1, 0]
+ * ```
+ */
+export function gatherSlots(
+  src: Tensor,
+  keep: Tensor,
+  perImage: number,
+  options: { labels?: Tensor } = {},
+): GatheredSlots {
+  const op = "gatherSlots";
+  assertDType(op, "src", src.check(op, "src"), ["f32"]);
+  assertDType(op, "keep", keep.check(op, "keep"), ["i32"]);
+  const n = keep.size;
+  if (src.rank !== 2 || src.shape[1] !== 4 || !(perImage >= 1) || n % perImage !== 0) {
+    throw new ShapeError(
+      op,
+      `src ${src.describe()} must be [N, 4] and keep ${keep.describe()} [B·${perImage}]`,
+    );
+  }
+  const labels = options.labels;
+  if (labels) {
+    assertDType(op, "labels", labels.check(op, "labels"), ["i32"]);
+    if (labels.size !== src.shape[0]) {
+      throw new ShapeError(
+        op,
+        `labels ${labels.describe()} must have one entry per src row ${src.describe()}`,
+      );
+    }
+  }
+  const out: GatheredSlots = { boxes: emptyTensor([n, 4], "f32"), rois: emptyTensor([n, 5], "f32") };
+  if (labels) out.labels = emptyTensor([n], "i32");
+  else out.valid = emptyTensor([n], "u32");
+  if (n === 0) return out;
+  dispatch({
+    key: `detection/gather_slots/${labels ? "labels" : "valid"}`,
+    source: gatherSlotsWgsl(!!labels),
+  }, {
+    op,
+    tensors: [
+      ["src", src],
+      ["keep", keep],
+      ...(labels ? [["labels", labels] as const] : []),
+      ["boxes", out.boxes],
+      ["rois", out.rois],
+      labels ? ["labels out", out.labels!] : ["valid", out.valid!],
+    ],
+    params: params(["u32", n], ["u32", perImage], ["u32", src.shape[0]]),
+    workgroups: groups(n),
+  });
+  return out;
+}
+
+/**
+ * Stable compaction of a flag vector on the GPU: flags: [n] u32 → `index` [n] i32 (the flagged
+ * positions in order, then −1) and `total` [1] u32 (how many): gather rows with `index` to move the flagged
+ * slots of several images to the front, where ops bounded by `total` ({@link OccupiedRows}) cost only
+ * what they hold.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { compactFlags } from "./detection.ts";
+ * await getGpu();
+ * const { index, total } = compactFlags(tensorFromArray(new Uint32Array([0, 1, 1, 0, 1]), [5]));
+ * console.log(await readTensors([index, total])); // [1, 2, 4, -1, -1], [3]
+ * ```
+ */
+export function compactFlags(flags: Tensor): { index: Tensor; total: Tensor } {
+  const op = "compactFlags";
+  assertDType(op, "flags", flags.check(op, "flags"), ["u32"]);
+  const n = flags.size;
+  const index = emptyTensor([n], "i32");
+  const total = emptyTensor([1], "u32");
+  dispatch({ key: "detection/compact_flags", source: COMPACT_FLAGS_WGSL }, {
+    op,
+    tensors: [["flags", flags], ["index", index], ["total", total]],
+    params: params(["u32", n], ["u32", Math.ceil(n / COMPACT_WORKGROUP)]),
+    workgroups: 1,
+  });
+  return { index, total };
 }

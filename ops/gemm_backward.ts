@@ -24,7 +24,7 @@ import {
 } from "../shaders/gemm_backward.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
-import { dispatch, params } from "./kernel.ts";
+import { boundedDispatchEnabled, dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
 
@@ -193,6 +193,39 @@ function wgradTile(cols4: number): GemmTile {
 }
 
 /**
+ * Only the first `count[0]` slots (RoIs) of a batch hold real rows, `slotRows` GEMM rows each (compacted
+ * rows: e.g. the positives of the mask head): the parameter-gradient reductions stop there.
+ */
+export interface RowLimit {
+  /** u32 [1] occupied slots, counted on the GPU. */
+  count: Tensor;
+  /** GEMM rows per slot (Ho·Wo of a conv, H·W of the transposed conv's input). */
+  slotRows: number;
+}
+
+/**
+ * The {@link RowLimit} of a backward pass's occupied rows: one count of compacted rows (the first
+ * `counts[0]` slots), `slotRows` GEMM rows per slot; undefined without `occupied`.
+ *
+ * @example
+ * ```ts
+ * import { rowLimitOf } from "./gemm_backward.ts";
+ * console.log(rowLimitOf("demo", undefined, 196)); // undefined
+ * ```
+ */
+export function rowLimitOf(
+  op: string,
+  occupied: OccupiedRows | undefined,
+  slotRows: number,
+): RowLimit | undefined {
+  if (!occupied) return undefined;
+  if ((occupied.segments ?? 1) !== 1 || (occupied.index ?? 0) !== 0) {
+    throw new ShapeError(op, "the occupied rows of a backward pass must be one count of compacted rows");
+  }
+  return { count: occupied.counts, slotRows };
+}
+
+/**
  * Accumulates the weight gradient (Aᵀ·G, A = im2col(x) of the forward GEMM) into `gradWeight`
  * `[kh·kw·cin, cols4·4]` and the column sums of G into `gradBias` (its `repeats` copies of `cout` columns
  * each receive the sum over copies). G is `gPre` read through the forward's store `layout`.
@@ -211,8 +244,10 @@ export function accumulateParamGrads(
   s: GemmSizes,
   grads: { weight?: Tensor; bias?: Tensor },
   repeats = 1,
+  rowLimit?: RowLimit,
 ): void {
   if (s.m === 0) return;
+  const limit = rowLimit && boundedDispatchEnabled() ? rowLimit : undefined;
   const cols4 = Math.ceil(s.cols / 4);
   const vecX = s.cin % 4 === 0;
   const vecG = s.cols % 4 === 0 && s.cout % 4 === 0;
@@ -228,6 +263,7 @@ export function accumulateParamGrads(
       ["u32", chunk],
       ["u32", nsplit],
       ["u32", repeats],
+      ["u32", limit?.slotRows ?? 0],
     );
   const vname = `${vecX ? "v" : "s"}${vecG ? "v" : "s"}/${layout.name}`;
   if (grads.weight) {
@@ -254,11 +290,16 @@ export function accumulateParamGrads(
     const direct = nsplit === 1;
     const key = `gemm_backward/wgrad/${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vname}/${
       direct ? "d" : "p"
-    }`;
+    }${limit ? "/limit" : ""}`;
     const partial = direct ? grads.weight : emptyTensor([nsplit, krows, cols4 * 4]);
-    dispatch({ key, source: wgradWgsl({ tile, vecX, vecG, direct, layout }) }, {
+    dispatch({ key, source: wgradWgsl({ tile, vecX, vecG, direct, layout, rowLimit: !!limit }) }, {
       op,
-      tensors: [["x", x], ["gradOut", gPre], [direct ? "gradWeight" : "partial", partial]],
+      tensors: [
+        ["x", x],
+        ["gradOut", gPre],
+        [direct ? "gradWeight" : "partial", partial],
+        ...(limit ? [["rowLimit", limit.count] as const] : []),
+      ],
       params: words(kgroups, chunk, nsplit),
       workgroups: [colTiles, rowTiles, nsplit],
     });
@@ -279,9 +320,16 @@ export function accumulateParamGrads(
     nsplit = Math.ceil(s.m / chunk);
     const partial = emptyTensor([nsplit, cols4 * 4]);
     const p = words(0, chunk, nsplit);
-    dispatch({ key: `gemm_backward/bias_partial/${vname}`, source: biasPartialWgsl(vecG, layout) }, {
+    dispatch({
+      key: `gemm_backward/bias_partial/${vname}${limit ? "/limit" : ""}`,
+      source: biasPartialWgsl(vecG, layout, !!limit),
+    }, {
       op,
-      tensors: [["gradOut", gPre], ["partial", partial]],
+      tensors: [
+        ["gradOut", gPre],
+        ["partial", partial],
+        ...(limit ? [["rowLimit", limit.count] as const] : []),
+      ],
       params: p,
       workgroups: Math.ceil((nsplit * cols4) / WORKGROUP_1D),
     });

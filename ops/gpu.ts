@@ -59,6 +59,12 @@ interface PendingCheck {
   promise: Promise<GPUError | null>;
 }
 
+/** Workgroup counts read by the GPU from `buffer` at byte `offset` (three u32: x, y, z; see ops/kernel.ts). */
+export interface IndirectWorkgroups {
+  buffer: GPUBuffer;
+  offset: number;
+}
+
 /**
  * The shared GPU state. Ops reach it through {@link getGpu} or {@link currentGpu}.
  *
@@ -187,7 +193,7 @@ export class GpuContext {
   encodeDispatch(
     pipeline: GPUComputePipeline,
     entries: GPUBindGroupEntry[],
-    workgroups: readonly [number, number, number],
+    workgroups: readonly [number, number, number] | IndirectWorkgroups,
     where: () => string,
   ): void {
     this.assertAlive();
@@ -196,7 +202,8 @@ export class GpuContext {
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    if ("buffer" in workgroups) pass.dispatchWorkgroupsIndirect(workgroups.buffer, workgroups.offset);
+    else pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.dispatchCount++;
     this.dispatchesInBatch++;
     if (this.debug) {

@@ -5,8 +5,17 @@
  *
  * Workgroup counts above `maxComputeWorkgroupsPerDimension` (65,535) are folded into a 2-D grid; shaders
  * recover the linear workgroup index as `wid.y * nwg.x + wid.x` (see `shaders/common.wgsl.ts`).
+ *
+ * Bounded dispatches ({@link DispatchBound}): a kernel over fixed-capacity slots (proposals, detections)
+ * whose occupied count is known only on the GPU runs as an indirect dispatch whose workgroup count a
+ * one-invocation kernel computes from that count (`shaders/kernel.wgsl.ts`), so empty slots cost nothing
+ * and nothing is read back. Their outputs hold stale values in the slots not covered; consumers must look
+ * only at the occupied slots (or the validity flags that mark them). wgpu adds one validation dispatch per
+ * indirect dispatch, so a bounded dispatch costs three small dispatches: use it where the slots hold real
+ * work.
  * @module
  */
+import { DISPATCH_ARGS_WGSL } from "../shaders/kernel.wgsl.ts";
 import { currentGpu, type GpuContext } from "./gpu.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -33,6 +42,171 @@ export interface DispatchSpec {
   workgroups: number | readonly [number, number, number];
   /** WGSL override constants. */
   constants?: Record<string, number>;
+  /** Run only the workgroups that cover the occupied slots (an indirect dispatch); see {@link DispatchBound}. */
+  bound?: DispatchBound;
+}
+
+/**
+ * Which rows of a fixed-capacity tensor hold real work, counted on the GPU: `segments` blocks of `stride`
+ * rows (e.g. images × slots per image), of which the first `counts[index + b]` rows of block b are in use.
+ * Ops that take it run only up to the last occupied row (a bound on the row range, not a gather: empty
+ * slots before the last occupied row of a batch still run) and leave stale values in the rows after it.
+ */
+export interface OccupiedRows {
+  /** u32 counts, one per segment from `index` on. */
+  counts: Tensor;
+  /** First count (default 0). */
+  index?: number;
+  /** Number of segments (default 1). */
+  segments?: number;
+  /** Rows per segment (default: the whole capacity, one segment). */
+  stride?: number;
+}
+
+/**
+ * The occupied part of a fixed-capacity dispatch ({@link OccupiedRows}) in the kernel's work units: the
+ * kernel covers `unitsPerRow` units per row (from unit `firstUnit` on, for dispatches over a range) and one
+ * workgroup covers `unitsPerWorkgroup` of them along the bounded axis; only the workgroups up to the last
+ * occupied row run. `axis` selects the axis of an explicit grid that covers the rows (a linear count is
+ * folded as usual).
+ */
+export interface DispatchBound extends OccupiedRows {
+  /** Work units per row (e.g. 7·7·C/4 output vectors of a RoIAlign row). */
+  unitsPerRow: number;
+  /** Work units per workgroup along the bounded axis. */
+  unitsPerWorkgroup: number;
+  /** First unit this dispatch covers (default 0). */
+  firstUnit?: number;
+  /** Grid axis of an explicit grid that covers the rows (ignored for a linear count). */
+  axis?: 0 | 1 | 2;
+}
+
+let boundsEnabled = true;
+let boundedCount = 0;
+
+/**
+ * Turns bounded (indirect) dispatches on or off for the whole process (on by default): off, every
+ * dispatch covers its full capacity — for comparisons and benchmarks; results in occupied slots are the
+ * same either way.
+ *
+ * @example
+ * ```ts
+ * import { setBoundedDispatch } from "./kernel.ts";
+ * setBoundedDispatch(false);
+ * setBoundedDispatch(true);
+ * ```
+ */
+export function setBoundedDispatch(enabled: boolean): void {
+  boundsEnabled = enabled;
+}
+
+/**
+ * Whether bounded dispatches are on ({@link setBoundedDispatch}); kernels that take a GPU-side row limit
+ * as a loop bound follow the same switch.
+ *
+ * @example
+ * ```ts
+ * import { boundedDispatchEnabled } from "./kernel.ts";
+ * console.log(boundedDispatchEnabled()); // true
+ * ```
+ */
+export function boundedDispatchEnabled(): boolean {
+  return boundsEnabled;
+}
+
+/** Dispatch counters of {@link dispatchStats}. */
+export interface DispatchStats {
+  /** Dispatches encoded since the device was acquired (bounded ones and their workgroup-count kernels included). */
+  dispatches: number;
+  /** Of these, indirect dispatches (wgpu adds one validation dispatch for each). */
+  indirect: number;
+  /** Command buffers submitted. */
+  submits: number;
+}
+
+/**
+ * Counters of the current device's dispatches, for profiles and benchmarks: take the difference across
+ * the work of interest.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { dispatchStats } from "./kernel.ts";
+ * await getGpu();
+ * const before = dispatchStats();
+ * // ... encode work ...
+ * console.log(dispatchStats().dispatches - before.dispatches); // 0
+ * ```
+ */
+export function dispatchStats(): DispatchStats {
+  const gpu = currentGpu();
+  return { dispatches: gpu.dispatchCount, indirect: boundedCount, submits: gpu.submitCount };
+}
+
+/** Per device, a ring of 256-byte slots that hold indirect-dispatch arguments. */
+const argRings = new WeakMap<GpuContext, { buffer: GPUBuffer; next: number; slots: number; slot: number }>();
+
+function argSlot(gpu: GpuContext): { buffer: GPUBuffer; offset: number } {
+  let ring = argRings.get(gpu);
+  if (!ring) {
+    const slot = Math.max(256, gpu.limits.minStorageBufferOffsetAlignment);
+    const slots = 1024;
+    const buffer = gpu.device.createBuffer({
+      label: "dispatch-args",
+      size: slot * slots,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT,
+    });
+    ring = { buffer, next: 0, slots, slot };
+    argRings.set(gpu, ring);
+  }
+  // Reusing a slot is safe: the queue runs dispatches in order, so the indirect dispatch that read a slot
+  // has run before a later workgroup-count kernel overwrites it.
+  const offset = ring.next * ring.slot;
+  ring.next = (ring.next + 1) % ring.slots;
+  return { buffer: ring.buffer, offset };
+}
+
+function encodeBounded(
+  gpu: GpuContext,
+  spec: DispatchSpec,
+  bound: DispatchBound,
+  grid: readonly [number, number, number],
+): { buffer: GPUBuffer; offset: number } {
+  const linear = typeof spec.workgroups === "number";
+  const axis = linear ? 3 : bound.axis ?? 0;
+  const staticCount = linear ? Math.max(0, spec.workgroups as number) : grid[axis as 0 | 1 | 2];
+  const segments = bound.segments ?? 1;
+  const args = argSlot(gpu);
+  const counts = bound.counts;
+  const entries: GPUBindGroupEntry[] = [
+    {
+      binding: 0,
+      resource: gpu.uniformBinding(params(
+        ["u32", segments],
+        ["u32", bound.stride ?? 0xffffffff],
+        ["u32", bound.index ?? 0],
+        ["u32", bound.unitsPerRow],
+        ["u32", bound.firstUnit ?? 0],
+        ["u32", bound.unitsPerWorkgroup],
+        ["u32", staticCount],
+        ["u32", gpu.limits.maxComputeWorkgroupsPerDimension],
+        ["u32", axis],
+        ["u32", grid[0]],
+        ["u32", grid[1]],
+        ["u32", grid[2]],
+      )),
+    },
+    { binding: 1, resource: counts.binding(spec.op, "bound counts") },
+    { binding: 2, resource: { buffer: args.buffer, offset: args.offset, size: 16 } },
+  ];
+  gpu.encodeDispatch(
+    gpu.pipeline("kernel/dispatch_args", DISPATCH_ARGS_WGSL),
+    entries,
+    [1, 1, 1],
+    () => `${spec.op} workgroup count (counts ${counts.describe()})`,
+  );
+  boundedCount++;
+  return args;
 }
 
 /**
@@ -72,18 +246,21 @@ export function foldWorkgroups(count: number, maxPerDimension: number): [number,
  */
 export function dispatch(kernel: Kernel, spec: DispatchSpec): void {
   const gpu: GpuContext = spec.tensors[0]?.[1].gpu ?? currentGpu();
+  const grid = typeof spec.workgroups === "number"
+    ? foldWorkgroups(spec.workgroups, gpu.limits.maxComputeWorkgroupsPerDimension)
+    : spec.workgroups;
+  // The workgroup-count kernel goes first: its uniform slot may flush the batch, which must not happen
+  // between this dispatch's uniform slot and its encoding.
+  const workgroups = boundsEnabled && spec.bound ? encodeBounded(gpu, spec, spec.bound, grid) : grid;
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: gpu.uniformBinding(spec.params) }];
   spec.tensors.forEach(([name, tensor], i) => {
     entries.push({ binding: i + 1, resource: tensor.binding(spec.op, name) });
   });
   const pipeline = gpu.pipeline(kernel.key, kernel.source, spec.constants);
-  const grid = typeof spec.workgroups === "number"
-    ? foldWorkgroups(spec.workgroups, gpu.limits.maxComputeWorkgroupsPerDimension)
-    : spec.workgroups;
   gpu.encodeDispatch(
     pipeline,
     entries,
-    grid,
+    workgroups,
     () => `${spec.op} (${spec.tensors.map(([n, t]) => `${n} ${t.describe()}`).join(", ")})`,
   );
 }

@@ -20,6 +20,7 @@ import {
   reluGrad,
   transposePackedWeight,
 } from "./gemm_backward.ts";
+import type { OccupiedRows } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -106,7 +107,11 @@ export function packLinearWeights(
  * console.log(await linear(x, packed, { relu: true }).read()); // [3.5, 0]
  * ```
  */
-export function linear(x: Tensor, packed: PackedLinear, options: { relu?: boolean } = {}): Tensor {
+export function linear(
+  x: Tensor,
+  packed: PackedLinear,
+  options: { relu?: boolean; occupied?: OccupiedRows } = {},
+): Tensor {
   const op = "linear";
   x.check(op, "x");
   packed.weight.check(op, "weight");
@@ -143,6 +148,8 @@ export function linear(x: Tensor, packed: PackedLinear, options: { relu?: boolea
       m: rows,
       cout: packed.out,
     },
+    options.occupied,
+    1,
   );
   return out;
 }

@@ -15,7 +15,7 @@
  */
 import { ROI_WORKGROUP, roiLevelsWgsl } from "../shaders/roi_align.wgsl.ts";
 import { ShapeError } from "./errors.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import {
   checkFeatures,
   checkRois,
@@ -37,6 +37,8 @@ export interface MultiScaleRoiAlignOptions {
   canonicalScale?: number;
   /** Level of a canonical box; default 4. */
   canonicalLevel?: number;
+  /** Only these RoI rows hold real work (counted on the GPU); the other output rows are left stale. */
+  occupied?: OccupiedRows;
 }
 
 function roundHalfEven(v: number): number {
@@ -175,5 +177,6 @@ export function multiScaleRoiAlign(
     samplingRatio: options.samplingRatio,
     aligned: false,
     mapper: levels.length > 1 ? mapper : undefined, // torchvision pools one level without mapping
+    occupied: options.occupied,
   });
 }

@@ -32,6 +32,16 @@ export interface PasteMasksOptions {
   probabilities?: boolean;
   /** Zero padding of the mask before resizing (torchvision's `padding`); default 1. */
   padding?: number;
+  /**
+   * Paste only rows [start, start + count) of `masks` and `boxes` (e.g. one image's detection slots);
+   * default all rows.
+   */
+  rows?: readonly [start: number, count: number];
+  /**
+   * Only the first `counts[index]` of the pasted rows are real (counted on the GPU): only their pixels are
+   * computed, the other planes of the outputs are left stale.
+   */
+  occupied?: { counts: Tensor; index?: number };
 }
 
 /** The pasted masks. */
@@ -60,7 +70,7 @@ export function maskBytes(words: Uint32Array, shape: readonly [number, number, n
 /**
  * Pastes detection masks into the image: masks: [R, M, M] f32 probabilities, boxes: [R, 4] f32 (x1, y1,
  * x2, y2 in image pixels), imageSize: [H, W] → probabilities [R, H, W] f32 and binary masks
- * [R, H, W] u8 (packed in u32 words).
+ * [R, H, W] u8 (packed in u32 words); with `rows: [start, count]`, R = count rows from `start`.
  *
  * @example
  * ```ts
@@ -97,7 +107,11 @@ export function pasteMasks(
   }
   const padding = options.padding ?? 1;
   if (!Number.isInteger(padding) || padding < 0) throw new ShapeError(op, `padding ${padding} must be >= 0`);
-  const [r, m] = masks.shape;
+  const m = masks.shape[1];
+  const [first, r] = options.rows ?? [0, masks.shape[0]];
+  if (!Number.isInteger(first) || !Number.isInteger(r) || first < 0 || r < 0 || first + r > masks.shape[0]) {
+    throw new ShapeError(op, `rows [${options.rows}] must lie within the ${masks.shape[0]} masks`);
+  }
   const pixels = r * h * w;
   const words = Math.ceil(pixels / 4);
   const withProbs = options.probabilities ?? true;
@@ -122,8 +136,17 @@ export function pasteMasks(
         ["f32", (m + 2 * padding) / m],
         ["f32", options.threshold ?? 0.5],
         ["u32", start],
+        ["u32", first],
       ),
       workgroups: Math.ceil(count / PASTE_WORKGROUP),
+      // units are pixels: the words that hold any pixel of an occupied plane run
+      bound: options.occupied && {
+        counts: options.occupied.counts,
+        index: options.occupied.index,
+        unitsPerRow: h * w,
+        unitsPerWorkgroup: 4 * PASTE_WORKGROUP,
+        firstUnit: 4 * start,
+      },
     });
   }
   return { probs, binary, shape: [r, h, w] };

@@ -14,7 +14,7 @@
 import { ROI_WORKGROUP, roiAlignWgsl } from "../shaders/roi_align.wgsl.ts";
 import { bindingChunks, rangeView } from "./binding_chunks.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -44,6 +44,8 @@ export interface RoiAlignGeometry {
   aligned: boolean;
   /** Choose each RoI's level on the GPU with this mapper (else every RoI uses level 0). */
   mapper?: LevelMapperConfig;
+  /** Only these RoI rows hold real work (counted on the GPU); the other output rows are left stale. */
+  occupied?: OccupiedRows;
 }
 
 /** Normalises an `output_size` argument (int or pair) and checks it. */
@@ -163,6 +165,12 @@ export function roiAlignPyramid(
         ...scales.map((s) => ["f32", s] as const),
       ),
       workgroups: Math.ceil(count / ROI_WORKGROUP),
+      bound: geometry.occupied && {
+        ...geometry.occupied,
+        unitsPerRow: outH * outW * cv,
+        unitsPerWorkgroup: ROI_WORKGROUP,
+        firstUnit: start,
+      },
     });
   }
   return out;

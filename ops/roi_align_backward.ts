@@ -113,6 +113,9 @@ function roiAlignPyramidBackward(
       ),
     ),
     workgroups: Math.ceil(total / ROI_WORKGROUP),
+    // only the occupied RoI rows scatter (the others hold stale gradients)
+    bound: geometry.occupied &&
+      { ...geometry.occupied, unitsPerRow: outH * outW * cv, unitsPerWorkgroup: ROI_WORKGROUP },
   });
 }
 
@@ -231,6 +234,7 @@ export function multiScaleRoiAlignBackward(
     samplingRatio: options.samplingRatio,
     aligned: false,
     mapper: names.length > 1 ? mapper : undefined,
+    occupied: options.occupied,
   });
   return Object.fromEntries(names.map((n, i) => [n, grads[i]]));
 }

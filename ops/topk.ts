@@ -14,7 +14,6 @@
 import {
   TOPK_CHUNK,
   TOPK_COMPACT_WGSL,
-  TOPK_COUNTS_WGSL,
   TOPK_HISTOGRAM_WGSL,
   TOPK_SELECT_WGSL,
   TOPK_WORKGROUP,
@@ -22,6 +21,7 @@ import {
 import { fillInPlace } from "./elementwise.ts";
 import { ShapeError } from "./errors.ts";
 import { currentGpu, type GpuContext } from "./gpu.ts";
+import { rangeView } from "./binding_chunks.ts";
 import { dispatch, params } from "./kernel.ts";
 import { segmentedSort } from "./sort.ts";
 import { emptyTensor, keep, type Tensor, tensorFromArray, tidy } from "./tensor.ts";
@@ -167,8 +167,11 @@ export function topkFlat(
   tidy(() => {
     const segs = segmentTable(segments);
     const table = emptyTensor([numSegs, 4], "u32");
-    const hist = fillInPlace(emptyTensor([4 * numSegs * TOPK_WORKGROUP], "u32"), 0);
-    const counters = fillInPlace(emptyTensor([2 * numSegs], "u32"), 0);
+    // the 4 passes' histograms and the compaction counters, zeroed by one fill
+    const histSize = 4 * numSegs * TOPK_WORKGROUP;
+    const scratch = fillInPlace(emptyTensor([histSize + 2 * numSegs], "u32"), 0);
+    const hist = rangeView(scratch, 0, 4, histSize);
+    const counters = rangeView(scratch, histSize, 4, 2 * numSegs);
     const cand = emptyTensor([numSegs * kOut], "u32");
     const chunks = Math.max(1, Math.ceil(Math.max(...segments) / TOPK_CHUNK));
     const maskBinding = valid ?? scores; // unused when hasValid = 0
@@ -193,10 +196,18 @@ export function topkFlat(
     }
     dispatch({ key: "topk/compact", source: TOPK_COMPACT_WGSL }, {
       op: "topk",
-      tensors: [["scores", scores], ["valid", maskBinding], ["segments", segs], ["table", table], [
-        "counters",
-        counters,
-      ], ["candidates", cand]],
+      tensors: [
+        ["scores", scores],
+        ["valid", maskBinding],
+        ["segments", segs],
+        ["table", table],
+        [
+          "counters",
+          counters,
+        ],
+        ["candidates", cand],
+        ["counts", counts],
+      ],
       params: scan(0),
       workgroups: [chunks, numSegs, 1],
     });
@@ -204,17 +215,7 @@ export function topkFlat(
       kind: "per-segment",
       maxCount: kOut,
     });
-    copyCounts(table, counts, numSegs);
     return null;
   });
   return { indices, values, counts };
-}
-
-function copyCounts(table: Tensor, counts: Tensor, numSegs: number): void {
-  dispatch({ key: "topk/counts", source: TOPK_COUNTS_WGSL }, {
-    op: "topk",
-    tensors: [["table", table], ["counts", counts]],
-    params: params(["u32", numSegs]),
-    workgroups: [Math.ceil(numSegs / 64), 1, 1],
-  });
 }

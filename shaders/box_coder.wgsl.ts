@@ -40,6 +40,52 @@ fn main(${MAIN_1D_ARGS}) {
 }
 `;
 
+/** Most images a {@link decodeBoxesWgsl} dispatch with clipping can take (sizes in the 256-byte params). */
+export const DECODE_CLIP_MAX_IMAGES = 14;
+
+/**
+ * Decode, optionally clipped to each row's image (`clipToImage`): {@link DECODE_BOXES_WGSL} followed by
+ * {@link CLIP_BOXES_WGSL}'s clamp in the same pass; `images[k]` = (height, width, end row) of image k.
+ *
+ * @example
+ * ```ts
+ * import { decodeBoxesWgsl } from "./box_coder.wgsl.ts";
+ * console.log(decodeBoxesWgsl(true).includes("clamp("));
+ * ```
+ */
+export function decodeBoxesWgsl(clipToImage: boolean): string {
+  if (!clipToImage) return DECODE_BOXES_WGSL;
+  return /* wgsl */ `
+struct Params {
+  total: u32, classes: u32, clip: f32, count: u32, weights: vec4<f32>,
+  images: array<vec4<u32>, ${DECODE_CLIP_MAX_IMAGES}>,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> deltas: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> boxes: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+${LINEAR_INDEX_WGSL}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(${MAIN_1D_ARGS}) {
+  let i = linearIndex(wid, lid, nwg);
+  if (i >= p.total) { return; }
+  let row = i / p.classes;
+  let b = boxes[row];
+  let size = b.zw - b.xy;
+  let ctr = b.xy + 0.5 * size;
+  let d = deltas[i] / p.weights;
+  let dwh = min(d.zw, vec2<f32>(p.clip));
+  let pred_ctr = d.xy * size + ctr;
+  let half = 0.5 * (exp(dwh) * size);
+  var k = 0u;
+  while (k + 1u < p.count && row >= p.images[k].z) { k++; }
+  let hw = vec2<f32>(p.images[k].xy);
+  let limit = vec4<f32>(hw.y, hw.x, hw.y, hw.x);
+  out[i] = clamp(vec4<f32>(pred_ctr - half, pred_ctr + half), vec4<f32>(0.0), limit);
+}
+`;
+}
+
 /**
  * Encode: regression targets of `gt[r]` relative to `proposals[r]`.
  *

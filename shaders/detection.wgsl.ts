@@ -213,3 +213,96 @@ export const SAMPLED_BINARY_WGSL = HEADER(
   valid[i] = select(0u, 1u, pos || negative[i] != 0u);
 }
 `;
+
+/**
+ * Fills kept slots in one pass: `boxes[i] = src[keep[i]]` (zeros where keep is −1 or out of range),
+ * `rois[i] = (i / perImage, boxes[i])`, and with `labels` `labels[i] = srcLabels[keep[i]]` (0 where
+ * missing), else `valid[i] = keep[i] >= 0`: gatherRows + boxesToRois + (gatherRows | indexValid) fused.
+ *
+ * @example
+ * ```ts
+ * import { gatherSlotsWgsl } from "./detection.wgsl.ts";
+ * console.log(gatherSlotsWgsl(true).includes("srcLabels"));
+ * ```
+ */
+export function gatherSlotsWgsl(labels: boolean): string {
+  return HEADER(
+    "n: u32, perImage: u32, srcRows: u32",
+    `@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> keep: array<i32>;
+${labels ? "@group(0) @binding(3) var<storage, read> srcLabels: array<i32>;" : ""}
+@group(0) @binding(${labels ? 4 : 3}) var<storage, read_write> boxes: array<vec4<f32>>;
+@group(0) @binding(${labels ? 5 : 4}) var<storage, read_write> rois: array<f32>;
+@group(0) @binding(${labels ? 6 : 5}) var<storage, read_write> ${
+      labels ? "labels: array<i32>" : "valid: array<u32>"
+    };`,
+  ) + /* wgsl */ `
+  if (i >= p.n) { return; }
+  let k = keep[i];
+  let found = k >= 0 && u32(k) < p.srcRows;
+  var b = vec4<f32>(0.0);
+  if (found) { b = src[u32(k)]; }
+  boxes[i] = b;
+  rois[5u * i] = f32(i / p.perImage);
+  rois[5u * i + 1u] = b.x;
+  rois[5u * i + 2u] = b.y;
+  rois[5u * i + 3u] = b.z;
+  rois[5u * i + 4u] = b.w;
+  ${
+    labels
+      ? "labels[i] = select(0, srcLabels[u32(max(k, 0))], found);"
+      : "valid[i] = select(0u, 1u, k >= 0);"
+  }
+}
+`;
+}
+
+/** Threads of the one workgroup of {@link COMPACT_FLAGS_WGSL}. */
+export const COMPACT_WORKGROUP = 256;
+
+/**
+ * Stable compaction of flags in one workgroup: `index[j]` = the j-th flagged position (−1 from `total` on),
+ * `total[0]` = the number flagged. Each thread counts a contiguous range, a workgroup scan gives its first
+ * output slot.
+ *
+ * @example
+ * ```ts
+ * import { COMPACT_FLAGS_WGSL } from "./detection.wgsl.ts";
+ * console.log(COMPACT_FLAGS_WGSL.includes("workgroupBarrier"));
+ * ```
+ */
+export const COMPACT_FLAGS_WGSL = /* wgsl */ `
+struct Params { n: u32, per: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> flags: array<u32>;
+@group(0) @binding(2) var<storage, read_write> index: array<i32>;
+@group(0) @binding(3) var<storage, read_write> total: array<u32>;
+var<workgroup> sums: array<u32, ${COMPACT_WORKGROUP}>;
+@compute @workgroup_size(${COMPACT_WORKGROUP})
+fn main(@builtin(local_invocation_id) lid: vec3u) {
+  let t = lid.x;
+  let start = min(t * p.per, p.n);
+  let end = min(start + p.per, p.n);
+  var c = 0u;
+  for (var i = start; i < end; i++) { if (flags[i] != 0u) { c++; } }
+  sums[t] = c;
+  workgroupBarrier();
+  for (var off = 1u; off < ${COMPACT_WORKGROUP}u; off <<= 1u) {
+    var v = 0u;
+    if (t >= off) { v = sums[t - off]; }
+    workgroupBarrier();
+    sums[t] += v;
+    workgroupBarrier();
+  }
+  let count = sums[${COMPACT_WORKGROUP - 1}];
+  var j = sums[t] - c;
+  for (var i = start; i < end; i++) {
+    if (flags[i] != 0u) {
+      index[j] = i32(i);
+      j++;
+    }
+  }
+  for (var i = count + t; i < p.n; i += ${COMPACT_WORKGROUP}u) { index[i] = -1; }
+  if (t == 0u) { total[0] = count; }
+}
+`;

@@ -26,8 +26,17 @@ struct Params {
   kh: u32, kw: u32, stride: u32, pad: u32,
   m: u32, cinv: u32, cout: u32, krows: u32,
   kgroups: u32, chunk: u32, nsplit: u32, repeats: u32,
+  slotRows: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;`;
+
+/**
+ * Row limit (the \`rowLimit\` variants): only the first \`rowLimit[0]\` slots (RoIs) of the batch hold real
+ * rows, \`p.slotRows\` GEMM rows each; the reductions stop there (the rows after it are never read).
+ */
+function rowEnd(rowLimit: boolean): string {
+  return rowLimit ? "min(p.m, rowLimit[0] * p.slotRows)" : "p.m";
+}
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -43,6 +52,8 @@ export interface WgradOptions {
   direct: boolean;
   /** The forward's store layout (`fn outIndex(m, c)`), used here to read G. */
   layout: { name: string; wgsl: string };
+  /** Reduce only over the occupied slots counted in binding 4 `rowLimit` (see `rowEnd`). */
+  rowLimit?: boolean;
 }
 
 /** `fn loadG(m, c4) -> vec4f`: 4 columns of G's row m (zero past `p.cols`). */
@@ -100,6 +111,7 @@ ${WGRAD_PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> x: array<${o.vecX ? "vec4f" : "f32"}>;
 @group(0) @binding(2) var<storage, read> g: array<${o.vecG ? "vec4f" : "f32"}>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+${o.rowLimit ? "@group(0) @binding(4) var<storage, read> rowLimit: array<u32>;" : ""}
 ${o.layout.wgsl}
 ${loadGWgsl(o.vecG)}
 
@@ -125,7 +137,7 @@ ${
     R.flatMap((r) => J.flatMap((j) => T.map((t) => acc(r, j, t)))).join(" = vec4f(0.0);\n  var ")
   } = vec4f(0.0);
   let m0 = wid.z * p.chunk;
-  let m1 = min(m0 + p.chunk, p.m);
+  let m1 = min(m0 + p.chunk, ${rowEnd(o.rowLimit ?? false)});
   let hwo = p.ho * p.wo;
   var n = m0 / hwo;
   var oy = (m0 - n * hwo) / p.wo;
@@ -188,11 +200,16 @@ fn main(${MAIN_1D_ARGS}) {
  * console.log(biasPartialWgsl(true, CONV_STORE).includes("loadG"));
  * ```
  */
-export function biasPartialWgsl(vecG: boolean, layout: { name: string; wgsl: string }): string {
+export function biasPartialWgsl(
+  vecG: boolean,
+  layout: { name: string; wgsl: string },
+  rowLimit = false,
+): string {
   return /* wgsl */ `
 ${WGRAD_PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> g: array<${vecG ? "vec4f" : "f32"}>;
 @group(0) @binding(2) var<storage, read_write> partial: array<vec4f>;
+${rowLimit ? "@group(0) @binding(3) var<storage, read> rowLimit: array<u32>;" : ""}
 ${layout.wgsl}
 ${loadGWgsl(vecG)}
 ${LINEAR_INDEX_WGSL}
@@ -203,7 +220,7 @@ fn main(${MAIN_1D_ARGS}) {
   let s = i / p.cols4;
   let c4 = i - s * p.cols4;
   var sum = vec4f(0.0);
-  for (var m = s * p.chunk; m < min(s * p.chunk + p.chunk, p.m); m++) { sum += loadG(m, c4); }
+  for (var m = s * p.chunk; m < min(s * p.chunk + p.chunk, ${rowEnd(rowLimit)}); m++) { sum += loadG(m, c4); }
   partial[i] = sum;
 }`;
 }

@@ -6,7 +6,8 @@
  * x2 − x1 + 1): this is `F.interpolate` followed by the clipped paste, evaluated only where it lands.
  *
  * Layout: one invocation per 4 consecutive pixels of the flat [R, H, W] output (outputs bound from word
- * `wordOffset` on, so that outputs above the binding limit take several dispatches); it writes 4 f32
+ * `wordOffset` on, so that outputs above the binding limit take several dispatches; output plane i pastes
+ * mask and box row `firstRow + i`); it writes 4 f32
  * probabilities (optional) and one u32 holding the 4 binary bytes (p >= threshold), so the binary output is
  * an [R, H, W] u8 array packed in little-endian words. Pixels outside their box load nothing.
  * @module
@@ -31,7 +32,7 @@ export function pasteMasksWgsl(probabilities: boolean): string {
 struct Params {
   rois: u32, m: u32, pad: u32, height: u32,
   width: u32, pixels: u32, words: u32, scale: f32,
-  threshold: f32, wordOffset: u32,
+  threshold: f32, wordOffset: u32, firstRow: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> masks: array<f32>;
@@ -39,7 +40,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> binary: array<u32>;
 ${probabilities ? "@group(0) @binding(4) var<storage, read_write> probs: array<f32>;" : ""}
 
-// Padded mask value at (i, j) of the (M + 2·pad)² grid.
+// Padded mask value at (i, j) of the (M + 2·pad)² grid of mask row r.
 fn padded(r: u32, i: u32, j: u32) -> f32 {
   if (i < p.pad || j < p.pad || i >= p.m + p.pad || j >= p.m + p.pad) { return 0.0; }
   return masks[(r * p.m + (i - p.pad)) * p.m + (j - p.pad)];
@@ -55,7 +56,7 @@ fn source(dst: i32, outSize: i32, inSize: u32) -> vec3f {
 }
 
 fn pixel(q: u32) -> f32 {
-  let r = q / (p.height * p.width);
+  let r = p.firstRow + q / (p.height * p.width); // row of masks and boxes
   let y = i32((q / p.width) % p.height);
   let x = i32(q % p.width);
   let x1 = boxes[r * 4u];

@@ -100,6 +100,7 @@ export const TOPK_COMPACT_WGSL = /* wgsl */ `${SCAN_BINDINGS}
 @group(0) @binding(4) var<storage, read> table: array<vec4u>;
 @group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read_write> cand: array<u32>;
+@group(0) @binding(7) var<storage, read_write> counts: array<u32>;
 ${SORT_KEY_WGSL}
 @compute @workgroup_size(${TOPK_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -107,6 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let seg = segs[g % p.segsPerRow];
   let rowStart = (g / p.segsPerRow) * p.rowLen + seg.x;
   let t = table[g];
+  if (wid.x == 0u && lid.x == 0u) { counts[g] = t.y; } // the selected count of the segment
   let first = wid.x * ${TOPK_CHUNK}u;
   if (first >= seg.y || t.y == 0u) { return; }
   let greater = t.y - t.w;
@@ -122,17 +124,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       if (slot < t.w) { cand[t.x + greater + slot] = flat; }
     }
   }
-}
-`;
-
-/** counts[g] = table[g].y (the selected count of each segment). */
-export const TOPK_COUNTS_WGSL = /* wgsl */ `
-struct Params { n: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> table: array<vec4u>;
-@group(0) @binding(2) var<storage, read_write> counts: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x < p.n) { counts[gid.x] = table[gid.x].y; }
 }
 `;

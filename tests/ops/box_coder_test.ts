@@ -36,6 +36,26 @@ Deno.test("decodeBoxes of [R, 4·11] deltas with RoI weights matches BoxCoder.de
   assertClose(await out.read(), ref("roi_decoded").data, 1e-5, "roi decode");
 });
 
+Deno.test("decodeBoxes with clipToImages equals clipBoxesToImage of the decode bit for bit", async () => {
+  const deltas = tensor("roi_deltas");
+  const boxes = tensor("roi_proposals");
+  const rows = boxes.shape[0] - (boxes.shape[0] % 2);
+  const d = tensorFromArray((await deltas.read() as Float32Array).slice(0, rows * deltas.shape[1]), [
+    rows,
+    deltas.shape[1],
+  ]);
+  const b = tensorFromArray((await boxes.read() as Float32Array).slice(0, rows * 4), [rows, 4]);
+  const sizes: [number, number][] = [[37, 61], [80, 45]];
+  for (const [imageSizes, weights] of [[sizes, ROI_BOX_WEIGHTS], [[[50, 50]], RPN_BOX_WEIGHTS]] as const) {
+    const fused = decodeBoxes(d, b, weights, BBOX_XFORM_CLIP, imageSizes);
+    const separate = clipBoxesToImage(decodeBoxes(d, b, weights), imageSizes);
+    const [f, s] = await Promise.all([fused.read(), separate.read()]);
+    assert.deepEqual(fused.shape, separate.shape);
+    assert.deepEqual(f, s);
+    assert.ok((f as Float32Array).some((v) => v === 0) && (f as Float32Array).some((v) => v > 1));
+  }
+});
+
 Deno.test("encodeBoxes matches BoxCoder.encode_single for RoI and RPN weights", async () => {
   const [gt, proposals] = [tensor("enc_gt"), tensor("roi_proposals")];
   assertClose(

@@ -80,3 +80,121 @@ Deno.test("pasteMasks rejects bad shapes naming the op", () => {
   );
   assert.throws(() => pasteMasks(masks, boxes, [0, w]), (e: Error) => e instanceof ShapeError);
 });
+
+/**
+ * Independent float64 reference of torchvision 0.14's `paste_masks_in_image` for one mask: `expand_masks`
+ * (zero padding), `expand_boxes` by (M + 2·padding) / M in f32 then `.to(int64)` (truncation), TO_REMOVE = 1
+ * and `max(·, 1)` sizes, `F.interpolate(bilinear, align_corners=False)` of the padded mask to (h, w) (source
+ * indices in f32 as torch computes them, the blend in float64), then the paste clipped to the image.
+ */
+function pasteReference(
+  mask: Float32Array,
+  m: number,
+  box: ArrayLike<number>,
+  [imageH, imageW]: readonly [number, number],
+  padding = 1,
+): { image: Float64Array; intBox: number[] } {
+  const f = Math.fround;
+  const scale = f((m + 2 * padding) / m);
+  const wHalf = f(f(f(box[2] - box[0]) * 0.5) * scale);
+  const hHalf = f(f(f(box[3] - box[1]) * 0.5) * scale);
+  const xc = f(f(box[2] + box[0]) * 0.5);
+  const yc = f(f(box[3] + box[1]) * 0.5);
+  const [x0, y0, x1, y1] = [f(xc - wHalf), f(yc - hHalf), f(xc + wHalf), f(yc + hHalf)].map((v) =>
+    Math.trunc(v) | 0
+  );
+  const w = Math.max(x1 - x0 + 1, 1);
+  const h = Math.max(y1 - y0 + 1, 1);
+  const size = m + 2 * padding;
+  const padded = (i: number, j: number) =>
+    i < padding || j < padding || i >= m + padding || j >= m + padding
+      ? 0
+      : mask[(i - padding) * m + (j - padding)];
+  const source = (dst: number, out: number) => {
+    const ratio = f(size / out);
+    const real = Math.max(f(f(ratio * f(dst + 0.5)) - 0.5), 0);
+    const i0 = Math.floor(real);
+    return [i0, i0 < size - 1 ? i0 + 1 : i0, real - i0];
+  };
+  const image = new Float64Array(imageH * imageW);
+  for (let y = Math.max(y0, 0); y < Math.min(y1 + 1, imageH); y++) {
+    const [a0, a1, ly] = source(y - y0, h);
+    for (let x = Math.max(x0, 0); x < Math.min(x1 + 1, imageW); x++) {
+      const [b0, b1, lx] = source(x - x0, w);
+      const top = (1 - lx) * padded(a0, b0) + lx * padded(a0, b1);
+      const bottom = (1 - lx) * padded(a1, b0) + lx * padded(a1, b1);
+      image[y * imageW + x] = (1 - ly) * top + ly * bottom;
+    }
+  }
+  return { image, intBox: [x0, y0, x1, y1] };
+}
+
+// Boxes a few pixels thick (1.6 px tall across the width, 2.3 px wide), sub-pixel, on integer corners and
+// across every border (tools/reference/make_paste_fixtures.py).
+const thin = loadFixture("ops/paste_masks_thin.json");
+const [thinH, thinW] = thin.meta.image_size as [number, number];
+const thinMasks = thin.tensors.masks.data as Float32Array;
+const thinBoxes = thin.tensors.boxes.data as Float32Array;
+const thinRows = thin.tensors.boxes.shape[0];
+const plane = thinH * thinW;
+
+Deno.test("the float64 paste reference reproduces torchvision on thin boxes (integer boxes, pixel counts)", () => {
+  const torchProbs = thin.tensors.probs.data as Float32Array;
+  const intBoxes = thin.tensors.int_boxes.data as Int32Array;
+  const pixels = thin.tensors.pixels.data as Int32Array;
+  for (let r = 0; r < thinRows; r++) {
+    const ref = pasteReference(
+      thinMasks.subarray(r * 784, (r + 1) * 784),
+      28,
+      thinBoxes.subarray(4 * r, 4 * r + 4),
+      [thinH, thinW],
+    );
+    assert.deepEqual(ref.intBox, [...intBoxes.subarray(4 * r, 4 * r + 4)], `integer box ${r}`);
+    const torchPlane = torchProbs.subarray(r * plane, (r + 1) * plane);
+    assertClose(Float32Array.from(ref.image), torchPlane, 1e-5, `reference mask ${r}`);
+    assert.equal(ref.image.reduce((n, v) => n + (v >= 0.5 ? 1 : 0), 0), pixels[r], `pixels of mask ${r}`);
+  }
+});
+
+Deno.test("pasteMasks matches the float64 reference and torchvision's pixel counts on thin boxes", async () => {
+  const masksT = tensorFromArray(thinMasks, [thinRows, 28, 28]);
+  const boxesT = tensorFromArray(thinBoxes, [thinRows, 4]);
+  const { probs, binary, shape } = pasteMasks(masksT, boxesT, [thinH, thinW]);
+  const [p, words] = await readTensors([probs!, binary]);
+  const bytes = maskBytes(words as Uint32Array, shape);
+  const pixels = thin.tensors.pixels.data as Int32Array;
+  for (let r = 0; r < thinRows; r++) {
+    const ref = pasteReference(
+      thinMasks.subarray(r * 784, (r + 1) * 784),
+      28,
+      thinBoxes.subarray(4 * r, 4 * r + 4),
+      [thinH, thinW],
+    ).image;
+    let count = 0;
+    for (let i = 0; i < plane; i++) {
+      const q = r * plane + i;
+      assert.ok(Math.abs(p[q] - ref[i]) <= 1e-6, `mask ${r} pixel ${i}: ${p[q]} vs ${ref[i]}`);
+      if (Math.abs(ref[i] - 0.5) >= 1e-5) {
+        assert.equal(bytes[q], ref[i] >= 0.5 ? 1 : 0, `mask ${r} pixel ${i}`);
+      }
+      count += bytes[q];
+    }
+    assert.equal(count, pixels[r], `pasted pixels of box ${r} [${thinBoxes.subarray(4 * r, 4 * r + 4)}]`);
+  }
+});
+
+Deno.test("pasteMasks rows and occupied count paste one image's real slots only", async () => {
+  const masksT = tensorFromArray(thinMasks, [thinRows, 28, 28]);
+  const boxesT = tensorFromArray(thinBoxes, [thinRows, 4]);
+  const whole = pasteMasks(masksT, boxesT, [thinH, thinW]);
+  const counts = tensorFromArray(new Uint32Array([9, 3]), [2]);
+  // rows 4..11 of the batch, of which the first 3 are real (counts[1])
+  const part = pasteMasks(masksT, boxesT, [thinH, thinW], { rows: [4, 8], occupied: { counts, index: 1 } });
+  assert.deepEqual(part.shape, [8, thinH, thinW]);
+  const [pw, ww, pp, wp] = await readTensors([whole.probs!, whole.binary, part.probs!, part.binary]);
+  assert.deepEqual(pp.subarray(0, 3 * plane), pw.subarray(4 * plane, 7 * plane));
+  const wholeBytes = maskBytes(ww as Uint32Array, whole.shape);
+  const partBytes = maskBytes(wp as Uint32Array, part.shape);
+  assert.deepEqual(partBytes.subarray(0, 3 * plane), wholeBytes.subarray(4 * plane, 7 * plane));
+  assert.throws(() => pasteMasks(masksT, boxesT, [thinH, thinW], { rows: [10, 8] }), ShapeError);
+});

@@ -15,6 +15,7 @@ import { boxBranch } from "../../model/roi_heads.ts";
 import { rpnForward } from "../../model/rpn.ts";
 import type { BenchRow } from "./_report.ts";
 import { deterministicModel } from "./_models.ts";
+import { dispatchStats } from "../../ops/kernel.ts";
 
 function syntheticImage(width: number, height: number): RawImage {
   const data = new Uint8Array(width * height * 3);
@@ -58,7 +59,9 @@ async function stages(model: MaskRcnnModel, image: RawImage): Promise<Record<str
   await lap("box_head");
   const masks = maskBranch(params, pyramid, detections.boxes, detections.labels, detections.perImage, sizes);
   await lap("mask_head");
-  for (const v of [held.batch.images, ...pyramid, proposals.boxes, proposals.valid, masks]) v.dispose();
+  for (const v of [held.batch.images, ...pyramid, proposals.boxes, proposals.valid, proposals.count, masks]) {
+    v.dispose();
+  }
   for (const v of [detections.boxes, detections.scores, detections.labels, detections.count]) v.dispose();
   return out;
 }
@@ -71,6 +74,7 @@ export async function benchDetect(): Promise<BenchRow[]> {
   const smallImage = syntheticImage(128, 128);
   await detectImages(small, [smallImage]);
   const runs = 5;
+  const stats0 = dispatchStats();
   let t0 = performance.now();
   for (let i = 0; i < runs; i++) await detectImages(small, [smallImage]);
   rows.push({
@@ -78,6 +82,13 @@ export async function benchDetect(): Promise<BenchRow[]> {
     value: (performance.now() - t0) / runs,
     unit: "ms",
     key: "detect_small_128_ms",
+  });
+  const stats1 = dispatchStats();
+  rows.push({
+    label: "  dispatches per detect (+ wgpu's indirect checks)",
+    value: (stats1.dispatches - stats0.dispatches) / runs,
+    unit: `(+${(stats1.indirect - stats0.indirect) / runs})`,
+    key: "detect_small_128_dispatches",
   });
   for (const t of paramTensors(small.params!)) t.dispose();
 

@@ -9,6 +9,7 @@ import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
 import { deterministicModel } from "./_models.ts";
+import { dispatchStats } from "../../ops/kernel.ts";
 
 async function stepMs(model: MaskRcnnModel, size: [number, number], batch: number, steps: number) {
   const gpu = currentGpu();
@@ -22,13 +23,15 @@ async function stepMs(model: MaskRcnnModel, size: [number, number], batch: numbe
   };
   await trainStep(model, batchAt(0), opt); // warm-up: pipelines, pooled buffers
   gpu.pool.resetPeak();
+  const stats0 = dispatchStats();
   const t0 = performance.now();
   for (let s = 1; s <= steps; s++) await trainStep(model, batchAt(s), opt);
   const ms = (performance.now() - t0) / steps;
+  const dispatches = (dispatchStats().dispatches - stats0.dispatches) / steps;
   const peak = gpu.pool.stats().peakBytes / 2 ** 20;
   disposeOptimizer(opt);
   for (const t of paramTensors(model.params!)) t.dispose();
-  return { ms, peak };
+  return { ms, peak, dispatches };
 }
 
 /** Runs the training benchmarks. */
@@ -44,6 +47,7 @@ export async function benchTrain(): Promise<BenchRow[]> {
       key: "train_small_step_ms",
     },
     { label: "  peak GPU memory (pool)", value: small.peak, unit: "MiB", key: "train_small_peak_mb" },
+    { label: "  dispatches per step", value: small.dispatches, unit: "", key: "train_small_step_dispatches" },
     {
       label: "train step, R50-FPN, 800×1066, batch 1",
       value: r50.ms,
