@@ -20,7 +20,6 @@ import {
   elapsedMs,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
-  modelChoice,
   numberOption,
   parseCommandLine,
   type ParsedValues,
@@ -30,6 +29,7 @@ import {
   UsageError,
 } from "./_common.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
+import { runModelChoice } from "./_run_folder.ts";
 
 const HELP = `Usage: deno task detect --weights FILE [options] IMAGES...
 
@@ -118,7 +118,14 @@ async function imageIds(values: ParsedValues, files: readonly string[]): Promise
       map.set(key, id as number);
     }
   }
-  return files.map((file) => map.get(file) ?? map.get(basename(file)) ?? bad(`no id for image ${file}`));
+  // A COCO file_name may hold folders ("train/a.png"): match the end of the path too.
+  const bySuffix = (file: string) => {
+    const slashed = file.replaceAll("\\", "/");
+    for (const [key, id] of map) if (slashed.endsWith(`/${key.replace(/^\.?\//, "")}`)) return id;
+  };
+  return files.map((file) =>
+    map.get(file) ?? bySuffix(file) ?? map.get(basename(file)) ?? bad(`no id for image ${file}`)
+  );
 }
 
 /** `<stem>_det.png` in `out`, unique among the names already used. */
@@ -146,7 +153,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
-  const choice = await modelChoice(values);
+  const choice = await runModelChoice(values);
   const files = await imageFiles(positionals);
   const ids = await imageIds(values, files);
   const scoreThreshold = numberOption(values, "score", { min: 0, max: 1 }, 0.5);
@@ -166,7 +173,11 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const start = performance.now();
   const { model, ms: loadMs } = await loadCliModel(choice);
   io.out(
-    `loaded ${choice.weights} (${choice.options.preset ?? "maskrcnn_resnet50_fpn"}, ${config.numClasses} ` +
+    `loaded ${choice.weights} (${
+      choice.configSource
+        ? `config from ${choice.configSource}`
+        : choice.options.preset ?? "maskrcnn_resnet50_fpn"
+    }, ${config.numClasses} ` +
       `classes) in ${loadMs.toFixed(0)} ms`,
   );
   await Deno.mkdir(out, { recursive: true });

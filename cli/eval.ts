@@ -23,7 +23,6 @@ import {
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
   type ModelChoice,
-  modelChoice,
   numberOption,
   parseCommandLine,
   type ParsedValues,
@@ -32,6 +31,7 @@ import {
   UsageError,
 } from "./_common.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
+import { runModelChoice } from "./_run_folder.ts";
 
 const HELP = `Usage: deno task eval --gt instances.json --results results.json [--type bbox|segm] [options]
        deno task eval --gt instances.json --weights FILE --images DIR [--type bbox|segm] [options]
@@ -122,7 +122,7 @@ async function detectOnGroundTruth(
   iouType: CocoIouType,
   io: CliIo,
 ): Promise<CocoResult[]> {
-  const choice = await modelChoice(values);
+  const choice = await runModelChoice(values);
   const imagesDir = stringOption(values, "images");
   if (imagesDir === undefined) {
     throw new UsageError("--weights needs --images DIR (the ground truth's images)");

@@ -7,9 +7,9 @@
  * @module
  */
 
-import jpegWasm from "imagescript/wasm/node/jpeg.js";
-import pngWasm from "imagescript/wasm/node/png.js";
-import pngJs from "imagescript/png/node.js";
+import jpegWasm from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
+import pngWasm from "npm:imagescript@1.3.1/wasm/node/png.js";
+import pngJs from "npm:imagescript@1.3.1/png/node.js";
 import { DataError, type DataErrorLocation } from "./errors.ts";
 import type { Image } from "./types.ts";
 
