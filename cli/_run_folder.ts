@@ -149,11 +149,14 @@ export async function runModelChoice(values: ParsedValues): Promise<ModelChoice 
   if (isUrl(weights)) return choice;
   const found = await findRunConfig(weights);
   if (!found) return choice;
+  // Another --num-classes makes the run's names and ids inapplicable.
+  const sameClasses = choice.options.numClasses === undefined ||
+    choice.options.numClasses === found.options.numClasses;
   return {
     ...choice,
     options: { ...found.options, ...choice.options },
-    classNames: choice.classNames ?? found.classNames,
-    categoryIds: choice.categoryIds ?? found.categoryIds,
+    classNames: choice.classNames ?? (sameClasses ? found.classNames : undefined),
+    categoryIds: choice.categoryIds ?? (sameClasses ? found.categoryIds : undefined),
     configSource: found.where,
   };
 }

@@ -16,7 +16,7 @@ import { lastJson, runCli, writeSmallWeights } from "./_cli.ts";
 import { layoutItems, writeCocoWithBackground, writePennFudan, writeVoc } from "../data/_layouts.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "cli_own_data_" });
-const items = layoutItems(3, 64, 40);
+const items = layoutItems(2, 64, 40);
 
 /** A 5-class small model at 64×64 as a run would write it (config in its metadata). */
 async function baseModel(): Promise<string> {
@@ -47,7 +47,7 @@ async function train(dataset: string, out: string) {
     "--steps",
     "3",
     "--batch",
-    "2",
+    "1",
     "--out",
     out,
   ]);
