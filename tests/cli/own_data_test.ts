@@ -106,6 +106,47 @@ Deno.test("pennfudan: train --weights replaces the predictors; detect --weights 
     assert.match(all.out.find((l) => l.startsWith("[1/1]"))!, /\d+ pedestrian/);
   }
   await Deno.stat(`${dir}/det_peds/FudanPed00001_det.png`);
+
+  // eval on the layout itself (ground truth from its masks) equals detect + eval --results on that truth.
+  const gt = `${dir}/peds_gt.json`;
+  const viaWeights = await runCli([
+    "eval",
+    "--weights",
+    `${out}/model.safetensors`,
+    "--images",
+    `pennfudan:${dir}/peds`,
+    "--type",
+    "segm",
+    "--save-gt",
+    gt,
+    "--json",
+  ]);
+  assert.equal(viaWeights.code, 0, viaWeights.err.join("\n"));
+  const det = await runCli([
+    "detect",
+    "--weights",
+    `${out}/model.safetensors`,
+    "--score",
+    "0",
+    "--image-ids",
+    gt,
+    "--out",
+    `${dir}/det_peds_all`,
+    `${dir}/peds/PNGImages`,
+  ]);
+  assert.equal(det.code, 0, det.err.join("\n"));
+  const viaResults = await runCli([
+    "eval",
+    "--gt",
+    gt,
+    "--results",
+    `${dir}/det_peds_all/results.json`,
+    "--type",
+    "segm",
+    "--json",
+  ]);
+  assert.equal(viaResults.code, 0, viaResults.err.join("\n"));
+  assert.deepEqual(lastJson(viaWeights).stats, lastJson(viaResults).stats);
 });
 
 Deno.test("voc: instance + class PNGs train with VOC's 20 names; config.json alone beside the weights is found", async () => {
