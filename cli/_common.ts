@@ -358,12 +358,12 @@ export async function modelChoice(values: ParsedValues): Promise<ModelChoice> {
  */
 export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoice, "weights">> {
   const options: { preset?: PresetName } & ConfigOverrides = {};
-  let classNames: string[] | undefined, categoryIds: number[] | undefined;
+  let classNames: string[] | undefined, categoryIds: number[] | undefined, fileEps: number | undefined;
   const configPath = stringOption(values, "config");
   if (configPath !== undefined) {
     const json = await readJsonFile("--config", configPath);
     const parsed = configFromJson(json, `--config: ${configPath}`);
-    ({ classNames, categoryIds } = parsed);
+    ({ classNames, categoryIds, batchNormEps: fileEps } = parsed);
     Object.assign(options, parsed.options);
   }
   const preset = stringOption(values, "preset");
@@ -376,13 +376,14 @@ export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoi
   }
   const numClasses = numberOption(values, "num-classes", { min: 2, integer: true });
   if (numClasses !== undefined) options.numClasses = numClasses;
-  const batchNormEps = numberOption(values, "bn-eps", { min: 0, max: 1 });
+  const batchNormEps = numberOption(values, "bn-eps", { min: 0, max: 1 }) ?? fileEps;
   return { options, batchNormEps, classNames, categoryIds };
 }
 
 /**
  * The parts of a model config file (`--config`, a run folder's `config.json` or the `maskrcnn` metadata of
- * its `model.safetensors`): config overrides (with an optional "preset"), "classNames" and "categoryIds";
+ * its `model.safetensors`): config overrides (with an optional "preset"), "classNames", "categoryIds" and
+ * "batchNormEps" (the FrozenBatchNorm eps the weights were trained with);
  * `where` names the source in the {@link UsageError} for a malformed one.
  *
  * @example
@@ -395,11 +396,17 @@ export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoi
 export function configFromJson(
   json: unknown,
   where: string,
-): Omit<ModelChoice, "weights" | "batchNormEps"> {
+): Omit<ModelChoice, "weights"> {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new UsageError(`${where} must hold a JSON object of config fields`);
   }
-  const { classNames, categoryIds, ...options } = json as Record<string, unknown>;
+  const { classNames, categoryIds, batchNormEps, ...options } = json as Record<string, unknown>;
+  if (
+    batchNormEps !== undefined &&
+    !(typeof batchNormEps === "number" && batchNormEps >= 0 && batchNormEps <= 1)
+  ) {
+    throw new UsageError(`${where}: "batchNormEps" must be a number in [0, 1]`);
+  }
   if (classNames !== undefined) {
     if (!Array.isArray(classNames) || !classNames.every((n) => typeof n === "string")) {
       throw new UsageError(`${where}: "classNames" must be an array of strings`);
@@ -414,6 +421,7 @@ export function configFromJson(
     options: options as ModelChoice["options"],
     classNames: classNames as string[] | undefined,
     categoryIds: categoryIds as number[] | undefined,
+    batchNormEps: batchNormEps as number | undefined,
   };
 }
 

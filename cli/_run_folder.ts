@@ -30,8 +30,8 @@ import {
 export const RUN_METADATA_KEY = "maskrcnn";
 
 /**
- * The model file of a run: the full config with "classNames" (by label) and "categoryIds" (labels 1..),
- * as `--config` reads it.
+ * The model file of a run: the full config with "classNames" (by label), "categoryIds" (labels 1..) and
+ * the FrozenBatchNorm eps the weights were trained with (when not the default), as `--config` reads it.
  *
  * @example
  * ```ts
@@ -45,8 +45,15 @@ export function modelFile(
   config: MaskRcnnConfig,
   classNames: readonly string[],
   categoryIds: readonly number[],
+  batchNormEps?: number,
 ): Record<string, unknown> {
-  return { ...config, classNames: [...classNames], categoryIds: [...categoryIds] };
+  const file: Record<string, unknown> = {
+    ...config,
+    classNames: [...classNames],
+    categoryIds: [...categoryIds],
+  };
+  if (batchNormEps !== undefined) file.batchNormEps = batchNormEps;
+  return file;
 }
 
 /**
@@ -101,7 +108,7 @@ export async function readSafetensorsMetadata(path: string): Promise<Record<stri
  */
 export async function findRunConfig(
   path: string,
-): Promise<(Omit<ModelChoice, "weights" | "batchNormEps"> & { where: string }) | null> {
+): Promise<(Omit<ModelChoice, "weights"> & { where: string }) | null> {
   const meta = (await readSafetensorsMetadata(path))?.[RUN_METADATA_KEY];
   if (meta !== undefined) {
     const where = `${path} metadata`;
@@ -157,6 +164,7 @@ export async function runModelChoice(values: ParsedValues): Promise<ModelChoice 
     options: { ...found.options, ...choice.options },
     classNames: choice.classNames ?? (sameClasses ? found.classNames : undefined),
     categoryIds: choice.categoryIds ?? (sameClasses ? found.categoryIds : undefined),
+    batchNormEps: choice.batchNormEps ?? found.batchNormEps,
     configSource: found.where,
   };
 }

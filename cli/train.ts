@@ -347,7 +347,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       `backbone from ${settings.backboneWeights}: ${fineTune?.loaded ?? 0} tensors; the rest from scratch`,
     );
   }
-  const runModel = JSON.stringify(modelFile(config, settings.classNames, settings.categoryIds ?? []));
+  const runModel = JSON.stringify(
+    modelFile(config, settings.classNames, settings.categoryIds ?? [], settings.batchNormEps),
+  );
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;
   if (resume) {
@@ -456,6 +458,7 @@ async function weightsArchitecture(
   if (found) {
     const { numClasses, ...architecture } = found.options;
     choice.options = { ...choice.options, ...architecture };
+    choice.batchNormEps ??= found.batchNormEps;
     return numClasses === undefined ? undefined : { numClasses, classNames: found.classNames };
   }
   const { loadStateDict } = await import("../model/weights.ts");
