@@ -43,7 +43,7 @@ function randomPolygon(rng: Rng): number[] {
 }
 
 async function makeSamples(dir: string): Promise<Sample[]> {
-  const { Image } = await import("npm:imagescript@1.3.1");
+  const { Image } = await import("imagescript");
   const samples: Sample[] = [];
   for (let s = 0; s < N; s++) {
     const rng = new Rng(1000 + s);
