@@ -13,7 +13,14 @@ import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
 import { modelFile, RUN_METADATA_KEY } from "../../cli/_run_folder.ts";
 import { VOC_CLASS_NAMES } from "../../data/voc_dataset.ts";
 import { lastJson, runCli, writeSmallWeights } from "./_cli.ts";
-import { layoutItems, writeCocoWithBackground, writePennFudan, writeVoc } from "../data/_layouts.ts";
+import {
+  layoutItems,
+  writeCocoWithBackground,
+  writeFolder,
+  writePennFudan,
+  writeVoc,
+} from "../data/_layouts.ts";
+import { initialStateDict } from "../../model/init.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "cli_own_data_" });
 const items = layoutItems(2, 64, 40);
@@ -226,6 +233,58 @@ Deno.test("coco with _background_: dropped with a note; eval --weights equals de
     assert.equal(viaWeights.code, 0, viaWeights.err.join("\n"));
     assert.deepEqual(lastJson(viaWeights).stats, lastJson(viaResults).stats, type);
   }
+});
+
+Deno.test("folder: train --backbone-weights loads a classification ResNet into the backbone only", async () => {
+  await writeFolder(`${dir}/folder`, items);
+  const config = `${dir}/c64.json`;
+  await Deno.writeTextFile(config, JSON.stringify({ preset: "small", minSize: 64, maxSize: 64 }));
+  // A classification checkpoint: torchvision resnet names (no backbone.body. prefix), plus fc.
+  const body = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, t] of initialStateDict(resolveConfig({ preset: "small" }), 9)) {
+    if (name.startsWith("backbone.body.")) body.set(name.slice("backbone.body.".length), t);
+  }
+  body.set("fc.weight", { shape: [10, 2048], data: new Float32Array(20480) });
+  await Deno.writeFile(`${dir}/resnet.safetensors`, writeSafetensors(body));
+  const both = await runCli([
+    "train",
+    "--weights",
+    base,
+    "--backbone-weights",
+    `${dir}/resnet.safetensors`,
+    "--dataset",
+    "shapes",
+    "--out",
+    `${dir}/nope`,
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.err[0], /--weights or --backbone-weights, not both/);
+  const out = `${dir}/run_folder`;
+  const run = await runCli([
+    "train",
+    "--backbone-weights",
+    `${dir}/resnet.safetensors`,
+    "--config",
+    config,
+    "--dataset",
+    `folder:${dir}/folder`,
+    "--trainable-backbone-layers",
+    "5",
+    "--steps",
+    "1",
+    "--batch",
+    "1",
+    "--out",
+    out,
+  ]);
+  assert.equal(run.code, 0, run.err.join("\n"));
+  assert.ok(
+    run.out.some((l) => /^backbone from .*resnet\.safetensors: 85 tensors/.test(l)),
+    run.out.join("\n"),
+  );
+  const file = await runModel(out);
+  assert.equal((file as unknown as { trainableBackboneLayers: number }).trainableBackboneLayers, 5);
+  assert.deepEqual(file.classNames, ["background", "class 1", "class 2", "class 3"]);
 });
 
 Deno.test("a weights/config mismatch is one line that says which options fit the weights", async () => {

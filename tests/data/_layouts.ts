@@ -212,3 +212,17 @@ export async function writeCocoWithBackground(root: string, items: readonly Trai
   await Deno.writeTextFile(path, JSON.stringify({ images, annotations, categories }));
   return path;
 }
+
+/** The folder layout (images/NAME.png + masks/NAME_<k>_<label>.png, 0/255 masks) in `root`. */
+export async function writeFolder(root: string, items: readonly TrainItem[]): Promise<void> {
+  await Deno.mkdir(`${root}/images`, { recursive: true });
+  await Deno.mkdir(`${root}/masks`, { recursive: true });
+  for (const [i, item] of items.entries()) {
+    const { width: W, height: H, data } = item.image;
+    await Deno.writeFile(`${root}/images/img_${i}.png`, encodePng(data, W, H, 3));
+    for (const [k, label] of item.target.labels.entries()) {
+      const mask = item.target.masks!.subarray(k * W * H, (k + 1) * W * H).map((v) => v * 255);
+      await Deno.writeFile(`${root}/masks/img_${i}_${k}_${label}.png`, encodePng(mask, W, H, 1));
+    }
+  }
+}
