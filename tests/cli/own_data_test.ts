@@ -181,7 +181,7 @@ Deno.test("voc: instance + class PNGs train with VOC's 20 names; config.json alo
 Deno.test("coco with _background_: dropped with a note; eval --weights equals detect's results.json + eval --results", async () => {
   const ann = await writeCocoWithBackground(`${dir}/coco`, items);
   const out = `${dir}/run_coco`;
-  const run = await train(`coco:${ann}:${dir}/coco/images`, out);
+  const run = await train(`coco:${ann}:${dir}/coco`, out);
   assert.ok(
     run.out.some((l) => /category 0 "_background_" is background, not a class/.test(l)),
     run.out.join("\n"),
@@ -224,7 +224,7 @@ Deno.test("coco with _background_: dropped with a note; eval --weights equals de
       "--weights",
       weights,
       "--images",
-      `${dir}/coco/images`,
+      `${dir}/coco`,
       "--type",
       type,
       "--json",

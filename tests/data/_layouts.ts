@@ -181,15 +181,16 @@ export function torchvisionBoxes(masks: Uint8Array, n: number, W: number, H: num
 
 /**
  * A COCO file as labelme's export writes it: category 0 `_background_` then the shapes classes
- * (ids 1..3), uncompressed RLE segmentations, image files in `root/images`. Returns the JSON path.
+ * (ids 1..3), uncompressed RLE segmentations, `file_name`s `images/img_<i>.png` relative to `root` (the
+ * image folder to give). Returns the JSON path.
  */
 export async function writeCocoWithBackground(root: string, items: readonly TrainItem[]): Promise<string> {
   await Deno.mkdir(`${root}/images`, { recursive: true });
   const images: unknown[] = [], annotations: unknown[] = [];
   for (const [i, item] of items.entries()) {
     const { width: W, height: H, data } = item.image;
-    const file = `img_${i}.png`;
-    await Deno.writeFile(`${root}/images/${file}`, encodePng(data, W, H, 3));
+    const file = `images/img_${i}.png`; // file_name with a folder, as many exporters write it
+    await Deno.writeFile(`${root}/${file}`, encodePng(data, W, H, 3));
     images.push({ id: i + 1, file_name: file, width: W, height: H });
     item.target.labels.forEach((label, k) => {
       const mask = item.target.masks!.subarray(k * W * H, (k + 1) * W * H);

@@ -59,7 +59,7 @@ Deno.test("a _background_ category (labelme's COCO export) is not a class: label
   try {
     const items = layoutItems(2);
     const path = await writeCocoWithBackground(root, items);
-    const ds = await loadCocoDataset(path, `${root}/images`);
+    const ds = await loadCocoDataset(path, root);
     assert.deepEqual(ds.classNames, ["background", "square", "circle", "triangle"]);
     assert.deepEqual(ds.categoryIds, [1, 2, 3]);
     assert.deepEqual(ds.droppedCategories.map((c) => c.name), ["_background_"]);
