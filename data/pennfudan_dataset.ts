@@ -11,9 +11,10 @@
  * dropped (their box has no area) and counted in `issues`.
  * @module
  */
+import { emptyTarget, firstFolder, readIdMap } from "./_id_mask_folders.ts";
 import { DataError } from "./errors.ts";
 import { readImageFile } from "./image_codec.ts";
-import { decodeIdPng, instancesFromIds } from "./instance_id_masks.ts";
+import { instancesFromIds } from "./instance_id_masks.ts";
 import type { Dataset, TrainItem } from "./types.ts";
 
 /** One item of an image-folder dataset with id-map masks. */
@@ -35,50 +36,6 @@ export interface PennFudanDataset extends Dataset<IdMaskItem> {
 }
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
-
-/** Lists `dir`'s files matching `pattern` as stem → path; null when the folder does not exist. */
-export async function listFiles(dir: string, pattern: RegExp): Promise<Map<string, string> | null> {
-  const files = new Map<string, string>();
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && pattern.test(e.name)) files.set(e.name.replace(pattern, ""), `${dir}/${e.name}`);
-    }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new DataError("missing-file", `cannot list files (${(e as Error).message})`, { file: dir });
-  }
-  return files;
-}
-
-/** The first of `candidates` (folder names under `root`) that exists, listed. */
-export async function firstFolder(
-  root: string,
-  candidates: readonly string[],
-  pattern: RegExp,
-): Promise<{ dir: string; files: Map<string, string> } | null> {
-  for (const name of candidates) {
-    const files = await listFiles(`${root}/${name}`, pattern);
-    if (files) return { dir: `${root}/${name}`, files };
-  }
-  return null;
-}
-
-/** Reads a mask PNG of instance ids and checks its size against the image's. */
-export async function readIdMap(file: string, width: number, height: number) {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (e) {
-    throw new DataError("missing-file", `cannot read mask (${(e as Error).message})`, { file });
-  }
-  const map = await decodeIdPng(bytes, file);
-  if (map.width !== width || map.height !== height) {
-    throw new DataError("bad-mask", `mask is ${map.height}×${map.width}, image is ${height}×${width}`, {
-      file,
-    });
-  }
-  return map;
-}
 
 /**
  * Indexes a PennFudanPed-style folder (see the module notes).
@@ -118,7 +75,7 @@ export async function loadPennFudanDataset(root: string): Promise<PennFudanDatas
       const image = await readImageFile(file);
       const maskFile = maskOf.get(name);
       if (maskFile === undefined) {
-        return { name, file, image, target: emptyTarget(image.width, image.height) };
+        return { name, file, image, target: emptyTarget() };
       }
       const map = await readIdMap(maskFile, image.width, image.height);
       const found = instancesFromIds(map);
@@ -130,9 +87,4 @@ export async function loadPennFudanDataset(root: string): Promise<PennFudanDatas
       return { name, file, image, target: { boxes: found.boxes, labels: found.labels, masks: found.masks } };
     },
   };
-}
-
-/** The target of an image without objects (with an empty mask stack). */
-export function emptyTarget(_width: number, _height: number) {
-  return { boxes: new Float32Array(0), labels: new Int32Array(0), masks: new Uint8Array(0) };
 }

@@ -16,7 +16,8 @@
 import { DataError } from "./errors.ts";
 import { readImageFile } from "./image_codec.ts";
 import { instancesFromIds, majorityClass } from "./instance_id_masks.ts";
-import { emptyTarget, firstFolder, type IdMaskItem, readIdMap } from "./pennfudan_dataset.ts";
+import { emptyTarget, firstFolder, readIdMap } from "./_id_mask_folders.ts";
+import type { IdMaskItem } from "./pennfudan_dataset.ts";
 import type { Dataset } from "./types.ts";
 
 /** Pascal VOC's 20 classes, by label 1..20 (0 = background). */
@@ -128,7 +129,7 @@ export async function loadVocDataset(root: string, options: VocDatasetOptions = 
       const image = await readImageFile(file);
       const objectFile = objects.files.get(name), classFile = classes.files.get(name);
       if (objectFile === undefined) {
-        return { name, file, image, target: emptyTarget(image.width, image.height) };
+        return { name, file, image, target: emptyTarget() };
       }
       if (classFile === undefined) {
         throw new DataError("missing-file", `no SegmentationClass mask for ${name}`, { file: objectFile });
