@@ -112,8 +112,6 @@ Deno.test("pennfudan: train --weights replaces the predictors; detect --weights 
   // Two classes: fresh predictors score "pedestrian" near 0.5, far above the model's 0.05 threshold.
   assert.ok(summary.images[0].count > 0, all.out.join("\n"));
   assert.match(all.out.find((l) => l.startsWith("[1/1]"))!, /\d+ pedestrian/);
-    assert.match(all.out.find((l) => l.startsWith("[1/1]"))!, /\d+ pedestrian/);
-  }
   await Deno.stat(`${dir}/det_peds/FudanPed00001_det.png`);
 
   // eval on the layout itself (ground truth from its masks) equals detect + eval --results on that truth.
