@@ -19,7 +19,14 @@ import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 import { runModelChoice } from "./_run_folder.ts";
 import { openDataset, parseDatasetSpec } from "./_train_data.ts";
 
-/** Dataset specs `eval --images` takes besides a folder of the ground truth's images. */
+/**
+ * Dataset specs `eval --images` takes besides a folder of the ground truth's images.
+ * @example
+ * ```ts
+ * import { EVAL_SPEC } from "./_eval_dataset.ts";
+ * console.log(EVAL_SPEC.test("pennfudan:PennFudanPed"), EVAL_SPEC.test("val2017")); // true false
+ * ```
+ */
 export const EVAL_SPEC = /^(folder|pennfudan|voc|tfrecord|coco):/;
 
 /**

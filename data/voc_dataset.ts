@@ -20,7 +20,13 @@ import { emptyTarget, firstFolder, readIdMap } from "./_id_mask_folders.ts";
 import type { IdMaskItem } from "./pennfudan_dataset.ts";
 import type { Dataset } from "./types.ts";
 
-/** Pascal VOC's 20 classes, by label 1..20 (0 = background). */
+/**
+ * Pascal VOC's 20 classes, by label 1..20 (0 = background).
+ * @example
+ * ```ts
+ * VOC_CLASS_NAMES[15]; // "person"
+ * ```
+ */
 export const VOC_CLASS_NAMES: readonly string[] = [
   "background",
   "aeroplane",
@@ -45,7 +51,13 @@ export const VOC_CLASS_NAMES: readonly string[] = [
   "tvmonitor",
 ];
 
-/** VOC's void label (object borders, difficult regions). */
+/**
+ * VOC's void label (object borders, difficult regions): no instance, no class.
+ * @example
+ * ```ts
+ * VOC_VOID; // 255
+ * ```
+ */
 export const VOC_VOID = 255;
 
 /** Options of {@link loadVocDataset}. */
