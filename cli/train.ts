@@ -348,7 +348,13 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     );
   }
   const runModel = JSON.stringify(
-    modelFile(config, settings.classNames, settings.categoryIds ?? [], settings.batchNormEps),
+    modelFile(
+      config,
+      settings.classNames,
+      // run.json of runs started before category ids were kept: the labels are the ids.
+      settings.categoryIds ?? Array.from({ length: config.numClasses - 1 }, (_, i) => i + 1),
+      settings.batchNormEps,
+    ),
   );
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;
