@@ -283,6 +283,8 @@ export type {
 } from "./model/weights.ts";
 export { readSafetensors, writeSafetensors } from "./model/safetensors.ts";
 export type { SafetensorsFile } from "./model/safetensors.ts";
+export { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "./model/checksum.ts";
+export type { TorchReadOptions } from "./model/weights_torch.ts";
 export type { WeightDType } from "./model/weights_dtype.ts";
 export {
   ForbiddenGlobalError,
@@ -309,6 +311,8 @@ export type { Batch, Dataset, Image, Target, TrainItem } from "./data/types.ts";
 export { DataError, DataErrorTally } from "./data/errors.ts";
 export type { DataErrorLocation, DataErrorReason, DataErrorSummary, OnDataError } from "./data/errors.ts";
 export { decodeImage, encodePng, readImageFile, sniffImageFormat } from "./data/image_codec.ts";
+export { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV } from "./data/image_codec.ts";
+export type { DecodeImageOptions } from "./data/image_codec.ts";
 export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
 export type { ShapesItem, ShapesOptions } from "./data/shapes.ts";
 export { loadCocoDataset } from "./data/coco_dataset.ts";

@@ -6,6 +6,7 @@
  * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
  * @module
  */
+import { tempPathFor } from "../model/checkpoint.ts";
 import { type FineTuneReport, loadForFineTuning } from "../model/fine_tune.ts";
 import { initWeights } from "../model/init.ts";
 import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
@@ -110,7 +111,12 @@ export async function writeFinalWeights(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await syncStateDict(model, opt);
-  const tmp = `${path}.tmp`;
-  await Deno.writeFile(tmp, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
-  await Deno.rename(tmp, path);
+  const tmp = tempPathFor(path);
+  try {
+    await Deno.writeFile(tmp, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }

@@ -18,6 +18,7 @@ import type { Dataset, TrainItem } from "../data/types.ts";
 import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
+import { removeStaleTempFiles, tempPathFor } from "../model/checkpoint.ts";
 import {
   type CliIo,
   type Command,
@@ -334,6 +335,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   for (const note of train.notes ?? []) io.out(note);
 
   await Deno.mkdir(out, { recursive: true });
+  // temporary files of writes killed in an earlier run of this folder (older releases: model.safetensors.tmp)
+  const stale = await removeStaleTempFiles(out, ["model.safetensors.tmp"]);
+  if (stale.length) io.out(`${out}: removed ${stale.length} stale temporary file(s) of an interrupted write`);
   const { model, opt, step, position, fineTune } = await prepareModel(
     settings,
     resume ? files.checkpoint : null,
@@ -480,8 +484,9 @@ async function weightsArchitecture(
 }
 
 async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await Deno.writeTextFile(`${path}.tmp`, text);
-  await Deno.rename(`${path}.tmp`, path);
+  const tmp = tempPathFor(path);
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -7,6 +7,7 @@
 export type DataErrorReason =
   | "missing-file"
   | "corrupt-image"
+  | "image-too-large"
   | "image-size-mismatch"
   | "malformed-json"
   | "invalid-annotation-file"

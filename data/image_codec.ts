@@ -4,6 +4,10 @@
  *
  * Only the WASM/JS parts of imagescript are imported, so decoding needs no `--allow-ffi`; it needs
  * `--allow-read` (the WASM module is read from the npm cache) and `--allow-env`.
+ *
+ * Decompression bombs: the pixel count a PNG/JPEG header declares is checked against a limit
+ * ({@link DEFAULT_MAX_IMAGE_PIXELS}) before the decoder runs, so a small file claiming 20000×20000 pixels
+ * costs nothing; the error names the file, the size, the limit and how to raise it.
  * @module
  */
 
@@ -16,6 +20,7 @@ import pngWasm from "npm:imagescript@1.3.1/wasm/node/png.js";
 // deno-lint-ignore no-import-prefix
 import pngJs from "npm:imagescript@1.3.1/png/node.js";
 import { DataError, type DataErrorLocation } from "./errors.ts";
+import { readImageSize } from "./image_header.ts";
 import type { Image } from "./types.ts";
 
 interface JpegFramebuffer {
@@ -53,8 +58,63 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat {
 }
 
 /**
+ * Default cap on an image's pixel count: 50 megapixels. It admits 48-megapixel phone photos and 8K frames
+ * (33 MP); decoding peaks at about 10 bytes per pixel (decoder output plus RGB copy), so ~0.5 GB, which a
+ * small machine has. A 20000×20000 image (400 MP, ~4–7 GB to decode) is refused before decoding.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_codec.ts";
+ * console.log(DEFAULT_MAX_IMAGE_PIXELS); // 50000000
+ * ```
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
+
+/** Environment variable that raises (or lowers) the default pixel limit, e.g. for the command-line tools. */
+export const MAX_IMAGE_PIXELS_ENV = "MASKRCNN_MAX_IMAGE_PIXELS";
+
+/** Options of {@link decodeImage} and {@link readImageFile}. */
+export interface DecodeImageOptions {
+  /**
+   * Largest width × height decoded; larger images are refused from their header before decoding (default:
+   * `$MASKRCNN_MAX_IMAGE_PIXELS` when set and readable, else {@link DEFAULT_MAX_IMAGE_PIXELS}).
+   */
+  maxPixels?: number;
+}
+
+function defaultMaxPixels(): number {
+  try {
+    const query = { name: "env", variable: MAX_IMAGE_PIXELS_ENV } as const;
+    if (Deno.permissions.querySync(query).state !== "granted") return DEFAULT_MAX_IMAGE_PIXELS;
+    const text = Deno.env.get(MAX_IMAGE_PIXELS_ENV);
+    const n = Number(text);
+    return text !== undefined && text.trim() !== "" && n > 0 ? n : DEFAULT_MAX_IMAGE_PIXELS;
+  } catch {
+    return DEFAULT_MAX_IMAGE_PIXELS;
+  }
+}
+
+function checkPixelLimit(bytes: Uint8Array, format: string, loc: DataErrorLocation, maxPixels?: number) {
+  const size = readImageSize(bytes);
+  if (!size) return; // no readable header: the decoder reports the damage
+  const limit = maxPixels ?? defaultMaxPixels();
+  const pixels = size.width * size.height;
+  if (pixels > limit) {
+    const mp = (n: number) => `${+(n / 1e6).toFixed(1)} megapixels`;
+    throw new DataError(
+      "image-too-large",
+      `${format} image is ${size.width}×${size.height} (${mp(pixels)}), over the limit of ${mp(limit)}; ` +
+        `raise it with decodeImage's maxPixels option or the ${MAX_IMAGE_PIXELS_ENV} environment variable ` +
+        `(e.g. ${MAX_IMAGE_PIXELS_ENV}=${Math.ceil(pixels / 1e6) * 1e6}), or downscale the image`,
+      loc,
+    );
+  }
+}
+
+/**
  * Decodes JPEG or PNG bytes to RGB. `where` (a file name, or a file plus record index) locates the source in
- * the `DataError` (`corrupt-image`) thrown for undecodable data.
+ * the `DataError` (`corrupt-image`) thrown for undecodable data. An image whose header declares more than
+ * `options.maxPixels` pixels is refused before decoding with reason `image-too-large`.
  * @example
  * ```ts
  * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
@@ -64,9 +124,11 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat {
 export async function decodeImage(
   bytes: Uint8Array,
   where: string | DataErrorLocation = "<memory>",
+  options: DecodeImageOptions = {},
 ): Promise<Image> {
   const loc = typeof where === "string" ? { file: where } : where;
   const format = sniffImageFormat(bytes);
+  if (format !== "unknown") checkPixelLimit(bytes, format, loc, options.maxPixels);
   try {
     if (format === "jpeg") {
       jpegCodec ??= (jpegWasm as { init(): Promise<JpegCodec> }).init();
@@ -90,13 +152,14 @@ export async function decodeImage(
 }
 
 /**
- * Reads and decodes an image file; a missing file gives a `DataError` with reason `missing-file`.
+ * Reads and decodes an image file; a missing file gives a `DataError` with reason `missing-file`, one over
+ * the pixel limit (`options.maxPixels`, see {@link decodeImage}) reason `image-too-large`.
  * @example
  * ```ts
  * const image = await readImageFile("images/0001.png");
  * ```
  */
-export async function readImageFile(path: string): Promise<Image> {
+export async function readImageFile(path: string, options: DecodeImageOptions = {}): Promise<Image> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -105,7 +168,7 @@ export async function readImageFile(path: string): Promise<Image> {
       cause: e,
     });
   }
-  return await decodeImage(bytes, path);
+  return await decodeImage(bytes, path, options);
 }
 
 function jpegToRgb(fb: JpegFramebuffer): Image {
@@ -153,8 +216,9 @@ export function rgbaToRgb(rgba: Uint8Array, pixels: number): Uint8Array {
 export async function decodeMaskPng(
   bytes: Uint8Array,
   where: string | DataErrorLocation = "<memory>",
+  options: DecodeImageOptions = {},
 ): Promise<{ mask: Uint8Array; width: number; height: number }> {
-  const image = await decodeImage(bytes, where);
+  const image = await decodeImage(bytes, where, options);
   const n = image.width * image.height;
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = image.data[3 * i] !== 0 ? 1 : 0;

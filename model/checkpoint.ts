@@ -11,6 +11,7 @@
  * @module
  */
 import { readSafetensors } from "./safetensors.ts";
+import { CHECKSUM_KEY, checksumMetadata } from "./checksum.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
@@ -109,13 +110,17 @@ function safetensorsChunks(
   tensors: [string, WeightTensor][],
   metadata: Record<string, string>,
 ): Uint8Array[] {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
+  const bytesOf = (t: WeightTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
       throw new Error(`tensor ${name} has ${t.data.length} values but shape [${t.shape}]`);
     }
+  }
+  const sums = checksumMetadata(tensors.map(([name, t]) => [name, bytesOf(t)]), metadata);
+  const header: Record<string, unknown> = { __metadata__: { ...metadata, [CHECKSUM_KEY]: sums } };
+  let offset = 0;
+  for (const [name, t] of tensors) {
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -125,7 +130,7 @@ function safetensorsChunks(
   padded.set(json, 8);
   return [
     padded,
-    ...tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+    ...tensors.map(([, t]) => bytesOf(t)),
   ];
 }
 
@@ -144,6 +149,52 @@ const defaultWriter: ChunkWriter = async (path, chunks) => {
 function splitPath(path: string): [string, string] {
   const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return cut < 0 ? [".", path] : [path.slice(0, cut) || "/", path.slice(cut + 1)];
+}
+
+/**
+ * The temporary file an atomic write of `path` goes through: `.<name>.<pid>.<8 hex>.tmp` beside it (the
+ * pattern {@link removeStaleTempFiles} cleans up).
+ *
+ * @example
+ * ```ts
+ * import { tempPathFor } from "./checkpoint.ts";
+ * console.log(tempPathFor("run/model.safetensors").startsWith("run/.model.safetensors.")); // true
+ * ```
+ */
+export function tempPathFor(path: string): string {
+  const [dir, base] = splitPath(path);
+  return `${dir}/.${base}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+}
+
+/** `.<name>.<pid>.<8 hex>.tmp`, as {@link tempPathFor} names them. */
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files that killed writes of {@link saveCheckpoint} / {@link tempPathFor} left in
+ * `dir` (`.<name>.<pid>.<8 hex>.tmp` of another process than this one, plus the names in `legacy`);
+ * nothing else is touched. Returns the removed file names. A missing `dir` removes nothing.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTempFiles } from "./checkpoint.ts";
+ * // const removed = await removeStaleTempFiles("runs/a"); // [".checkpoint.safetensors.4711.0a1b2c3d.tmp"]
+ * console.log(typeof removeStaleTempFiles);
+ * ```
+ */
+export async function removeStaleTempFiles(dir: string, legacy: readonly string[] = []): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = TEMP_FILE.exec(entry.name);
+      const stale = (m !== null && Number(m[2]) !== Deno.pid) || legacy.includes(entry.name);
+      if (!entry.isFile || !stale) continue;
+      await Deno.remove(`${dir}/${entry.name}`);
+      removed.push(entry.name);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed.sort();
 }
 
 /**
@@ -190,8 +241,7 @@ export async function saveCheckpoint(
     tensors.push(...await readOptimizerState(opt));
   }
   const chunks = safetensorsChunks(tensors, metadata);
-  const [dir, base] = splitPath(path);
-  const tmp = `${dir}/.${base}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const tmp = tempPathFor(path);
   try {
     await (options.writeFile ?? defaultWriter)(tmp, chunks);
     await Deno.rename(tmp, path);
@@ -217,9 +267,11 @@ function parseJson(file: string, key: string, text: string | undefined): unknown
 }
 
 /**
- * Reads and validates a checkpoint written by {@link saveCheckpoint}: weights, optimizer state (every
- * `optimizer.<param>.<state>` the metadata lists must be present), step, config and RNG state. Throws
- * {@link CheckpointError} naming the file and what is missing or malformed.
+ * Reads and validates a checkpoint written by {@link saveCheckpoint}: the checksums of every tensor and of
+ * the metadata (checkpoints written before checksums existed load unverified), weights, optimizer state
+ * (every `optimizer.<param>.<state>` the metadata lists must be present), step, config and RNG state.
+ * Throws {@link CheckpointError} naming the file and what is missing, malformed or corrupt (its `cause` is
+ * a `ChecksumMismatchError` listing the damaged tensors when the integrity check fails).
  *
  * @example
  * ```ts

@@ -6,11 +6,15 @@
  */
 import { DTYPE_SIZE, isWeightDType, numel, type StateDict, toFloat32 } from "./weights_dtype.ts";
 import { WeightsFormatError } from "./weights_errors.ts";
+import { CHECKSUM_KEY, checksumMetadata, verifyChecksums } from "./checksum.ts";
 
 /** A parsed safetensors file: tensors (as f32) under their stored names, and `__metadata__`. */
 export interface SafetensorsFile {
   tensors: StateDict;
+  /** `__metadata__` without the checksum entry. */
   metadata: Record<string, string>;
+  /** Whether the file carried checksums (now verified); false for files of other writers or older ones. */
+  verified: boolean;
 }
 
 /** Largest header we accept (the format's reference implementation caps it at 100 MB). */
@@ -22,7 +26,9 @@ function isShape(value: unknown): value is number[] {
 
 /**
  * Parses a safetensors file; every dtype of {@link WeightDType} is converted to Float32Array. Throws
- * {@link WeightsFormatError} naming `file` and the tensor for a truncated file, a bad header or bad offsets.
+ * {@link WeightsFormatError} naming `file` and the tensor for a truncated file, a bad header or bad offsets,
+ * and {@link ChecksumMismatchError} when the file carries checksums ({@link CHECKSUM_KEY}, written by
+ * {@link writeSafetensors}) that its tensors or metadata no longer match.
  *
  * @example
  * ```ts
@@ -54,9 +60,13 @@ export function readSafetensors(bytes: Uint8Array, file = "<bytes>"): Safetensor
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail("header is not an object");
   const data = bytes.subarray(8 + headerLength);
   const tensors: StateDict = new Map();
+  const raw = new Map<string, Uint8Array>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+        fail("__metadata__ is not an object");
+      }
       metadata = entry as Record<string, string>;
       continue;
     }
@@ -81,6 +91,7 @@ export function readSafetensors(bytes: Uint8Array, file = "<bytes>"): Safetensor
     if (end > data.byteLength) {
       fail(`tensor ${name} ends at byte ${end} of ${data.byteLength} data bytes: the file is truncated`);
     }
+    raw.set(name, data.subarray(begin, end));
     const values = toFloat32(data.subarray(begin, end), dtype as keyof typeof DTYPE_SIZE, count);
     tensors.set(name, {
       shape: [...(shape as number[])],
@@ -88,12 +99,18 @@ export function readSafetensors(bytes: Uint8Array, file = "<bytes>"): Safetensor
       dtype: dtype as keyof typeof DTYPE_SIZE,
     });
   }
-  return { tensors, metadata };
+  const verified = verifyChecksums(file, raw, metadata);
+  if (verified) {
+    metadata = { ...metadata };
+    delete metadata[CHECKSUM_KEY];
+  }
+  return { tensors, metadata, verified };
 }
 
 /**
- * Serialises f32 tensors as safetensors (dtype `F32`, in the map's order), with optional string metadata.
- * The header is space-padded to a multiple of 8 bytes so the data is aligned.
+ * Serialises f32 tensors as safetensors (dtype `F32`, in the map's order), with optional string metadata
+ * plus the checksums {@link readSafetensors} verifies (under {@link CHECKSUM_KEY}). The header is
+ * space-padded to a multiple of 8 bytes so the data is aligned.
  *
  * @example
  * ```ts
@@ -106,8 +123,16 @@ export function writeSafetensors(
   tensors: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
   metadata?: Record<string, string>,
 ): Uint8Array<ArrayBuffer> {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
+  const bytesOf = (t: { data: Float32Array }) =>
+    new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const stored = { ...metadata };
+  delete stored[CHECKSUM_KEY];
+  const header: Record<string, unknown> = {
+    __metadata__: {
+      ...stored,
+      [CHECKSUM_KEY]: checksumMetadata([...tensors].map(([name, t]) => [name, bytesOf(t)]), stored),
+    },
+  };
   let offset = 0;
   for (const [name, t] of tensors) {
     if (t.data.length !== numel(t.shape)) {
@@ -131,7 +156,7 @@ export function writeSafetensors(
   out.set(json, 8);
   let at = 8 + json.byteLength;
   for (const t of tensors.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    out.set(bytesOf(t), at);
     at += t.data.byteLength;
   }
   return out;

@@ -2,6 +2,11 @@
  * A minimal read-only zip archive reader for torch checkpoints: finds the end-of-central-directory record
  * (zip64 included), lists the central directory and returns entries that are stored or deflated
  * (inflated with `DecompressionStream("deflate-raw")`), verifying each entry's CRC-32.
+ *
+ * Zip bombs: the caller gives each read the most bytes the entry may hold ({@link ZipReadOptions}); an
+ * entry declaring more, or a deflated entry inflating more than {@link DEFAULT_MAX_INFLATE_RATIO} times
+ * its compressed size, is refused before inflating, and inflating stops at the first chunk past the
+ * declared size (the central directory may lie). Memory stays at the declared size.
  * @module
  */
 import { WeightsFormatError } from "./weights_errors.ts";
@@ -15,6 +20,29 @@ export interface ZipEntry {
   size: number;
   crc32: number;
   localHeaderOffset: number;
+}
+
+/**
+ * Default cap on how many times its compressed size a deflated entry may inflate to (entries above 1 MiB).
+ * `torch.save` stores entries uncompressed; re-zipped real weights deflate about 1.1:1 and deflate itself
+ * cannot exceed ~1032:1, so 100:1 only stops near-constant data: bombs.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_INFLATE_RATIO } from "./torch_zip.ts";
+ * console.log(DEFAULT_MAX_INFLATE_RATIO); // 100
+ * ```
+ */
+export const DEFAULT_MAX_INFLATE_RATIO = 100;
+
+/** Options of {@link ZipArchive.read}. */
+export interface ZipReadOptions {
+  /** The most bytes the entry may hold (e.g. its tensor storage's declared size); default: no cap. */
+  maxSize?: number;
+  /** Cap on inflated ÷ compressed size for deflated entries over 1 MiB (default {@link DEFAULT_MAX_INFLATE_RATIO}). */
+  maxInflateRatio?: number;
+  /** Says how the caller's user raises the caps, appended to the error. */
+  howToRaise?: string;
 }
 
 const EOCD = 0x06054b50;
@@ -135,8 +163,11 @@ export class ZipArchive {
     return new ZipArchive(bytes, file, entries);
   }
 
-  /** The uncompressed bytes of entry `name` (a view into the archive when stored), CRC-checked. */
-  async read(name: string): Promise<Uint8Array> {
+  /**
+   * The uncompressed bytes of entry `name` (a view into the archive when stored), CRC-checked, within the
+   * size caps of `options`.
+   */
+  async read(name: string, options: ZipReadOptions = {}): Promise<Uint8Array> {
     const e = this.entries.get(name);
     const fail = (detail: string): never => {
       throw new WeightsFormatError(this.#file, `zip entry ${name}: ${detail}`);
@@ -148,32 +179,74 @@ export class ZipArchive {
     const start = h + 30 + v.getUint16(h + 26, true) + v.getUint16(h + 28, true);
     const end = start + e.compressedSize;
     if (end > this.#bytes.length) fail(`data ends at byte ${end} past the file end (truncated)`);
+    const raise = options.howToRaise ? `; ${options.howToRaise}` : "";
+    if (options.maxSize !== undefined && e.size > options.maxSize) {
+      fail(`declares ${e.size} bytes, more than the ${options.maxSize} it may hold${raise}`);
+    }
     const raw = this.#bytes.subarray(start, end);
     let data: Uint8Array;
-    if (e.method === 0) data = raw;
-    else if (e.method === 8) {
-      const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream()
-        .pipeThrough(new DecompressionStream("deflate-raw"));
-      try {
-        data = new Uint8Array(await new Response(stream).arrayBuffer());
-      } catch (err) {
-        return fail(`corrupt deflate data (${(err as Error).message})`);
+    if (e.method === 0) {
+      if (e.compressedSize !== e.size) fail(`stored entry of ${e.compressedSize} bytes declares ${e.size}`);
+      data = raw;
+    } else if (e.method === 8) {
+      const ratio = options.maxInflateRatio ?? DEFAULT_MAX_INFLATE_RATIO;
+      if (e.size > 1 << 20 && e.size > ratio * e.compressedSize) {
+        fail(
+          `would inflate ${e.compressedSize} bytes to ${e.size}, more than the limit of ${ratio}× ` +
+            `(a zip bomb? torch.save never compresses)${raise}`,
+        );
       }
+      data = await inflateAtMost(raw, e.size, fail);
     } else return fail(`unsupported compression method ${e.method} (only stored and deflated)`);
-    if (data.length !== e.size) fail(`inflated to ${data.length} bytes, expected ${e.size}`);
     if (crc32(data) !== e.crc32) fail("CRC-32 mismatch (corrupt file)");
     return data;
   }
 }
 
+/** Inflates raw deflate data that must come to exactly `size` bytes; stops as soon as it exceeds it. */
+async function inflateAtMost(raw: Uint8Array, size: number, fail: (detail: string) => never) {
+  const out = new Uint8Array(size);
+  // fed in 16 KiB pieces on demand: deflate expands at most ~1032:1, so one step yields ≤ ~17 MB and a
+  // lying entry is stopped after a few MiB (a whole-buffer source would be inflated in one go)
+  let fed = 0;
+  const source = new ReadableStream<BufferSource>({
+    pull(controller) {
+      if (fed >= raw.length) return controller.close();
+      controller.enqueue(raw.slice(fed, fed + 16384));
+      fed += 16384;
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  let at = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.length > size) {
+        await reader.cancel().catch(() => {});
+        fail(`inflates past its declared ${size} bytes (corrupt or a zip bomb); stopped there`);
+      }
+      out.set(value, at);
+      at += value.length;
+    }
+  } catch (err) {
+    if (err instanceof WeightsFormatError) throw err;
+    fail(`corrupt deflate data (${(err as Error).message})`);
+  }
+  if (at !== size) fail(`inflated to ${at} bytes, expected ${size}`);
+  return out;
+}
+
 function readZip64Extra(v: DataView, at: number, length: number, entry: ZipEntry): void {
-  const end = at + length;
+  const end = Math.min(at + length, v.byteLength);
   while (at + 4 <= end) {
     const id = v.getUint16(at, true);
     const size = v.getUint16(at + 2, true);
+    if (at + 4 + size > end) break; // a malformed extra field: ignore the rest
     if (id === 0x0001) {
       let q = at + 4;
       const next = () => {
+        if (q + 8 > at + 4 + size) return 0xffffffff; // field too short: the size stays "unknown"
         const value = Number(v.getBigUint64(q, true));
         q += 8;
         return value;

@@ -3,6 +3,11 @@
  * runs anything: a GLOBAL / STACK_GLOBAL is resolved by the caller's {@link UnpickleOptions.findGlobal}
  * (an allow-list of JS stand-ins) and any other global stops loading with {@link ForbiddenGlobalError}.
  * Python dicts become `Map`s, lists and tuples arrays, ints numbers (or bigints beyond 2^53).
+ *
+ * Hostile input: every length is checked against the file before it is read, the MARK nesting depth and
+ * integer widths are capped ({@link PICKLE_LIMITS}), and nothing recurses, so a self-referencing container
+ * or a million-item APPENDS cannot overflow the call stack; every failure is a {@link WeightsFormatError}
+ * naming the file and the byte offset.
  * @module
  */
 import { ForbiddenGlobalError, WeightsFormatError } from "./weights_errors.ts";
@@ -26,6 +31,21 @@ export interface UnpickleOptions {
   /** Byte offset to start at (for files holding several pickles back to back). */
   offset?: number;
 }
+
+/**
+ * Caps of the unpickler. A `torch.save` state_dict pickle nests a few MARKs deep and holds ints of at
+ * most 8 bytes; these bounds are far above that and keep hostile input from costing quadratic time.
+ *
+ * @example
+ * ```ts
+ * import { PICKLE_LIMITS } from "./unpickle.ts";
+ * console.log(PICKLE_LIMITS.maxMarkDepth); // 1000
+ * ```
+ */
+export const PICKLE_LIMITS: { readonly maxMarkDepth: number; readonly maxLongBytes: number } = {
+  maxMarkDepth: 1000,
+  maxLongBytes: 64,
+};
 
 /**
  * Key under which BUILD attaches its state (e.g. a torch state_dict's `{_metadata: ...}`) to the object.
@@ -100,6 +120,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
     return (fn as PyCallable).call(args as unknown[]);
   };
   const long = (data: Uint8Array): number | bigint => {
+    if (data.length > PICKLE_LIMITS.maxLongBytes) {
+      fail(`integer of ${data.length} bytes exceeds the limit of ${PICKLE_LIMITS.maxLongBytes}`);
+    }
     let n = 0n;
     for (let i = data.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(data[i]);
     if (data.length && data[data.length - 1] & 0x80) n -= 1n << BigInt(8 * data.length);
@@ -113,7 +136,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   };
   const append = (target: unknown, items: unknown[]) => {
     if (!Array.isArray(target)) fail("APPEND(S) on a non-list");
-    (target as unknown[]).push(...items);
+    for (const item of items) (target as unknown[]).push(item); // no spread: a 1M-item APPENDS is fine
   };
 
   for (;;) {
@@ -130,6 +153,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         if (stack.length !== 1) fail(`STOP with ${stack.length} objects on the stack`);
         return { value: stack[0], end: p };
       case 0x28:
+        if (marks.length >= PICKLE_LIMITS.maxMarkDepth) {
+          fail(`MARKs nested deeper than the limit of ${PICKLE_LIMITS.maxMarkDepth}`);
+        }
         marks.push(stack.length);
         break; // MARK
       case 0x7d:

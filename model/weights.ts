@@ -10,13 +10,13 @@ import { canonicalName, expectedStateDict, isIgnoredName, isPredictorName } from
 import { isZip } from "./torch_zip.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import { type ShapeMismatch, StateDictMismatchError, WeightsFormatError } from "./weights_errors.ts";
-import { isLegacyTorch, readTorchLegacy, readTorchZip } from "./weights_torch.ts";
+import { isLegacyTorch, readTorchLegacy, readTorchZip, type TorchReadOptions } from "./weights_torch.ts";
 
 /** Where weights come from: file bytes, a path, or a `file:` / `http(s):` URL. */
 export type WeightsSource = Uint8Array | ArrayBuffer | string | URL;
 
 /** Options of {@link loadStateDict}. */
-export interface LoadStateDictOptions {
+export interface LoadStateDictOptions extends TorchReadOptions {
   /** Names the source in errors (default: the path or URL, or `<bytes>`). */
   file?: string;
 }
@@ -99,7 +99,7 @@ export async function loadStateDict(
 ): Promise<StateDict> {
   const [bytes, file] = await readSource(source, options.file);
   let raw: StateDict;
-  if (isZip(bytes)) raw = await readTorchZip(bytes, file);
+  if (isZip(bytes)) raw = await readTorchZip(bytes, file, options);
   else if (isLegacyTorch(bytes)) raw = readTorchLegacy(bytes, file);
   else if (looksLikeSafetensors(bytes)) raw = readSafetensors(bytes, file).tensors;
   else if (isTar(bytes)) {

@@ -4,12 +4,38 @@
  * sys-info, the object pickle, the storage-key list, then each storage's bytes). The pickle is read by the
  * data-only {@link unpickle} with an allow-list of tensor-rebuilding globals; storage offset, shape and
  * stride are honoured, so non-contiguous views come out contiguous.
+ *
+ * Hostile files: every storage size, view (offset, shape, stride) and zip entry size is checked against
+ * the others before any tensor memory is allocated or any storage is inflated: a view must lie inside its
+ * storage and not overlap itself, a storage key must always be declared with the same dtype and size, and
+ * a zip entry may not hold more than its storage declares ({@link TorchReadOptions} raises the caps).
  * @module
  */
 import { PY_STATE, type PyCallable, unpickle } from "./unpickle.ts";
-import { DTYPE_SIZE, numel, type StateDict, toFloat32, type WeightDType } from "./weights_dtype.ts";
+import { DTYPE_SIZE, type StateDict, toFloat32, type WeightDType } from "./weights_dtype.ts";
 import { WeightsFormatError } from "./weights_errors.ts";
-import { ZipArchive } from "./torch_zip.ts";
+import { DEFAULT_MAX_INFLATE_RATIO, ZipArchive } from "./torch_zip.ts";
+import { checkView, materialiseView } from "./torch_view.ts";
+
+/** Options of {@link readTorchZip}. */
+export interface TorchReadOptions {
+  /** Cap on a deflated entry's inflated ÷ compressed size (default {@link DEFAULT_MAX_INFLATE_RATIO}). */
+  maxInflateRatio?: number;
+  /** Cap on the size of the `data.pkl` pickle in bytes (default {@link DEFAULT_MAX_PICKLE_BYTES}). */
+  maxPickleBytes?: number;
+}
+
+/**
+ * Default cap on `data.pkl`'s size: 64 MiB. A state_dict's pickle holds only names and tensor metadata
+ * (a ResNet-50 Mask R-CNN's is ~30 KB), so this only stops bombs.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_PICKLE_BYTES } from "./weights_torch.ts";
+ * console.log(DEFAULT_MAX_PICKLE_BYTES); // 67108864
+ * ```
+ */
+export const DEFAULT_MAX_PICKLE_BYTES = 64 * 1024 * 1024;
 
 /** torch storage class names and their element types. */
 const STORAGE_DTYPES: Record<string, WeightDType> = {
@@ -29,18 +55,21 @@ const STORAGE_DTYPES: Record<string, WeightDType> = {
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 class StorageType implements PyCallable {
-  constructor(readonly qualifiedName: string, readonly dtype: WeightDType) {}
+  constructor(readonly file: string, readonly qualifiedName: string, readonly dtype: WeightDType) {}
   call(): never {
-    throw new Error(`${this.qualifiedName} cannot be called in a checkpoint`);
+    throw new WeightsFormatError(this.file, `${this.qualifiedName} cannot be called in a checkpoint`);
   }
 }
 
-interface StorageRef {
-  dtype: WeightDType;
-  key: string;
-  numel: number;
-  /** Element offset into the root storage (legacy views). */
-  viewOffset: number;
+class StorageRef {
+  constructor(
+    readonly dtype: WeightDType,
+    readonly key: string,
+    /** Elements of the (root) storage. */
+    readonly numel: number,
+    /** Element offset into the root storage (legacy views). */
+    readonly viewOffset: number,
+  ) {}
 }
 
 class TensorRef {
@@ -58,12 +87,14 @@ function fn(qualifiedName: string, call: (args: unknown[]) => unknown): PyCallab
 
 function rebuildTensor(file: string, name: string) {
   return fn(`torch._utils.${name}`, ([storage, offset, shape, stride]) => {
-    const ints = (x: unknown) => Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && d >= 0);
-    if (
-      !(storage instanceof Object && "key" in storage) || !Number.isSafeInteger(offset) || !ints(shape) ||
-      !ints(stride)
-    ) {
-      throw new WeightsFormatError(file, `${name} called with malformed arguments`);
+    // signs and bounds are checked per tensor (with its name) by checkView before anything is read
+    const int = (d: unknown) => Number.isSafeInteger(d);
+    const ints = (x: unknown) => Array.isArray(x) && x.length <= 64 && x.every(int);
+    if (!(storage instanceof StorageRef) || !int(offset) || !ints(shape) || !ints(stride)) {
+      throw new WeightsFormatError(
+        file,
+        `${name} called with malformed arguments (a storage, an integer offset, shape and stride)`,
+      );
     }
     return new TensorRef(storage as StorageRef, offset as number, shape as number[], stride as number[]);
   });
@@ -74,7 +105,13 @@ function findGlobal(file: string) {
   return (module: string, name: string): PyCallable | undefined => {
     const q = `${module}.${name}`;
     if (q === "collections.OrderedDict") {
-      return fn(q, ([items]) => new Map(Array.isArray(items) ? items as [unknown, unknown][] : []));
+      return fn(q, ([items]) => {
+        if (items === undefined) return new Map();
+        if (!Array.isArray(items) || !items.every((i) => Array.isArray(i) && i.length === 2)) {
+          throw new WeightsFormatError(file, `${q} called with something other than a list of pairs`);
+        }
+        return new Map(items as [unknown, unknown][]);
+      });
     }
     if (q === "torch._utils._rebuild_tensor_v2" || q === "torch._utils._rebuild_tensor") {
       return rebuildTensor(file, name);
@@ -83,7 +120,7 @@ function findGlobal(file: string) {
       return fn(q, ([data]) => data);
     }
     if (module === "torch" && Object.hasOwn(STORAGE_DTYPES, name)) {
-      return new StorageType(q, STORAGE_DTYPES[name]);
+      return new StorageType(file, q, STORAGE_DTYPES[name]);
     }
     return undefined;
   };
@@ -93,27 +130,50 @@ function storageRef(
   file: string,
   pid: unknown,
   legacy: boolean,
-  seen?: Map<string, WeightDType>,
+  seen: Map<string, StorageRef>,
 ): StorageRef {
-  const bad = () => new WeightsFormatError(file, `malformed persistent id ${String(pid)}`);
-  if (!Array.isArray(pid) || pid[0] !== "storage" || !(pid[1] instanceof StorageType)) throw bad();
+  const bad = (why: string) => new WeightsFormatError(file, `malformed persistent id: ${why}`);
+  const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (!Array.isArray(pid) || pid[0] !== "storage" || !(pid[1] instanceof StorageType)) {
+    throw bad("not a ('storage', type, key, location, size) tuple");
+  }
   const [, type, key, , count, view] = pid as [string, StorageType, unknown, unknown, unknown, unknown];
-  if (typeof key !== "string" || !Number.isSafeInteger(count)) throw bad();
+  if (typeof key !== "string") throw bad("the storage key is not a string");
+  if (!isCount(count)) throw bad(`storage ${key} has the invalid size ${String(count)}`);
   let viewOffset = 0;
-  if (legacy && Array.isArray(view)) viewOffset = Number(view[1]);
-  seen?.set(key, type.dtype);
-  return { dtype: type.dtype, key, numel: count as number, viewOffset };
+  if (legacy && view !== null && view !== undefined) {
+    const [, offset, size] = Array.isArray(view) ? view : [];
+    if (!isCount(offset) || !isCount(size) || offset + size > count) {
+      throw bad(`storage ${key}: view (offset, size) outside the storage of ${count} elements`);
+    }
+    viewOffset = offset;
+  }
+  const before = seen.get(key);
+  if (before && (before.dtype !== type.dtype || before.numel !== count)) {
+    throw bad(
+      `storage ${key} is declared as ${before.dtype}[${before.numel}] and as ${type.dtype}[${count}]`,
+    );
+  }
+  if (!before) seen.set(key, new StorageRef(type.dtype, key, count, 0));
+  return new StorageRef(type.dtype, key, count, viewOffset);
 }
 
 /** Finds the tensors of a loaded object: a state_dict, or a training checkpoint's `model` / `state_dict`. */
-function tensorEntries(file: string, root: unknown): Map<string, TensorRef> {
+function tensorEntries(file: string, root: unknown, depth = 0): Map<string, TensorRef> {
   if (!(root instanceof Map)) throw new WeightsFormatError(file, "the checkpoint is not a dict of tensors");
   for (const key of ["model", "state_dict"]) {
-    if (root.get(key) instanceof Map) return tensorEntries(file, root.get(key));
+    const inner = root.get(key);
+    if (inner instanceof Map) {
+      // a checkpoint nests its state_dict one or two levels deep; a self-referencing dict would not end
+      if (depth >= 3 || inner === root) {
+        throw new WeightsFormatError(file, `"${key}" entries nested too deep or referencing themselves`);
+      }
+      return tensorEntries(file, inner, depth + 1);
+    }
   }
   for (const [name, value] of root) {
     if (typeof name !== "string") {
-      throw new WeightsFormatError(file, `state_dict key ${String(name)} is not a string`);
+      throw new WeightsFormatError(file, `state_dict key ${typeof name} is not a string`);
     }
     if (!(value instanceof TensorRef)) {
       throw new WeightsFormatError(file, `state_dict entry ${name} is not a tensor (${typeof value})`);
@@ -123,45 +183,12 @@ function tensorEntries(file: string, root: unknown): Map<string, TensorRef> {
   return root as Map<string, TensorRef>;
 }
 
-/** Copies the (possibly strided) view of a tensor out of its storage's f32 values. */
-function materialise(file: string, name: string, t: TensorRef, storage: Float32Array): Float32Array {
-  const n = numel(t.shape);
-  const base = t.offset + t.storage.viewOffset;
-  if (t.shape.length !== t.stride.length) {
-    throw new WeightsFormatError(
-      file,
-      `tensor ${name}: shape [${t.shape}] and stride [${t.stride}] differ in rank`,
-    );
+/** Checks every tensor's view against its storage's declared size, before any storage is read. */
+function checkViews(file: string, refs: Map<string, TensorRef>): void {
+  for (const [name, t] of refs) {
+    const view = { offset: t.offset + t.storage.viewOffset, shape: t.shape, stride: t.stride };
+    checkView(file, name, view, t.storage.numel);
   }
-  const last = t.shape.reduce((s, d, i) => s + (d - 1) * t.stride[i], base);
-  if (n > 0 && last >= storage.length) {
-    throw new WeightsFormatError(
-      file,
-      `tensor ${name}: view (offset ${base}, shape [${t.shape}], stride [${t.stride}]) exceeds its storage of ${storage.length}`,
-    );
-  }
-  let contiguous = true;
-  for (let i = t.shape.length - 1, expect = 1; i >= 0; i--) {
-    if (t.shape[i] !== 1 && t.stride[i] !== expect) contiguous = false;
-    expect *= t.shape[i];
-  }
-  if (contiguous) return storage.slice(base, base + n);
-  const out = new Float32Array(n);
-  const rank = t.shape.length;
-  const index = new Array<number>(rank).fill(0);
-  let src = base;
-  for (let i = 0; i < n; i++) {
-    out[i] = storage[src];
-    for (let d = rank - 1; d >= 0; d--) { // odometer increment of the multi-index
-      if (++index[d] < t.shape[d]) {
-        src += t.stride[d];
-        break;
-      }
-      src -= (t.shape[d] - 1) * t.stride[d];
-      index[d] = 0;
-    }
-  }
-  return out;
 }
 
 function collect(
@@ -186,13 +213,16 @@ function collect(
       values = toFloat32(bytes, s.dtype, s.numel);
       cache.set(s.key, values);
     }
-    out.set(name, { shape: [...t.shape], data: materialise(file, name, t, values), dtype: s.dtype });
+    const view = { offset: t.offset + s.viewOffset, shape: t.shape, stride: t.stride };
+    out.set(name, { shape: [...t.shape], data: materialiseView(values, view), dtype: s.dtype });
   }
   return out;
 }
 
 /**
- * Reads a zip-format `torch.save` checkpoint into tensors under their stored names.
+ * Reads a zip-format `torch.save` checkpoint into tensors under their stored names. Every view and zip
+ * entry size is checked against the storages the pickle declares before a storage is inflated; `options`
+ * raises the caps on compression ratio and pickle size.
  *
  * @example
  * ```ts
@@ -201,25 +231,52 @@ function collect(
  * console.log(sd.get("rpn.head.conv.0.0.weight")?.shape); // [64, 64, 3, 3]
  * ```
  */
-export async function readTorchZip(bytes: Uint8Array, file = "<bytes>"): Promise<StateDict> {
+export async function readTorchZip(
+  bytes: Uint8Array,
+  file = "<bytes>",
+  options: TorchReadOptions = {},
+): Promise<StateDict> {
   const zip = ZipArchive.open(bytes, file);
+  const maxInflateRatio = options.maxInflateRatio ?? DEFAULT_MAX_INFLATE_RATIO;
+  const howToRaise = "if the file is genuine, raise the limit with loadStateDict's maxInflateRatio option";
   const pkl = [...zip.entries.keys()].find((n) => n === "data.pkl" || n.endsWith("/data.pkl"));
   if (!pkl) throw new WeightsFormatError(file, "zip has no data.pkl: not a torch.save checkpoint");
   const prefix = pkl.slice(0, pkl.length - "data.pkl".length);
   const order = zip.entries.get(`${prefix}byteorder`);
-  if (order && new TextDecoder().decode(await zip.read(`${prefix}byteorder`)).trim() !== "little") {
+  if (
+    order &&
+    new TextDecoder().decode(await zip.read(`${prefix}byteorder`, { maxSize: 16 })).trim() !== "little"
+  ) {
     throw new WeightsFormatError(file, "big-endian checkpoints are not supported");
   }
-  const { value } = unpickle(await zip.read(pkl), {
+  const maxPickleBytes = options.maxPickleBytes ?? DEFAULT_MAX_PICKLE_BYTES;
+  const pickle = await zip.read(pkl, {
+    maxSize: maxPickleBytes,
+    maxInflateRatio,
+    howToRaise: "if the file is genuine, raise the limit with loadStateDict's maxPickleBytes option",
+  });
+  const declared = new Map<string, StorageRef>();
+  const { value } = unpickle(pickle, {
     file,
     findGlobal: findGlobal(file),
-    persistentLoad: (pid) => storageRef(file, pid, false),
+    persistentLoad: (pid) => storageRef(file, pid, false, declared),
   });
   const refs = tensorEntries(file, value);
+  checkViews(file, refs);
   const storages = new Map<string, Uint8Array>();
   for (const t of refs.values()) {
-    const key = t.storage.key;
-    if (!storages.has(key)) storages.set(key, await zip.read(`${prefix}data/${key}`));
+    const { key, numel, dtype } = t.storage;
+    if (storages.has(key)) continue;
+    const size = numel * DTYPE_SIZE[dtype];
+    const entry = zip.entries.get(`${prefix}data/${key}`);
+    if (entry && entry.size !== size) {
+      throw new WeightsFormatError(
+        file,
+        `zip entry ${entry.name} holds ${entry.size} bytes, but its storage is declared as ${dtype}[${numel}] ` +
+          `(${size} bytes); refusing to inflate it`,
+      );
+    }
+    storages.set(key, await zip.read(`${prefix}data/${key}`, { maxSize: size, maxInflateRatio, howToRaise }));
   }
   return collect(file, refs, (key) => storages.get(key)!);
 }
@@ -260,23 +317,31 @@ export function readTorchLegacy(bytes: Uint8Array, file = "<bytes>"): StateDict 
   if (sysInfo.value instanceof Map && sysInfo.value.get("little_endian") === false) {
     throw new WeightsFormatError(file, "big-endian checkpoints are not supported");
   }
-  const dtypes = new Map<string, WeightDType>();
-  const persistentLoad = (pid: unknown) => storageRef(file, pid, true, dtypes);
+  const declared = new Map<string, StorageRef>();
+  const persistentLoad = (pid: unknown) => storageRef(file, pid, true, declared);
   const main = unpickle(bytes, { ...base, offset: sysInfo.end, persistentLoad });
   const refs = tensorEntries(file, main.value);
+  checkViews(file, refs);
   const keys = unpickle(bytes, { ...base, offset: main.end });
   if (!Array.isArray(keys.value)) throw new WeightsFormatError(file, "legacy storage-key list missing");
   const storages = new Map<string, Uint8Array>();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = keys.end;
-  for (const key of keys.value as string[]) {
+  for (const key of keys.value as unknown[]) {
+    if (typeof key !== "string") throw new WeightsFormatError(file, "legacy storage key is not a string");
     if (p + 8 > bytes.length) {
       throw new WeightsFormatError(file, `storage ${key} is missing (truncated file)`);
     }
-    const count = Number(view.getBigInt64(p, true));
-    const dtype = dtypes.get(key);
-    if (!dtype) throw new WeightsFormatError(file, `storage ${key} is listed but never referenced`);
-    const size = count * DTYPE_SIZE[dtype];
+    const count = view.getBigInt64(p, true);
+    const ref = declared.get(key);
+    if (!ref) throw new WeightsFormatError(file, `storage ${key} is listed but never referenced`);
+    if (count !== BigInt(ref.numel)) {
+      throw new WeightsFormatError(
+        file,
+        `storage ${key} holds ${count} elements, but the pickle declares ${ref.numel}`,
+      );
+    }
+    const size = ref.numel * DTYPE_SIZE[ref.dtype];
     if (p + 8 + size > bytes.length) {
       throw new WeightsFormatError(
         file,

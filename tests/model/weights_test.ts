@@ -7,7 +7,7 @@ import {
   type StateDict,
   stateDictToSafetensors,
 } from "../../model/weights.ts";
-import { writeSafetensors } from "../../model/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
 import { StateDictMismatchError, WeightsFormatError } from "../../model/weights_errors.ts";
 import { fixtureBytes, fixtureJson, fixtureUrl } from "./_weights_fixtures.ts";
 import { randomFloats } from "../_util.ts";
@@ -106,7 +106,9 @@ Deno.test("stateDictToSafetensors writes torchvision 0.14 names that load back b
   assert.deepEqual([...back.keys()], [...old.keys()]);
   for (const [n, t] of old) assert.deepEqual(back.get(n)!.data, t.data, n);
   const header = new TextDecoder().decode(bytes.subarray(8, 8 + 200));
-  assert.match(header, /"__metadata__":\{"format":"pt","source":"test"\}/);
+  assert.match(header, /"__metadata__":\{"format":"pt","source":"test","maskrcnn_checksum":/);
+  const { metadata, verified } = readSafetensors(bytes);
+  assert.deepEqual([metadata, verified], [{ format: "pt", source: "test" }, true]);
 });
 
 Deno.test("loadStateDict takes bytes, ArrayBuffer, path and file URL alike", async () => {
