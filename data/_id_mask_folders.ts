@@ -4,6 +4,7 @@
  * @module
  */
 import { DataError } from "./errors.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_codec.ts";
 import { decodeIdPng, type IdMap } from "./instance_id_masks.ts";
 import type { Target } from "./types.ts";
 
@@ -60,7 +61,9 @@ export async function readIdMap(file: string, width: number, height: number): Pr
   } catch (e) {
     throw new DataError("missing-file", `cannot read mask (${(e as Error).message})`, { file });
   }
-  const map = await decodeIdPng(bytes, file);
+  // The image passed its own pixel limit; a mask of the same size must not fail a lower default.
+  const maxPixels = Math.max(width * height, DEFAULT_MAX_IMAGE_PIXELS);
+  const map = await decodeIdPng(bytes, file, { maxPixels });
   if (map.width !== width || map.height !== height) {
     throw new DataError("bad-mask", `mask is ${map.height}×${map.width}, image is ${height}×${width}`, {
       file,

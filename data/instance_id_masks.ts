@@ -9,10 +9,12 @@
  * Decisions: palette (1/2/4/8-bit), greyscale (1..16-bit) and grey+alpha PNGs give their stored values;
  * an RGB(A) PNG gives grey values where R = G = B and otherwise is read through VOC's colour map (so
  * a VOC mask re-saved as RGB still works); any other colour is a `DataError`. Interlaced PNGs are refused
- * (re-save them). Images over 2^27 pixels are refused before inflating.
+ * (re-save them). Masks over `maxPixels` (default the image decoder's `DEFAULT_MAX_IMAGE_PIXELS`) are
+ * refused from their header, before inflating.
  * @module
  */
 import { DataError, type DataErrorLocation } from "./errors.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "./image_codec.ts";
 import { maskBox } from "./mask_boxes.ts";
 
 /** An id map: one value per pixel, row-major. */
@@ -23,7 +25,6 @@ export interface IdMap {
   ids: Uint16Array;
 }
 
-const MAX_PIXELS = 2 ** 27;
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** VOC's colour map (`bitget` construction of the devkit's `VOClabelcolormap.m`): colour → index. */
@@ -69,7 +70,9 @@ function paeth(a: number, b: number, c: number): number {
 export async function decodeIdPng(
   bytes: Uint8Array,
   where: string | DataErrorLocation = "<memory>",
+  options: { maxPixels?: number } = {},
 ): Promise<IdMap> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   const loc = typeof where === "string" ? { file: where } : where;
   const fail = (detail: string, reason: "corrupt-image" | "bad-mask" = "corrupt-image"): never => {
     throw new DataError(reason, detail, loc);
@@ -94,7 +97,9 @@ export async function decodeIdPng(
     pos += 12 + length;
   }
   if (width === 0 || height === 0) fail("no IHDR chunk or an empty image");
-  if (width * height > MAX_PIXELS) fail(`${width}×${height} pixels is more than ${MAX_PIXELS}`);
+  if (width * height > maxPixels) {
+    fail(`${width}×${height} = ${width * height} pixels is over the limit of ${maxPixels}`);
+  }
   const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType];
   if (channels === undefined) fail(`unknown PNG colour type ${colorType}`);
   const bitsPerPixel = channels! * depth;

@@ -36,6 +36,10 @@ Deno.test("an RGB mask in VOC colours reads as VOC indices; other colours are a 
     (e) => e instanceof DataError && e.reason === "bad-mask" && e.message.includes("m.png"),
   );
   await assert.rejects(
+    () => decodeIdPng(encodePng(new Uint8Array(100), 10, 10, 1), "big.png", { maxPixels: 99 }),
+    (e) => e instanceof DataError && /10×10 = 100 pixels is over the limit of 99/.test(e.message),
+  );
+  await assert.rejects(
     () => decodeIdPng(new Uint8Array(40), "x.png"),
     (e) => e instanceof DataError && e.reason === "corrupt-image",
   );
