@@ -28,6 +28,8 @@ import {
 
 export { buildModel, disposeModel, loadWeights, saveWeights, setStateDict } from "./model/mask_rcnn.ts";
 export { initialStateDict, initRules, initWeights } from "./model/init.ts";
+export { backboneStateDict, loadForFineTuning } from "./model/fine_tune.ts";
+export type { FineTuneOptions, FineTuneReport } from "./model/fine_tune.ts";
 export type { InitRule, InitSpec, InitWeightsOptions } from "./model/init.ts";
 export {
   createOptimizer,
@@ -327,6 +329,7 @@ export type { TorchReadOptions } from "./model/weights_torch.ts";
 export type { WeightDType } from "./model/weights_dtype.ts";
 export {
   ForbiddenGlobalError,
+  PredictorTensorsError,
   StateDictMismatchError,
   WeightsError,
   WeightsFormatError,
@@ -361,6 +364,14 @@ export { tfodExampleFromItem, writeTfodRecords } from "./data/tfod_writer.ts";
 export { encodeTfRecord, parseTfRecords, writeTfRecordFile } from "./data/tfrecord.ts";
 export { loadFolderDataset } from "./data/folder_dataset.ts";
 export type { FolderDataset, FolderItem } from "./data/folder_dataset.ts";
+export { loadPennFudanDataset } from "./data/pennfudan_dataset.ts";
+export type { IdMaskItem, PennFudanDataset } from "./data/pennfudan_dataset.ts";
+export { loadVocDataset, VOC_CLASS_NAMES, VOC_VOID } from "./data/voc_dataset.ts";
+export type { VocDataset, VocDatasetOptions } from "./data/voc_dataset.ts";
+export { decodeIdPng, instancesFromIds, majorityClass } from "./data/instance_id_masks.ts";
+export type { IdInstances, IdMap, InstancesFromIdsOptions } from "./data/instance_id_masks.ts";
+export { maskArea, maskBox, masksToBoxes } from "./data/mask_boxes.ts";
+export type { MaskBoxOptions } from "./data/mask_boxes.ts";
 export { polygonsToMaskInBox } from "./data/mask_in_box.ts";
 export { minMaxResizeSize, resizeItem, resizeMinMax } from "./data/transforms_resize.ts";
 export { resizeSquare } from "./data/transforms_square.ts";

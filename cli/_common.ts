@@ -358,27 +358,13 @@ export async function modelChoice(values: ParsedValues): Promise<ModelChoice> {
  */
 export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoice, "weights">> {
   const options: { preset?: PresetName } & ConfigOverrides = {};
-  let classNames: string[] | undefined, categoryIds: number[] | undefined;
+  let classNames: string[] | undefined, categoryIds: number[] | undefined, fileEps: number | undefined;
   const configPath = stringOption(values, "config");
   if (configPath !== undefined) {
     const json = await readJsonFile("--config", configPath);
-    if (json === null || typeof json !== "object" || Array.isArray(json)) {
-      throw new UsageError(`--config: ${configPath} must hold a JSON object of config fields`);
-    }
-    const { classNames: names, categoryIds: ids, ...rest } = json as Record<string, unknown>;
-    if (names !== undefined) {
-      if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) {
-        throw new UsageError(`--config: ${configPath}: "classNames" must be an array of strings`);
-      }
-      classNames = names;
-    }
-    if (ids !== undefined) {
-      if (!Array.isArray(ids) || !ids.every((n) => Number.isInteger(n))) {
-        throw new UsageError(`--config: ${configPath}: "categoryIds" must be an array of integers`);
-      }
-      categoryIds = ids;
-    }
-    Object.assign(options, rest);
+    const parsed = configFromJson(json, `--config: ${configPath}`);
+    ({ classNames, categoryIds, batchNormEps: fileEps } = parsed);
+    Object.assign(options, parsed.options);
   }
   const preset = stringOption(values, "preset");
   if (preset !== undefined) options.preset = preset as PresetName;
@@ -390,8 +376,53 @@ export async function configChoice(values: ParsedValues): Promise<Omit<ModelChoi
   }
   const numClasses = numberOption(values, "num-classes", { min: 2, integer: true });
   if (numClasses !== undefined) options.numClasses = numClasses;
-  const batchNormEps = numberOption(values, "bn-eps", { min: 0, max: 1 });
+  const batchNormEps = numberOption(values, "bn-eps", { min: 0, max: 1 }) ?? fileEps;
   return { options, batchNormEps, classNames, categoryIds };
+}
+
+/**
+ * The parts of a model config file (`--config`, a run folder's `config.json` or the `maskrcnn` metadata of
+ * its `model.safetensors`): config overrides (with an optional "preset"), "classNames", "categoryIds" and
+ * "batchNormEps" (the FrozenBatchNorm eps the weights were trained with);
+ * `where` names the source in the {@link UsageError} for a malformed one.
+ *
+ * @example
+ * ```ts
+ * import { configFromJson } from "./_common.ts";
+ * const { options, classNames } = configFromJson({ preset: "small", classNames: ["background", "cat"] }, "x");
+ * console.log(options.preset, classNames); // "small" [ "background", "cat" ]
+ * ```
+ */
+export function configFromJson(
+  json: unknown,
+  where: string,
+): Omit<ModelChoice, "weights"> {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new UsageError(`${where} must hold a JSON object of config fields`);
+  }
+  const { classNames, categoryIds, batchNormEps, ...options } = json as Record<string, unknown>;
+  if (
+    batchNormEps !== undefined &&
+    !(typeof batchNormEps === "number" && batchNormEps >= 0 && batchNormEps <= 1)
+  ) {
+    throw new UsageError(`${where}: "batchNormEps" must be a number in [0, 1]`);
+  }
+  if (classNames !== undefined) {
+    if (!Array.isArray(classNames) || !classNames.every((n) => typeof n === "string")) {
+      throw new UsageError(`${where}: "classNames" must be an array of strings`);
+    }
+  }
+  if (categoryIds !== undefined) {
+    if (!Array.isArray(categoryIds) || !categoryIds.every((n) => Number.isInteger(n))) {
+      throw new UsageError(`${where}: "categoryIds" must be an array of integers`);
+    }
+  }
+  return {
+    options: options as ModelChoice["options"],
+    classNames: classNames as string[] | undefined,
+    categoryIds: categoryIds as number[] | undefined,
+    batchNormEps: batchNormEps as number | undefined,
+  };
 }
 
 /**

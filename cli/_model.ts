@@ -10,6 +10,7 @@ import { detectImages } from "../model/detect.ts";
 import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
+import { explainMismatch } from "./_run_folder.ts";
 
 /**
  * The full config a {@link ModelChoice} asks for; a config error (bad field in the config file or an
@@ -32,7 +33,8 @@ export function cliConfig(choice: ModelChoice): MaskRcnnConfig {
 
 /**
  * Builds the model and loads its weights; returns it with the load time. A config error (bad field in the
- * config file or an override) is a {@link UsageError}; weights errors pass through (exit code 1).
+ * config file or an override) is a {@link UsageError}; weights errors pass through (exit code 1), a
+ * weights/config mismatch as one line saying which options fit the weights.
  *
  * @example
  * ```ts
@@ -45,7 +47,11 @@ export async function loadCliModel(choice: ModelChoice): Promise<{ model: MaskRc
   const start = performance.now();
   cliConfig(choice);
   const model = await buildModel(choice.options);
-  await loadWeights(model, choice.weights, { batchNormEps: choice.batchNormEps });
+  try {
+    await loadWeights(model, choice.weights, { batchNormEps: choice.batchNormEps });
+  } catch (e) {
+    throw await explainMismatch(e, choice.weights);
+  }
   return { model, ms: elapsedMs(start) };
 }
 

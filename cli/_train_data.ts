@@ -1,13 +1,14 @@
 /**
- * Training and validation data for `train`: parses `--dataset` / `--val` specs (`shapes[:COUNT]`,
- * `coco:ANN.json:IMGDIR`, `tfrecord:GLOB`), checks the named files before any work (usage errors), and
+ * Training and validation data for `train` (and `eval --images`): parses dataset specs (`shapes[:COUNT]`,
+ * `coco:ANN.json:IMGDIR`, `tfrecord:GLOB`, `folder:DIR`, `pennfudan:DIR`, `voc:DIR[:SPLIT]`), checks the named files before any work (usage errors), and
  * opens the dataset. Every item passes a check that turns labels outside the model's classes and missing
  * masks into `DataError`s, so the loader (`onError: "skip"`) skips and counts them instead of failing a
  * step; {@link skippedSummary} words the loader's tally.
  *
  * Decisions: shapes images are generated at the model's input size (`minSize` square), endlessly in
- * effect (default 100 000 items; the training set and the validation set use different seeds); COCO
- * images without annotations are left out (`skipEmpty`) and bad annotations are dropped and counted.
+ * effect (default 100 000 items; the training set and the validation set use different seeds); images
+ * without objects are kept (torchvision trains on such negatives: they teach the background); bad COCO
+ * annotations are dropped and counted; COCO `_background_` categories are dropped with a note.
  * @module
  */
 import { DataError, type DataErrorSummary } from "../data/errors.ts";
@@ -18,7 +19,10 @@ import { requireFile, UsageError } from "./_common.ts";
 export type DatasetSpec =
   | { kind: "shapes"; count?: number }
   | { kind: "coco"; annotations: string; images: string }
-  | { kind: "tfrecord"; pattern: string };
+  | { kind: "tfrecord"; pattern: string }
+  | { kind: "folder"; root: string }
+  | { kind: "pennfudan"; root: string }
+  | { kind: "voc"; root: string; split?: string };
 
 /** An opened dataset and what the commands need to know about it. */
 export interface OpenedDataset {
@@ -30,9 +34,14 @@ export interface OpenedDataset {
   classNames?: readonly string[];
   /** Repairs made while indexing (dropped annotations, damaged records), by reason. */
   issues: number;
+  /** COCO category id per label (entry 0 unused) when the data has category ids; else labels are ids. */
+  categoryIds?: readonly number[];
+  /** Things the user should know about the data (e.g. a dropped background category). */
+  notes?: string[];
 }
 
-const SYNTAX = "shapes[:COUNT], coco:ANNOTATIONS.json:IMAGEDIR or tfrecord:GLOB";
+const SYNTAX =
+  "shapes[:COUNT], coco:ANNOTATIONS.json:IMAGEDIR, tfrecord:GLOB, folder:DIR, pennfudan:DIR or voc:DIR[:SPLIT]";
 
 /**
  * Parses a dataset spec given to option `what`; checks that named files and folders exist.
@@ -73,14 +82,42 @@ export async function parseDatasetSpec(what: string, text: string): Promise<Data
     }
     return { kind, pattern: rest };
   }
+  if (kind === "folder" || kind === "pennfudan" || kind === "voc") {
+    if (rest === "") throw new UsageError(`${what} ${kind} needs ${kind}:DIR (the dataset's folder)`);
+    let root = rest, split: string | undefined;
+    if (kind === "voc") {
+      // voc:DIR:SPLIT, unless DIR itself holds the colon (a folder named so).
+      const sep = rest.lastIndexOf(":");
+      if (sep > 0 && !(await isDirectory(rest))) [root, split] = [rest.slice(0, sep), rest.slice(sep + 1)];
+    }
+    await requireFile(`${what} ${kind} folder`, root, true);
+    if (kind === "voc") {
+      if (split !== undefined) {
+        await requireFile(`${what} voc split`, `${root}/ImageSets/Segmentation/${split}.txt`);
+        return { kind, root, split };
+      }
+      return { kind, root };
+    }
+    return { kind, root };
+  }
   throw new UsageError(`${what} must be ${SYNTAX}, got ${JSON.stringify(text)}`);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** The spec as text (for the run state and messages). */
 export function formatDatasetSpec(spec: DatasetSpec): string {
   if (spec.kind === "shapes") return spec.count === undefined ? "shapes" : `shapes:${spec.count}`;
   if (spec.kind === "coco") return `coco:${spec.annotations}:${spec.images}`;
-  return `tfrecord:${spec.pattern}`;
+  if (spec.kind === "voc") return `voc:${spec.root}${spec.split === undefined ? "" : `:${spec.split}`}`;
+  if (spec.kind === "tfrecord") return `tfrecord:${spec.pattern}`;
+  return `${spec.kind}:${spec.root}`;
 }
 
 /**
@@ -158,17 +195,39 @@ export async function openDataset(
   if (spec.kind === "coco") {
     const { loadCocoDataset } = await import("../data/coco_dataset.ts");
     const dataset = await loadCocoDataset(spec.annotations, spec.images, {
-      skipEmpty: true,
+      skipEmpty: false,
       withMasks: o.masks,
       onError: "skip",
     });
+    const notes = dataset.droppedCategories.map((c) =>
+      `${spec.annotations}: category ${c.id} ${JSON.stringify(c.name)} is background, not a class: left out`
+    );
     return {
       dataset,
       itemName: (i) => `${spec.annotations}: image ${dataset.imageIds[i]}`,
       classNames: dataset.classNames,
+      categoryIds: [-1, ...dataset.categoryIds],
       issues: dataset.issues.length,
+      notes,
     };
   }
+  if (spec.kind === "folder") {
+    const { loadFolderDataset } = await import("../data/folder_dataset.ts");
+    const dataset = await loadFolderDataset(spec.root);
+    return { dataset, itemName: (i) => `${spec.root}: ${dataset.names[i]}`, issues: 0 };
+  }
+  if (spec.kind === "pennfudan" || spec.kind === "voc") {
+    const dataset = spec.kind === "voc"
+      ? await (await import("../data/voc_dataset.ts")).loadVocDataset(spec.root, { split: spec.split })
+      : await (await import("../data/pennfudan_dataset.ts")).loadPennFudanDataset(spec.root);
+    return {
+      dataset,
+      itemName: (i) => `${spec.root}: ${dataset.names[i]}`,
+      classNames: dataset.classNames,
+      issues: 0,
+    };
+  }
+  if (spec.kind !== "tfrecord") throw new Error(`unknown dataset kind ${JSON.stringify(spec)}`);
   const { loadTfodDataset } = await import("../data/tfod_dataset.ts");
   const dataset = await loadTfodDataset(spec.pattern, { withMasks: o.masks, onError: "skip" });
   return {

@@ -1,13 +1,17 @@
 /**
  * Model and optimizer for `train` and `demo`: {@link prepareModel} builds the model of a run's config,
- * gives it its starting weights (from scratch with `initWeights`, or `--weights`), creates the optimizer
+ * gives it its starting weights (from scratch with `initWeights`, or `--weights` / `--backbone-weights`
+ * through `loadForFineTuning`, which replaces predictors of another class count), creates the optimizer
  * and, when resuming, restores both from the checkpoint with the data position saved in its RNG state;
  * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
  * @module
  */
 import { tempPathFor } from "../model/checkpoint.ts";
+import { type FineTuneReport, loadForFineTuning } from "../model/fine_tune.ts";
 import { initWeights } from "../model/init.ts";
-import { buildModel, loadWeights, type MaskRcnnModel, saveWeights } from "../model/mask_rcnn.ts";
+import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
+import { stateDictToSafetensors } from "../model/weights.ts";
+import { explainMismatch } from "./_run_folder.ts";
 import { createOptimizer, type Optimizer, type OptimizerOptions } from "../model/optimizer.ts";
 import type { MaskRcnnConfig } from "../model/config.ts";
 import { loadTrainingCheckpoint, syncStateDict } from "../model/training.ts";
@@ -20,6 +24,8 @@ export interface ModelSettings {
   seed: number;
   /** Starting weights, or null for from scratch. */
   weights: string | null;
+  /** A classification ResNet for the backbone body (with `weights` null). */
+  backboneWeights?: string | null;
   /** FrozenBatchNorm eps for `weights`. */
   batchNormEps?: number;
   /** Dataset spec and batch size the run trains on (checked against a resumed checkpoint). */
@@ -35,6 +41,8 @@ export interface PreparedModel {
   step: number;
   /** Where the data stands. */
   position: DataPosition;
+  /** What loading `weights` / `backboneWeights` replaced (a new run from weights only). */
+  fineTune?: FineTuneReport;
 }
 
 /**
@@ -53,13 +61,27 @@ export async function prepareModel(
   checkpoint: string | null,
 ): Promise<PreparedModel> {
   const model = await buildModel({ ...settings.config });
-  if (settings.weights !== null && checkpoint === null) {
-    await loadWeights(model, settings.weights, { batchNormEps: settings.batchNormEps });
+  let fineTune: FineTuneReport | undefined;
+  const backboneWeights = settings.backboneWeights ?? null;
+  if ((settings.weights !== null || backboneWeights !== null) && checkpoint === null) {
+    const source = settings.weights ?? backboneWeights!;
+    try {
+      fineTune = await loadForFineTuning(model, {
+        weights: settings.weights ?? undefined,
+        backboneWeights: backboneWeights ?? undefined,
+        seed: settings.seed,
+        batchNormEps: settings.batchNormEps,
+      });
+    } catch (e) {
+      throw settings.weights !== null ? await explainMismatch(e, source) : e;
+    }
   } else {
     initWeights(model, { seed: settings.seed });
   }
   const opt = createOptimizer(model, settings.optimizer);
-  if (checkpoint === null) return { model, opt, step: 0, position: { epoch: 0, batchInEpoch: 0 } };
+  if (checkpoint === null) {
+    return { model, opt, step: 0, position: { epoch: 0, batchInEpoch: 0 }, fineTune };
+  }
   const { step, rngState } = await loadTrainingCheckpoint(checkpoint, model, opt);
   const state = rngState as { dataset?: string; batch?: number; data?: DataPosition } | null;
   if (!state?.data || state.dataset !== settings.dataset || state.batch !== settings.batch) {
@@ -72,7 +94,8 @@ export async function prepareModel(
 }
 
 /**
- * Writes the model's current weights (read back from the GPU) to `path` as safetensors.
+ * Writes the model's current weights (read back from the GPU) to `path` as safetensors, with `metadata`
+ * (the run's model file under `maskrcnn`) beside `{"format": "pt"}`.
  *
  * @example
  * ```ts
@@ -81,11 +104,16 @@ export async function prepareModel(
  * console.log(typeof writeFinalWeights);
  * ```
  */
-export async function writeFinalWeights(model: MaskRcnnModel, opt: Optimizer, path: string): Promise<void> {
+export async function writeFinalWeights(
+  model: MaskRcnnModel,
+  opt: Optimizer,
+  path: string,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await syncStateDict(model, opt);
   const tmp = tempPathFor(path);
   try {
-    await Deno.writeFile(tmp, saveWeights(model));
+    await Deno.writeFile(tmp, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

@@ -27,6 +27,10 @@ export interface RunSettings {
   classNames: string[];
   /** Weights the run started from, or null (from scratch). */
   weights: string | null;
+  /** Classification ResNet checkpoint loaded into the backbone (`--backbone-weights`), if any. */
+  backboneWeights?: string | null;
+  /** COCO category id per label 1.. (what detect / eval write for each label). */
+  categoryIds?: number[];
   /** FrozenBatchNorm eps the weights were loaded with. */
   batchNormEps?: number;
 }
@@ -40,6 +44,7 @@ export function runFiles(out: string) {
     evals: `${out}/eval.jsonl`,
     curve: `${out}/loss_curve.png`,
     model: `${out}/model.safetensors`,
+    config: `${out}/config.json`,
   };
 }
 

@@ -24,7 +24,6 @@ import {
   elapsedMs,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
-  modelChoice,
   numberOption,
   parseCommandLine,
   type ParsedValues,
@@ -36,6 +35,7 @@ import {
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 import { planDetectOutputs, prepareOutputFolder } from "./_output.ts";
 import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
+import { runModelChoice } from "./_run_folder.ts";
 
 const HELP = `Usage: deno task detect --weights FILE [options] IMAGES...
 
@@ -133,7 +133,14 @@ async function imageIds(values: ParsedValues, files: readonly string[]): Promise
       map.set(key, id as number);
     }
   }
-  return files.map((file) => map.get(file) ?? map.get(basename(file)) ?? bad(`no id for image ${file}`));
+  // A COCO file_name may hold folders ("train/a.png"): match the end of the path too.
+  const bySuffix = (file: string) => {
+    const slashed = file.replaceAll("\\", "/");
+    for (const [key, id] of map) if (slashed.endsWith(`/${key.replace(/^\.?\//, "")}`)) return id;
+  };
+  return files.map((file) =>
+    map.get(file) ?? bySuffix(file) ?? map.get(basename(file)) ?? bad(`no id for image ${file}`)
+  );
 }
 
 /** "2 person, 1 dog" for the three most frequent classes. */
@@ -152,7 +159,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
-  const choice = await modelChoice(values);
+  const choice = await runModelChoice(values);
   const files = await imageFiles(positionals);
   const ids = await imageIds(values, files);
   const scoreThreshold = numberOption(values, "score", { min: 0, max: 1 }, 0.5);
@@ -176,7 +183,11 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const start = performance.now();
   const { model, ms: loadMs } = await loadCliModel(choice);
   io.out(
-    `loaded ${choice.weights} (${choice.options.preset ?? "maskrcnn_resnet50_fpn"}, ${config.numClasses} ` +
+    `loaded ${choice.weights} (${
+      choice.configSource
+        ? `config from ${choice.configSource}`
+        : choice.options.preset ?? "maskrcnn_resnet50_fpn"
+    }, ${config.numClasses} ` +
       `classes) in ${loadMs.toFixed(0)} ms`,
   );
 

@@ -23,7 +23,6 @@ import {
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
   type ModelChoice,
-  modelChoice,
   numberOption,
   parseCommandLine,
   type ParsedValues,
@@ -36,9 +35,12 @@ import { prepareOutputFolder } from "./_output.ts";
 import { dirname } from "node:path";
 import { readJsonFile } from "../data/json_file.ts";
 import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
+import { detectOnDatasetSpec, EVAL_SPEC } from "./_eval_dataset.ts";
+import { runModelChoice } from "./_run_folder.ts";
 
 const HELP = `Usage: deno task eval --gt instances.json --results results.json [--type bbox|segm] [options]
        deno task eval --gt instances.json --weights FILE --images DIR [--type bbox|segm] [options]
+       deno task eval --weights run/model.safetensors --images pennfudan:DIR [--type bbox|segm] [options]
 
 COCO evaluation (pycocotools' COCOeval with default parameters): prints the 12-line summary. With --weights
 and --images, first runs the model on the ground truth's images (file_name under DIR).
@@ -60,6 +62,12 @@ ${MODEL_OPTIONS_HELP}
                           checked before detection starts)
   Labels map to category ids by the config file's "categoryIds", else by the ground truth's sorted
   categories when numClasses = categories + 1, else label = category id (torchvision's COCO models).
+  With --weights run/model.safetensors, the run's config, names and category ids come with it.
+
+Evaluating a dataset that has no COCO file (no --gt; ground truth from the dataset's masks):
+  -i, --images SPEC       folder:DIR | pennfudan:DIR | voc:DIR[:SPLIT] | tfrecord:GLOB | coco:ANN:DIR;
+                          image id = item index, category id = label
+      --save-gt FILE      write that ground truth as a COCO file (for detect --image-ids, eval --gt)
 
 Exit codes: 0 done, 1 failed (bad data, undecodable image, bad weights, no GPU), 2 bad arguments.
 
@@ -76,6 +84,7 @@ const OPTIONS = {
   score: { type: "string", short: "s" },
   batch: { type: "string" },
   "save-results": { type: "string" },
+  "save-gt": { type: "string" },
   "per-category": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -149,7 +158,7 @@ async function detectOnGroundTruth(
   iouType: CocoIouType,
   io: CliIo,
 ): Promise<CocoResult[]> {
-  const choice = await modelChoice(values);
+  const choice = await runModelChoice(values);
   const imagesDir = stringOption(values, "images");
   if (imagesDir === undefined) {
     throw new UsageError("--weights needs --images DIR (the ground truth's images)");
@@ -204,7 +213,11 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const gtPath = stringOption(values, "gt");
-  if (gtPath === undefined) throw new UsageError("--gt FILE (COCO instances JSON) is required");
+  const imagesSpec = stringOption(values, "images");
+  const fromDataset = imagesSpec !== undefined && EVAL_SPEC.test(imagesSpec);
+  if (gtPath === undefined && !fromDataset) {
+    throw new UsageError("--gt FILE (COCO instances JSON) is required (or --images SPEC of a dataset)");
+  }
   const type = stringOption(values, "type") ?? "bbox";
   if (type !== "bbox" && type !== "segm") {
     throw new UsageError(`--type must be bbox or segm, got ${JSON.stringify(type)}`);
@@ -215,17 +228,24 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError("give either --results FILE or --weights FILE with --images DIR");
   }
   if (resultsPath !== undefined) await requireFile("--results", resultsPath);
-  const gt = checkGroundTruth(await readDataJson("--gt", gtPath), gtPath);
-
+  if (fromDataset && gtPath !== undefined) {
+    throw new UsageError(`--images ${imagesSpec} builds the ground truth from the dataset: drop --gt`);
+  }
+  if (fromDataset && weights === undefined) throw new UsageError("--images SPEC needs --weights FILE");
+  let gt: CocoGroundTruth;
   let results: CocoResult[];
-  if (resultsPath !== undefined) {
+  if (fromDataset) {
+    ({ gt, results } = await detectOnDatasetSpec(values, imagesSpec!, type, io));
+  } else if (resultsPath !== undefined) {
+    gt = checkGroundTruth(await readDataJson("--gt", gtPath!), gtPath!);
     try {
       results = readCocoResults(await Deno.readTextFile(resultsPath));
     } catch (e) {
       throw new Error(`--results ${resultsPath}: ${(e as Error).message}`);
     }
   } else {
-    results = await detectOnGroundTruth(values, gtPath, gt, type, io);
+    gt = checkGroundTruth(await readDataJson("--gt", gtPath!), gtPath!);
+    results = await detectOnGroundTruth(values, gtPath!, gt, type, io);
   }
   warnUnknownCategories(gt, results, io);
   io.out(`evaluating ${results.length} results on ${gt.images.length} images (${type})`);

@@ -18,7 +18,7 @@ import type { Dataset, TrainItem } from "../data/types.ts";
 import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
-import { removeStaleTempFiles } from "../model/checkpoint.ts";
+import { removeStaleTempFiles, tempPathFor } from "../model/checkpoint.ts";
 import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import {
   type CliIo,
@@ -46,6 +46,7 @@ import {
 import { formatDuration, trainLoop } from "./_train_loop.ts";
 import { type DistributedRun, startDistributed } from "./_distributed.ts";
 import { prepareModel, writeFinalWeights } from "./_train_model.ts";
+import { findRunConfig, fittingPreset, modelFile, RUN_METADATA_KEY } from "./_run_folder.ts";
 import {
   optimizerFromArgs,
   readLossHistory,
@@ -63,12 +64,16 @@ losses.jsonl (one JSON line per step), checkpoint.safetensors, loss_curve.png, e
 and model.safetensors (final weights, loadable by detect / eval). Prints a progress line (step/total,
 images/s, ETA, the five losses): in place on a terminal, every --log-every steps otherwise.
 
-Data (SPEC: shapes[:COUNT] | coco:ANNOTATIONS.json:IMAGEDIR | tfrecord:GLOB):
-  -d, --dataset SPEC       training data; shapes are generated (seeded) at the model's input size
+Data (SPEC: shapes[:COUNT] | coco:ANNOTATIONS.json:IMAGEDIR | tfrecord:GLOB | folder:DIR |
+      pennfudan:DIR | voc:DIR[:SPLIT]):
+  -d, --dataset SPEC       training data; shapes are generated (seeded) at the model's input size;
+                           folder: images/NAME.png + masks/NAME_<k>_<label>.png; pennfudan: PNGImages/ +
+                           PedMasks/ (instance ids per pixel); voc: JPEGImages/ + SegmentationObject/ +
+                           SegmentationClass/ (255 = void), SPLIT from ImageSets/Segmentation/SPLIT.txt
       --val SPEC           validation data (shapes: 50 new images), evaluated every --eval-every steps and
                            at the end: COCO box and mask AP@0.5
   Bad items (undecodable image, bad annotation, label outside the model's classes) are skipped and
-  counted; a summary is printed at the end.
+  counted; a summary is printed at the end. Images without objects are kept (negatives).
 
 Run:
   -o, --out RUNDIR         run folder (required; created if missing)
@@ -84,7 +89,15 @@ Model (default: preset small, from scratch):
   -c, --config FILE        JSON of config overrides (MaskRcnnConfig fields, optional "preset" and
                            "classNames"; demo writes one: demo_out/config.json)
       --num-classes N      classes including background (default: the preset's; COCO data: categories + 1)
-  -w, --weights FILE       start from these weights instead of from scratch
+  -w, --weights FILE       start from these weights (a .pth, or a run's model.safetensors) instead of from
+                           scratch; predictors of another class count are replaced by fresh ones
+                           (fine-tuning; the replaced tensors are printed); without --preset / --config
+                           the architecture is the run's (metadata / config.json) or the preset it fits
+      --backbone-weights FILE
+                           a classification ResNet (.pth or safetensors, torchvision names conv1.*,
+                           layer1.0.*, fc.* ignored) for the backbone; the rest starts from scratch
+      --trainable-backbone-layers N
+                           ResNet stages trained, counted from layer4 (0..5; torchvision's default 3)
       --bn-eps X           FrozenBatchNorm eps for --weights (default 1e-5)
 
 Optimizer:
@@ -113,9 +126,14 @@ Logging:
       --json               end with one JSON line describing the run
   -h, --help               this help
 
+RUNDIR/config.json (also stored in model.safetensors) holds the config, class names and category ids:
+detect --weights RUNDIR/model.safetensors needs no other model option.
+
 Exit codes: 0 done, 1 failed (bad data, non-finite loss, no GPU), 2 bad arguments.
 
 Examples:
+  deno task train --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth --bn-eps 0 \\
+    --dataset pennfudan:PennFudanPed --batch 2 --lr 0.005 --steps 2000 --out runs/peds
   deno task train --dataset shapes --val shapes --steps 300 --out runs/shapes
   deno task train --out runs/shapes --resume --steps 600
   deno task train --dataset coco:instances_train.json:train --val coco:instances_val.json:val \\
@@ -133,6 +151,8 @@ const OPTIONS = {
   config: { type: "string", short: "c" },
   "num-classes": { type: "string" },
   weights: { type: "string", short: "w" },
+  "backbone-weights": { type: "string" },
+  "trainable-backbone-layers": { type: "string" },
   "bn-eps": { type: "string" },
   optimizer: { type: "string" },
   lr: { type: "string" },
@@ -161,6 +181,8 @@ const FIXED_ON_RESUME = [
   "config",
   "num-classes",
   "weights",
+  "backbone-weights",
+  "trainable-backbone-layers",
   "bn-eps",
   "optimizer",
   "lr",
@@ -203,6 +225,18 @@ async function newRun(
   choice.options.preset ??= "small";
   const weights = stringOption(values, "weights") ?? null;
   if (weights !== null) await requireFile("--weights", weights);
+  const backboneWeights = stringOption(values, "backbone-weights") ?? null;
+  if (backboneWeights !== null) {
+    if (weights !== null) {
+      throw new UsageError(
+        "give --weights or --backbone-weights, not both (--weights has a backbone already)",
+      );
+    }
+    await requireFile("--backbone-weights", backboneWeights);
+  }
+  const fromWeights = weights === null ? undefined : await weightsArchitecture(values, weights, choice);
+  const trainable = numberOption(values, "trainable-backbone-layers", { min: 0, max: 5, integer: true });
+  if (trainable !== undefined) choice.options.trainableBackboneLayers = trainable;
   // One forward holds at most MAX_BATCH_IMAGES images: that bounds each rank's shard.
   const batch = numberOption(values, "batch", { min: 1, max: MAX_BATCH_IMAGES * ranks, integer: true }, 4);
   const seed = numberOption(values, "seed", { min: 0, max: 2 ** 32 - 1, integer: true }, 0);
@@ -217,10 +251,20 @@ async function newRun(
     choice.options.numClasses = train.classNames.length;
     config = cliConfig({ ...choice, weights: "" });
   }
+  // Data without class names (folder, TFRecord) keeps the classes of --weights.
+  if (!train.classNames && choice.options.numClasses === undefined && fromWeights) {
+    choice.options.numClasses = fromWeights.numClasses;
+    choice.classNames ??= fromWeights.classNames;
+    config = cliConfig({ ...choice, weights: "" });
+  }
   const named = [choice.classNames, train.classNames].find((n) => n?.length === config.numClasses);
   const classNames = named
     ? [...named]
     : Array.from({ length: config.numClasses }, (_, i) => (i === 0 ? "background" : `class ${i}`));
+  // Category ids by label 1..: the data's (COCO) when they cover the classes, else the labels themselves.
+  const categoryIds = train.categoryIds?.length === config.numClasses
+    ? train.categoryIds.slice(1)
+    : Array.from({ length: config.numClasses - 1 }, (_, i) => i + 1);
   return {
     settings: {
       version: 1,
@@ -230,7 +274,9 @@ async function newRun(
       optimizer,
       config,
       classNames,
+      categoryIds,
       weights,
+      backboneWeights,
       batchNormEps: choice.batchNormEps,
     },
     train,
@@ -346,12 +392,34 @@ async function train(
   }
   const config = settings.config;
   if (train.issues > 0) io.out(`${settings.dataset}: ${train.issues} data problems repaired while indexing`);
+  for (const note of train.notes ?? []) io.out(note);
 
   await Deno.mkdir(out, { recursive: true });
   // temporary files of writes killed in an earlier run of this folder (older releases: model.safetensors.tmp)
   const stale = await removeStaleTempFiles(out, ["model.safetensors.tmp"]);
   if (stale.length) io.out(`${out}: removed ${stale.length} stale temporary file(s) of an interrupted write`);
-  const { model, opt, step, position } = await prepareModel(settings, resume ? files.checkpoint : null);
+  const { model, opt, step, position, fineTune } = await prepareModel(
+    settings,
+    resume ? files.checkpoint : null,
+  );
+  if (fineTune && fineTune.replaced.length > 0) {
+    const list = fineTune.replaced.map((r) => `${r.name} [${r.from ?? "absent"}] → [${r.to}]`).join(", ");
+    io.out(`replaced ${fineTune.replaced.length} predictor tensors by fresh ones (new class count): ${list}`);
+  }
+  if (settings.backboneWeights) {
+    io.out(
+      `backbone from ${settings.backboneWeights}: ${fineTune?.loaded ?? 0} tensors; the rest from scratch`,
+    );
+  }
+  const runModel = JSON.stringify(
+    modelFile(
+      config,
+      settings.classNames,
+      // run.json of runs started before category ids were kept: the labels are the ids.
+      settings.categoryIds ?? Array.from({ length: config.numClasses - 1 }, (_, i) => i + 1),
+      settings.batchNormEps,
+    ),
+  );
   let history: LossRecord[] = [];
   let lastEval: Record<string, unknown> | undefined;
   if (dist) io.out(dist.description);
@@ -362,14 +430,18 @@ async function train(
       `resuming ${out} at step ${step} (epoch ${position.epoch}, batch ${position.batchInEpoch}), to ${steps}`,
     );
   } else if (!resume) {
-    if (writer) await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
-    if (writer) await Deno.writeTextFile(files.losses, "");
-    if (writer) await Deno.remove(files.evals).catch(() => {});
+    if (writer) {
+      await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
+      await Deno.writeTextFile(files.losses, "");
+      await Deno.remove(files.evals).catch(() => {});
+      await writeTextAtomic(files.config, JSON.stringify(JSON.parse(runModel), null, 2) + "\n");
+    }
     const from = settings.weights ? `from ${settings.weights}` : `from scratch (seed ${settings.seed})`;
+    const names = settings.classNames.slice(1);
+    const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? ", …" : "");
     io.out(
-      `training ${config.numClasses - 1} classes on ${settings.dataset}, batch ${settings.batch}${
-        dist ? ` (over ${dist.size} ranks)` : ""
-      }, ${steps} ` +
+      `training ${names.length} class${names.length === 1 ? "" : "es"} (${shown}) on ${settings.dataset}, ` +
+        `batch ${settings.batch}${dist ? ` (over ${dist.size} ranks)` : ""}, ${steps} ` +
         `steps, ${settings.optimizer.type} lr ${settings.optimizer.lr}, ${from} → ${out}`,
     );
   }
@@ -426,7 +498,7 @@ async function train(
     }
     throw e;
   }
-  if (writer) await writeFinalWeights(model, opt, files.model);
+  if (writer) await writeFinalWeights(model, opt, files.model, { [RUN_METADATA_KEY]: runModel });
   io.out(
     `${result.stepsRun} steps in ${formatDuration(result.seconds)} (step ${result.step}/${steps}); ` +
       `${skippedSummary(result.skipped)}; weights → ${files.model}, loss curve → ${files.curve}`,
@@ -444,6 +516,42 @@ async function train(
     }));
   }
   return 0;
+}
+
+/**
+ * The architecture of `--weights` when neither `--preset` nor `--config` names one: the run's own config
+ * (model.safetensors metadata or config.json beside it; its class count and names give way to the data's),
+ * else the preset whose tensors the weights fit.
+ */
+async function weightsArchitecture(
+  values: ParsedValues,
+  weights: string,
+  choice: Awaited<ReturnType<typeof configChoice>>,
+): Promise<{ numClasses: number; classNames?: string[] } | undefined> {
+  if (stringOption(values, "preset") !== undefined || stringOption(values, "config") !== undefined) return;
+  const found = await findRunConfig(weights);
+  if (found) {
+    const { numClasses, ...architecture } = found.options;
+    choice.options = { ...choice.options, ...architecture };
+    choice.batchNormEps ??= found.batchNormEps;
+    return numClasses === undefined ? undefined : { numClasses, classNames: found.classNames };
+  }
+  const { loadStateDict } = await import("../model/weights.ts");
+  const fit = fittingPreset(await loadStateDict(weights));
+  if (!fit) {
+    throw new UsageError(
+      `--weights ${weights}: no preset fits these weights; pass the --config they were trained with`,
+    );
+  }
+  choice.options.preset = fit.preset;
+  if (!fit.maskHead) choice.options.maskHead = false;
+  return { numClasses: fit.numClasses };
+}
+
+async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const tmp = tempPathFor(path);
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -56,6 +56,8 @@ export interface CocoDataset extends Dataset<CocoItem> {
   readonly classNames: readonly string[];
   /** Categories sorted by id. */
   readonly categories: readonly CocoCategory[];
+  /** Background categories (`_background_` / `background`) left out of the classes. */
+  readonly droppedCategories: readonly CocoCategory[];
   /** Annotations dropped while loading in `"skip"` mode. */
   readonly issues: readonly DataError[];
   /** Contiguous label → COCO category id. */
@@ -157,6 +159,7 @@ export async function loadCocoDataset(
     imageIds,
     categoryIds,
     categories: index.categories,
+    droppedCategories: index.droppedCategories,
     classNames: ["background", ...index.categories.map((c) => c.name)],
     issues: index.issues,
     labelToCategoryId(label: number): number {

@@ -2,9 +2,14 @@
  * COCO `instances_*.json` parsing and validation: images, categories (ids mapped to contiguous labels 1..C
  * in id order, like Detectron's `json_category_id_to_contiguous_id`) and annotations. Each bad annotation
  * (unknown image or category, polygon with fewer than 3 points or with coordinates far outside the image,
- * zero-area box, malformed segmentation shape, RLE counts that do not cover the image) is reported as a `DataError` naming the file and annotation id; it is dropped and recorded in
- * `issues` with `onError: "skip"`, or thrown with `"throw"`. A file without categories is refused (a model
- * needs at least one class).
+ * zero-area box, malformed segmentation shape, RLE counts that do not cover the image) is reported as a
+ * `DataError` naming the file and annotation id; it is dropped and recorded in `issues` with
+ * `onError: "skip"`, or thrown with `"throw"`. A file without categories is refused (a model needs at least
+ * one class).
+ *
+ * Decision: a category named `_background_` or `background` (labelme's COCO export writes category 0
+ * `_background_`) is not a class: it is left out of `categories` (so labels stay 1..C for the real
+ * classes) and listed in `droppedCategories`; its annotations, if any, are dropped without an issue.
  * @module
  */
 
@@ -47,6 +52,8 @@ export interface CocoIndex {
   images: Map<number, CocoImage>;
   /** Categories sorted by id; label k (1-based) is `categories[k - 1]`. */
   categories: CocoCategory[];
+  /** Background categories left out (`_background_` / `background`), for a note to the user. */
+  droppedCategories: CocoCategory[];
   /** Category id → contiguous label 1..C. */
   labelOf: Map<number, number>;
   /** Valid annotations per image id, in file order (crowd included). */
@@ -180,11 +187,23 @@ export function parseCocoJson(text: string, file: string, onError: OnDataError =
     }
     images.set(img.id, img);
   }
-  const categories = [...(json.categories as CocoCategory[])].sort((a, b) => a.id - b.id);
+  const all = [...(json.categories as CocoCategory[])].sort((a, b) => a.id - b.id);
+  const categories = all.filter((c) => !isBackgroundCategory(c));
+  const droppedCategories = all.filter(isBackgroundCategory);
+  const droppedIds = new Set(droppedCategories.map((c) => c.id));
+  if (categories.length === 0) {
+    throw new DataError(
+      "invalid-annotation-file",
+      `has only background categories (${droppedCategories.map((c) => c.name).join(", ")}): ` +
+        "a model needs at least one object class",
+      { file },
+    );
+  }
   const labelOf = new Map(categories.map((c, k) => [c.id, k + 1]));
   const annotationsByImage = new Map<number, CocoAnnotation[]>();
   const issues: DataError[] = [];
   for (const ann of (json.annotations ?? []) as CocoAnnotation[]) {
+    if (isObject(ann) && droppedIds.has(ann.category_id)) continue;
     const problem = isObject(ann)
       ? annotationProblem(ann, images.get(ann.image_id), labelOf, file)
       : new DataError("invalid-annotation-file", "annotation is not an object", { file });
@@ -197,5 +216,17 @@ export function parseCocoJson(text: string, file: string, onError: OnDataError =
     if (list) list.push(ann);
     else annotationsByImage.set(ann.image_id, [ann]);
   }
-  return { file, images, categories, labelOf, annotationsByImage, issues };
+  return { file, images, categories, droppedCategories, labelOf, annotationsByImage, issues };
+}
+
+/**
+ * Whether a category is a background placeholder rather than a class: named `_background_` or
+ * `background` (any case), as labelme's and some other exporters write.
+ * @example
+ * ```ts
+ * isBackgroundCategory({ id: 0, name: "_background_" }); // true
+ * ```
+ */
+export function isBackgroundCategory(category: { name?: unknown }): boolean {
+  return typeof category?.name === "string" && /^_?background_?$/i.test(category.name.trim());
 }

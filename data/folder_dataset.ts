@@ -7,8 +7,9 @@
  * masks/NAME_<k>_<label>.png               instance k (0, 1, …) of class <label> (1..C); any pixel whose
  *                                          first channel is non-zero belongs to the instance
  * ```
- * NAME may itself contain `_`: the last two `_` fields of a mask name are k and label. Boxes are the tight
- * boxes of the masks. Images without masks have no instances; a mask for an image that does not exist, an
+ * NAME may itself contain `_`: the last two `_` fields of a mask name are k and label. Boxes are the masks'
+ * tight boxes as torchvision's `masks_to_boxes` gives them (x2 = max x), which is why a mask one pixel wide
+ * or tall is refused like an empty one (torchvision refuses boxes without width or height). Images without masks have no instances; a mask for an image that does not exist, an
  * empty mask or one of another size is a `DataError` naming the mask file.
  * @module
  */
@@ -105,6 +106,11 @@ export async function loadFolderDataset(root: string): Promise<FolderDataset> {
         }
         const box = maskBox(m.mask, W, H);
         if (!box) throw new DataError("zero-area-box", "mask is empty", { file: entry.file });
+        if (box[2] <= box[0] || box[3] <= box[1]) {
+          throw new DataError("zero-area-box", "mask is one pixel wide or tall (its box has no area)", {
+            file: entry.file,
+          });
+        }
         stack.set(m.mask, k * W * H);
         boxes.set(box, 4 * k);
       }

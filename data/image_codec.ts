@@ -11,9 +11,14 @@
  * @module
  */
 
-import jpegWasm from "imagescript/wasm/node/jpeg.js";
-import pngWasm from "imagescript/wasm/node/png.js";
-import pngJs from "imagescript/png/node.js";
+// Full npm: specifiers, not the import map's bare ones: a script that imports this module by path or URL
+// (outside this repository, without its deno.json) must resolve them too.
+// deno-lint-ignore no-import-prefix
+import jpegWasm from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
+// deno-lint-ignore no-import-prefix
+import pngWasm from "npm:imagescript@1.3.1/wasm/node/png.js";
+// deno-lint-ignore no-import-prefix
+import pngJs from "npm:imagescript@1.3.1/png/node.js";
 import { DataError, type DataErrorLocation } from "./errors.ts";
 import { readImageSize } from "./image_header.ts";
 import type { Image } from "./types.ts";

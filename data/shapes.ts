@@ -144,7 +144,7 @@ export function generateShapesItem(seed: number, options: ShapesOptions = {}, in
     shapes: specs,
     image: { data, width: W, height: H },
     target: {
-      boxes: masksToBoxes(stack, n, W, H),
+      boxes: masksToBoxes(stack, n, W, H, { pixelEdges: true }),
       labels: Int32Array.from(specs, (s) => s.label),
       masks: stack,
     },

@@ -3,6 +3,8 @@
  * `image/height`, `image/width`, normalised `image/object/bbox/{xmin,ymin,xmax,ymax}`,
  * `image/object/class/label` and optional instance masks in `image/object/mask`, either one single-channel
  * 0/1 PNG per object (bytes list) or a dense `num_boxes × H × W` float list (value > 0 is foreground).
+ * Objects flagged in `image/object/is_crowd` are left out of the targets, as COCO's crowd regions are
+ * (the item's `crowdCount` says how many); an image may have no objects (a negative).
  * @module
  */
 
@@ -31,6 +33,8 @@ export interface TfodItem extends TrainItem {
   filename?: string;
   /** `image/source_id`, if present. */
   sourceId?: string;
+  /** Objects flagged `image/object/is_crowd` and left out of the target, when the record has the flags. */
+  crowdCount?: number;
 }
 
 /** A TFRecord-backed dataset (random access through a record index). */
@@ -131,7 +135,7 @@ export async function decodeTfodExample(
   example: Example,
   where: DataErrorLocation,
   withMasks = true,
-): Promise<TrainItem & { filename?: string; sourceId?: string }> {
+): Promise<TrainItem & { filename?: string; sourceId?: string; crowdCount?: number }> {
   const encoded = feature(example, "image/encoded", "bytes", where);
   if (!encoded || encoded.value.length !== 1) {
     throw new DataError("bad-example", "image/encoded must hold exactly one image", where);
@@ -178,7 +182,10 @@ export async function decodeTfodExample(
     }
     boxes.set([x1, y1, x2, y2], 4 * k);
   }
-  const item: TrainItem & { filename?: string; sourceId?: string } = { image, target: { boxes, labels } };
+  const item: TrainItem & { filename?: string; sourceId?: string; crowdCount?: number } = {
+    image,
+    target: { boxes, labels },
+  };
   const filename = text(example, "image/filename", where);
   const sourceId = text(example, "image/source_id", where);
   if (filename !== undefined) item.filename = filename;
@@ -186,6 +193,31 @@ export async function decodeTfodExample(
   const maskFeature = example.get("image/object/mask");
   if (withMasks && maskFeature && maskFeature.kind !== "none") {
     item.target.masks = await decodeInstanceMasks(maskFeature, n, W, H, where);
+  }
+  const crowd = feature(example, "image/object/is_crowd", "int64", where)?.value;
+  if (crowd !== undefined && crowd.length > 0) {
+    if (crowd.length !== n) {
+      throw new DataError(
+        "bad-example",
+        `image/object/is_crowd has ${crowd.length} flags for ${n} objects`,
+        where,
+      );
+    }
+    const keep = Array.from({ length: n }, (_, k) => k).filter((k) => Number(crowd[k]) === 0);
+    if (keep.length < n) {
+      const plane = W * H;
+      const t = item.target;
+      const masks = t.masks;
+      item.target = {
+        boxes: Float32Array.from(keep.flatMap((k) => Array.from(t.boxes.subarray(4 * k, 4 * k + 4)))),
+        labels: Int32Array.from(keep, (k) => t.labels[k]),
+      };
+      if (masks) {
+        item.target.masks = new Uint8Array(keep.length * plane);
+        keep.forEach((k, j) => item.target.masks!.set(masks.subarray(k * plane, (k + 1) * plane), j * plane));
+      }
+    }
+    item.crowdCount = n - keep.length;
   }
   return item;
 }

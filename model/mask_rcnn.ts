@@ -17,7 +17,8 @@ import {
   stateDictToSafetensors,
   type WeightsSource,
 } from "./weights.ts";
-import { isPredictorName } from "./state_dict_names.ts";
+import { canonicalName, isPredictorName } from "./state_dict_names.ts";
+import { PredictorTensorsError } from "./weights_errors.ts";
 
 /** A Mask R-CNN (or Faster R-CNN): its config, CPU weights and GPU parameters. */
 export interface MaskRcnnModel {
@@ -57,7 +58,10 @@ export interface LoadWeightsOptions {
    * another class count); those layers then start from the values in `initialPredictor`, which must be given.
    */
   skipPredictor?: boolean;
-  /** Predictor tensors to use when `skipPredictor` is set (e.g. freshly initialised ones). */
+  /**
+   * Predictor tensors to use when `skipPredictor` is set (e.g. freshly initialised ones); any other tensor
+   * here is a {@link PredictorTensorsError} (`loadForFineTuning` builds this for you).
+   */
   initialPredictor?: StateDict;
   /**
    * FrozenBatchNorm2d eps: torchvision's default is 1e-5, but its published COCO_V1 Mask R-CNN weights are
@@ -87,6 +91,10 @@ export async function loadWeights(
   const stateDict = await loadStateDict(source, { file });
   checkStateDict(model.config, stateDict, { skipPredictor: options.skipPredictor, file });
   if (options.skipPredictor) {
+    const notPredictor = [...(options.initialPredictor?.keys() ?? [])].filter((n) =>
+      !isPredictorName(canonicalName(n))
+    );
+    if (notPredictor.length > 0) throw new PredictorTensorsError(file ?? "weights", notPredictor);
     for (const name of [...stateDict.keys()]) if (isPredictorName(name)) stateDict.delete(name);
     for (const [name, tensor] of options.initialPredictor ?? []) stateDict.set(name, tensor);
   }

@@ -100,3 +100,29 @@ export class StateDictMismatchError extends WeightsError {
     this.wrongShape = wrongShape;
   }
 }
+
+/**
+ * `initialPredictor` (fine-tuning) holds tensors that are not predictor tensors (e.g. a whole
+ * `initialStateDict`), which would silently replace loaded backbone or head weights.
+ *
+ * @example
+ * ```ts
+ * import { PredictorTensorsError } from "./weights_errors.ts";
+ * const e = new PredictorTensorsError("w.pth", ["backbone.body.conv1.weight"]);
+ * console.log(e.notPredictor); // ["backbone.body.conv1.weight"]
+ * ```
+ */
+export class PredictorTensorsError extends WeightsError {
+  /** The tensors of `initialPredictor` that are not predictor tensors. */
+  readonly notPredictor: string[];
+  /** Creates the error naming the offending tensors (the first five, and how many in all). */
+  constructor(file: string, notPredictor: string[]) {
+    const shown = notPredictor.slice(0, 5).join(", ") + (notPredictor.length > 5 ? ", …" : "");
+    super(
+      file,
+      `initialPredictor may hold only roi_heads.box_predictor.* and roi_heads.mask_predictor.mask_fcn_logits.* ` +
+        `tensors, but has ${notPredictor.length} others (${shown}); filter it with isPredictorName`,
+    );
+    this.notPredictor = notPredictor;
+  }
+}

@@ -52,3 +52,24 @@ Deno.test("skipEmpty drops images without non-crowd objects; withMasks false ski
   assert.equal(a.target.masks, undefined);
   assert.equal(a.target.labels.length, 2);
 });
+
+Deno.test("a _background_ category (labelme's COCO export) is not a class: labels stay 1..C", async () => {
+  const { layoutItems, writeCocoWithBackground } = await import("./_layouts.ts");
+  const root = await Deno.makeTempDir();
+  try {
+    const items = layoutItems(2);
+    const path = await writeCocoWithBackground(root, items);
+    const ds = await loadCocoDataset(path, root);
+    assert.deepEqual(ds.classNames, ["background", "square", "circle", "triangle"]);
+    assert.deepEqual(ds.categoryIds, [1, 2, 3]);
+    assert.deepEqual(ds.droppedCategories.map((c) => c.name), ["_background_"]);
+    assert.equal(ds.length, items.length, "the image without objects is kept");
+    for (const [i, want] of items.entries()) {
+      const got = await ds.get(i);
+      assert.deepEqual(got.target.labels, want.target.labels);
+      assert.deepEqual(got.target.masks, want.target.masks ?? new Uint8Array(0));
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -114,3 +114,35 @@ Deno.test("a damaged header ends the file in skip mode and throws otherwise", as
   assert.equal(ds.issues.length, 1);
   assert.equal(ds.issues[0].reason, "bad-crc");
 });
+
+Deno.test("image/object/is_crowd: crowd objects are left out of the targets, as COCO's are", async () => {
+  const { tfodExampleFromItem } = await import("../../data/tfod_writer.ts");
+  const { decodeTfodExample } = await import("../../data/tfod_dataset.ts");
+  const { int64Feature } = await import("../../data/tf_example.ts");
+  const { generateShapesItem } = await import("../../data/shapes.ts");
+  let item = generateShapesItem(7, { width: 48, height: 40 });
+  for (let s = 8; item.target.labels.length < 3; s++) item = generateShapesItem(s, { width: 48, height: 40 });
+  const n = item.target.labels.length, plane = 48 * 40;
+  const example = tfodExampleFromItem(item, { maskFormat: "png" });
+  const flags = Array.from({ length: n }, (_, k) => (k === 1 ? 1 : 0));
+  example.set("image/object/is_crowd", int64Feature(flags));
+  const got = await decodeTfodExample(example, { file: "mem.tfrecord" });
+  const keep = flags.flatMap((f, k) => (f ? [] : [k]));
+  assert.equal(got.crowdCount, 1);
+  assert.deepEqual(Array.from(got.target.labels), keep.map((k) => item.target.labels[k]));
+  assert.deepEqual(
+    got.target.masks,
+    Uint8Array.from(keep.flatMap((k) => Array.from(item.target.masks!.subarray(k * plane, (k + 1) * plane)))),
+  );
+  assert.equal(got.target.boxes.length, 4 * keep.length);
+  for (const [j, k] of keep.entries()) {
+    for (let c = 0; c < 4; c++) {
+      assert.ok(Math.abs(got.target.boxes[4 * j + c] - item.target.boxes[4 * k + c]) < 1e-4);
+    }
+  }
+  example.set("image/object/is_crowd", int64Feature([1]));
+  await assert.rejects(
+    () => decodeTfodExample(example, { file: "mem.tfrecord" }),
+    (e) => e instanceof DataError,
+  );
+});
