@@ -6,7 +6,7 @@
  * @module
  */
 import type { Detection, RawImage } from "../model/detect.ts";
-import { detectImages } from "../model/detect.ts";
+import { checkImageFitsAdapter, detectImages } from "../model/detect.ts";
 import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
@@ -120,6 +120,7 @@ export async function* detectEach(
     let image: RawImage;
     try {
       image = await sources[index].read();
+      checkImageFitsAdapter(image, sources[index].name);
     } catch (e) {
       if (!options.onSkip) throw e;
       options.onSkip(index, e as Error);

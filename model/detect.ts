@@ -9,7 +9,8 @@ import type { MaskRcnnConfig } from "./config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
 import { scaleBoxes } from "../ops/detection.ts";
 import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
-import { ShapeError } from "../ops/errors.ts";
+import { LimitError, ShapeError } from "../ops/errors.ts";
+import { currentGpu } from "../ops/gpu.ts";
 import { fpnForward } from "./fpn.ts";
 import { maskBranch } from "./mask_head.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
@@ -89,6 +90,34 @@ export function transformImages(config: MaskRcnnConfig, images: readonly RawImag
 }
 
 /**
+ * Throws a {@link LimitError} when an image's bytes (3 per pixel, uploaded whole before the GPU resize)
+ * exceed the adapter's largest storage binding, naming the argument, the size and the fix. A 48-megapixel
+ * photo is 144 MB: over lavapipe's 128 MiB binding.
+ *
+ * @example Checking a 100×100 image before detect
+ * ```ts
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { checkImageFitsAdapter } from "./detect.ts";
+ * await getGpu();
+ * checkImageFitsAdapter({ data: new Uint8Array(100 * 100 * 3), width: 100, height: 100 }, "photo.png");
+ * ```
+ */
+export function checkImageFitsAdapter(image: RawImage, argument: string): void {
+  const limit = currentGpu().limits.maxStorageBufferBindingSize;
+  const bytes = image.width * image.height * 3;
+  if (bytes > limit) {
+    const maxMegapixels = Math.floor(limit / 3 / 1e5) / 10;
+    throw new LimitError(
+      "detect",
+      `${argument} is ${image.width}×${image.height} (${(image.width * image.height / 1e6).toFixed(1)} ` +
+        `megapixels, ${bytes} bytes as RGB) > this adapter's maxStorageBufferBindingSize ${limit}: ` +
+        `downscale it to at most ${maxMegapixels} megapixels first (the model resizes to ` +
+        "minSize/maxSize anyway)",
+    );
+  }
+}
+
+/**
  * Runs the model on a batch of decoded images (at most `MAX_BATCH_IMAGES`, 14) and returns one
  * {@link Detection} per image. Arguments of the wrong type throw `InvalidInputError` naming them.
  *
@@ -110,6 +139,7 @@ export async function detectImages(
   const params = model.params;
   if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
   checkRawImages("detect", images);
+  images.forEach((image, i) => checkImageFitsAdapter(image, `images[${i}]`));
   if (images.length === 0) return [];
   const config = model.config;
   const wantProbs = options.maskProbabilities === true;
