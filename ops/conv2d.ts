@@ -36,6 +36,7 @@ import {
   type ImplicitGemmOptions,
   implicitGemmWgsl,
 } from "../shaders/conv2d.wgsl.ts";
+import { type TiledGemmTile, tiledGemmWgsl } from "../shaders/conv2d_tiled.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
 import { dispatch, params } from "./kernel.ts";
@@ -79,6 +80,56 @@ export function gemmTile(cols4: number): GemmTile {
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;
+  }
+  return t;
+}
+
+/**
+ * Which forward kernel each adapter runs: `direct` (register tiles fed straight from storage buffers,
+ * {@link GEMM_TILES}) or `tiled` (workgroup-memory tiling, {@link TILED_GEMM_TILE}). lavapipe runs the
+ * direct kernel: its workgroup-memory loads are scalarized per lane just like storage loads, so staging
+ * only adds copies and barriers (tools/lavapipe_probe.ts: 64×64 staged tiles took 1.5–2× the CPU time of
+ * the 8×16 direct tile). Hardware GPUs run the tiled kernel. Tests flip this to run both on any adapter.
+ *
+ * @example
+ * ```ts
+ * import { FORWARD_KERNEL } from "./conv2d.ts";
+ * console.log(FORWARD_KERNEL.software, FORWARD_KERNEL.hardware); // direct tiled
+ * ```
+ */
+export const FORWARD_KERNEL: { software: "direct" | "tiled"; hardware: "direct" | "tiled" } = {
+  software: "direct",
+  hardware: "tiled",
+};
+
+/**
+ * The workgroup-memory tile: 16×16 invocations of 4 rows × 1 vec4 column (a 64×64 output tile, 16
+ * accumulator floats per invocation), K staged 16 at a time: per K step every invocation copies one vec4
+ * of A and one of B, then reads 4 + 16 vec4 of workgroup memory for 64 FMAs.
+ *
+ * @example
+ * ```ts
+ * import { TILED_GEMM_TILE } from "./conv2d.ts";
+ * console.log(TILED_GEMM_TILE.tm * TILED_GEMM_TILE.wy); // 64 rows per workgroup
+ * ```
+ */
+export const TILED_GEMM_TILE: TiledGemmTile = { tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 };
+
+/**
+ * The workgroup-memory tile for `cols4` vec4 columns: narrow outputs (the 3-anchor RPN logits) shrink the
+ * workgroup width and grow its height up to 32 (at most 128 rows, so the A tile stays within 8 KiB).
+ *
+ * @example
+ * ```ts
+ * import { tiledTile } from "./conv2d.ts";
+ * console.log(tiledTile(1)); // { tm: 4, tn4: 1, wx: 1, wy: 32, bk: 16 }
+ * ```
+ */
+export function tiledTile(cols4: number): TiledGemmTile {
+  const t = { ...TILED_GEMM_TILE };
+  while (t.wx > 1 && t.tn4 * t.wx >= 2 * cols4) {
+    t.wx /= 2;
+    if (t.wy < 32) t.wy *= 2;
   }
   return t;
 }
@@ -272,9 +323,13 @@ export function runImplicitGemm(
   const vecIn = s.cin % 4 === 0;
   const vecOut = s.cols % 4 === 0 && s.cout % 4 === 0;
   const cols4 = Math.ceil(s.cols / 4);
-  const t = gemmTile(cols4);
+  const tiled = FORWARD_KERNEL[currentGpu().info.isFallbackAdapter ? "software" : "hardware"] === "tiled";
+  const t: TiledGemmTile = tiled ? tiledTile(cols4) : { ...gemmTile(cols4), bk: 0 };
   const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut };
-  const key = `conv2d/gemm/${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}/` +
+  const key =
+    `conv2d/gemm/${tiled ? `tiled${t.bk}/` : ""}${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${
+      vecOut ? "v" : "s"
+    }/` +
     `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
       variant.relu ? "relu" : ""
     }/${variant.store.name}`;
@@ -286,7 +341,7 @@ export function runImplicitGemm(
   if (bias) tensors.push(["bias", bias]);
   if (residual) tensors.push(["residual", residual]);
   tensors.push(["out", out]);
-  dispatch({ key, source: implicitGemmWgsl(opts) }, {
+  dispatch({ key, source: tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts) }, {
     op,
     tensors,
     params: params(

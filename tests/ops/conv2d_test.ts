@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
-import { conv2d, foldFrozenBatchNorm, GEMM_TILES, packConv2dWeights } from "../../ops/conv2d.ts";
+import {
+  conv2d,
+  foldFrozenBatchNorm,
+  FORWARD_KERNEL,
+  GEMM_TILES,
+  packConv2dWeights,
+} from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 
@@ -19,14 +25,20 @@ interface ConvCase {
   relu: boolean;
 }
 
-/** Runs `fn` with the adapter's GEMM tile replaced by `GEMM_TILES[tile]` (both tiles run on any adapter). */
+/**
+ * Runs `fn` with the adapter's kernel and tile replaced by those of `tile` (the software adapter's direct
+ * kernel or the hardware GPUs' workgroup-memory kernel; both run on any adapter).
+ */
 async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>): Promise<void> {
   const saved = { ...GEMM_TILES };
+  const savedKernel = { ...FORWARD_KERNEL };
   GEMM_TILES.software = GEMM_TILES.hardware = saved[tile];
+  FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = savedKernel[tile];
   try {
     await fn();
   } finally {
     Object.assign(GEMM_TILES, saved);
+    Object.assign(FORWARD_KERNEL, savedKernel);
   }
 }
 
