@@ -9,9 +9,20 @@
  *   channels) take the scalar-input / scalar-store variants of the same kernel.
  * - Runtime sizes (batch, map size, channels, kernel size, stride, padding) are params: one pipeline per
  *   (vector widths, epilogue flags), never per shape.
- * - Register-blocked implicit GEMM without workgroup memory (shaders/conv2d.wgsl.ts): each invocation owns
- *   TM rows × TN4 vec4 columns; 8 lanes along x share rows and read consecutive weight vec4s. The tile is
- *   chosen per adapter ({@link GEMM_TILES}) and narrowed for few output channels ({@link gemmTile}).
+ * - Two kernels, chosen per adapter ({@link FORWARD_KERNEL}): hardware GPUs run the workgroup-memory tiled
+ *   GEMM (shaders/conv2d_tiled.wgsl.ts); lavapipe runs the direct register-blocked GEMM without workgroup
+ *   memory (shaders/conv2d.wgsl.ts): each invocation owns TM rows × TN4 vec4 columns; 8 lanes along x
+ *   share rows and read consecutive weight vec4s. The tile is chosen per adapter ({@link GEMM_TILES}) and
+ *   narrowed for few output channels ({@link gemmTile}); on lavapipe the weights are read from a texture
+ *   ({@link WEIGHT_TEXTURE}).
+ * - Why (Zen 3 AVX2, Mesa 25.0.7, GALLIVM_DEBUG=asm and tools/lavapipe_probe.ts): lavapipe runs 8
+ *   invocations as the lanes of a 256-bit vector. Every storage-buffer or workgroup-memory load whose
+ *   address is not a compile-time uniform (loop counters and workgroup ids do not count) becomes a loop
+ *   over the 8 lanes, each lane an extract, an exec-mask test, a bounds compare and branch, a scalar load
+ *   and an insert; `fma` compiles to vmulps + vaddps; accumulators beyond the 16 ymm registers spill to
+ *   the stack. So reads per FMA decide the speed, workgroup-memory staging only adds copies (64×64 staged
+ *   tiles took 1.5–2× the CPU time of the direct 8×16 tile), and `textureLoad` of rgba32float (vector
+ *   texel-fetch code) is the cheapest read there is.
  * - Batches whose tensors exceed `maxStorageBufferBindingSize` throw LimitError (not split yet).
  *
  * Experiments (lavapipe, 2 cores shared with other jobs, so besides wall-clock GFLOP/s the process CPU time
@@ -28,6 +39,15 @@
  * 6. Narrow tile for ≤ 64 output channels (x 8→4, y 8→16): stem 3.5 → 4.5 GFLOP/s.
  * 7. Row tiles along grid x instead of column tiles (consecutive workgroups share weight columns): 1×1
  *    1024→256 10.8 → 9.7, fc6 linear (1000×12544 → 1024) 5.1 → 3.7 GFLOP/s (worse; reverted).
+ * Zen 3 (family 25, AVX2, 2 cores shared with other jobs), Mesa 25.0.7, GFLOP per CPU-second
+ * (tools/lavapipe_probe.ts GEMM M 4096 K 1024 N 256, and the conv op at 50×76):
+ * 8. Probe: 8×16 at 8×8 4.2; 16×16 at 8×4 5.0–5.4; 24×16 4.8; 32×16 4.1; 16×32 4.2; 8×32 4.1; 4×16 2.6.
+ *    Lanes along rows with weights "uniform" per workgroup (4×16 at 64×1): 0.8–3.4 (the loads are not
+ *    treated as uniform). Workgroup-memory tiles 64×64 (K 16, 4×4 … 8×4 per invocation): 2.0–2.9.
+ * 9. Probe, operands through textureLoad: B from a texture 8×16 5.1, 16×16 6.7; A and B 8×16 5.8–7.4,
+ *    16×16 7.7–9.0, 32×16 8.3.
+ * 10. conv op 3×3 256→256 @50×76: 8×16 buffer 3.3, 16×16 buffer 3.5, 8×16 texture 5.1, 16×16 texture
+ *    6.2 (kept); 1×1 1024→256: 3.0 / 2.8 / 4.3 / 4.3. Results bit-identical across these variants.
  * @module
  */
 import {
@@ -44,11 +64,12 @@ import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
 /**
- * GEMM tiles, chosen per adapter (tile sizes are constants of the source; runtime sizes are params).
- * `hardware`: 4 rows × 16 channels per invocation, 8×8 invocations (a 32×128 output tile per workgroup):
- * lanes along x share their rows (one broadcast A load) and read consecutive vec4 weight columns
- * (coalesced), 64 accumulator floats per thread. `software` (lavapipe, AVX2 8-lane SIMD across
- * invocations): 8 rows × 16 channels (a 64×128 tile), which halves the loads per FMA; see the header.
+ * Direct-kernel GEMM tiles, chosen per adapter (tile sizes are constants of the source; runtime sizes are
+ * params); the conv input gradient uses them too. `hardware`: 4 rows × 16 channels per invocation, 8×8
+ * invocations (a 32×128 output tile per workgroup): lanes along x share their rows (one broadcast A load)
+ * and read consecutive vec4 weight columns (coalesced), 64 accumulator floats per thread. `software`
+ * (lavapipe, AVX2 8-lane SIMD across invocations): 16 rows × 16 channels at 8×4 (a 64×128 tile), 0.125
+ * loads per FMA; see the header.
  */
 /**
  * @example
@@ -58,7 +79,7 @@ import { assertDType, assertRank } from "./validate.ts";
  * ```
  */
 export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
-  software: { tm: 8, tn4: 4, wx: 8, wy: 8 },
+  software: { tm: 16, tn4: 4, wx: 8, wy: 4 },
   hardware: { tm: 4, tn4: 4, wx: 8, wy: 8 },
 };
 
@@ -325,11 +346,12 @@ export function runImplicitGemm(
   const cols4 = Math.ceil(s.cols / 4);
   const tiled = FORWARD_KERNEL[currentGpu().info.isFallbackAdapter ? "software" : "hardware"] === "tiled";
   const t: TiledGemmTile = tiled ? tiledTile(cols4) : { ...gemmTile(cols4), bk: 0 };
-  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut };
+  const texture = tiled ? null : weightTexture(packedWeight, cols4);
+  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut, texB: texture !== null };
   const key =
-    `conv2d/gemm/${tiled ? `tiled${t.bk}/` : ""}${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${
-      vecOut ? "v" : "s"
-    }/` +
+    `conv2d/gemm/${tiled ? `tiled${t.bk}/` : ""}${texture ? "texB/" : ""}${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${
+      vecIn ? "v" : "s"
+    }${vecOut ? "v" : "s"}/` +
     `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
       variant.relu ? "relu" : ""
     }/${variant.store.name}`;
@@ -341,7 +363,8 @@ export function runImplicitGemm(
   if (bias) tensors.push(["bias", bias]);
   if (residual) tensors.push(["residual", residual]);
   tensors.push(["out", out]);
-  dispatch({ key, source: tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts) }, {
+  const kernel = { key, source: tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts) };
+  const spec = {
     op,
     tensors,
     params: params(
@@ -350,8 +373,76 @@ export function runImplicitGemm(
       ["u32", vecIn ? s.cin / 4 : 0],
       ["u32", s.cout],
     ),
-    workgroups: [colTiles, Math.ceil(rowTiles / z), z],
+    workgroups: [colTiles, Math.ceil(rowTiles / z), z] as const,
+  };
+  if (!texture) {
+    dispatch(kernel, spec);
+    return;
+  }
+  // The weights are copied into the texture on every call (they change in training); the copy is
+  // ordered before the dispatch in the same command stream, so one scratch texture per shape is shared.
+  const gpu = currentGpu();
+  const [k, colsW] = packedWeight.shape;
+  gpu.commandEncoder().copyBufferToTexture(
+    { buffer: packedWeight.buffer, offset: packedWeight.byteOffset, bytesPerRow: colsW * 4, rowsPerImage: k },
+    { texture },
+    [colsW / 4, k],
+  );
+  const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: gpu.uniformBinding(spec.params) }];
+  tensors.forEach(([name, tensor], i) => {
+    entries.push({ binding: i + 1, resource: i === 1 ? texture.createView() : tensor.binding(op, name) });
   });
+  gpu.encodeDispatch(
+    gpu.pipeline(kernel.key, kernel.source),
+    entries,
+    spec.workgroups,
+    () => `${op} (${tensors.map(([n, tensor]) => `${n} ${tensor.describe()}`).join(", ")}, weight texture)`,
+  );
+}
+
+/**
+ * Whether the direct kernel reads the packed weights through an rgba32float texture, per adapter (mutable
+ * so tests run both paths). On lavapipe `textureLoad` is fetched with vector code while every storage
+ * load is a per-lane loop with a bounds check: tools/lavapipe_probe.ts measured the 8×16 GEMM at 4.2
+ * GFLOP per CPU-second from buffers, 5.1 with B from a texture, 6.7 with B from a texture and a 16×16
+ * register tile (Zen 3, Mesa 25.0.7). Hardware GPUs read buffers.
+ *
+ * @example
+ * ```ts
+ * import { WEIGHT_TEXTURE } from "./conv2d.ts";
+ * console.log(WEIGHT_TEXTURE.software, WEIGHT_TEXTURE.hardware); // true false
+ * ```
+ */
+export const WEIGHT_TEXTURE: { software: boolean; hardware: boolean } = { software: true, hardware: false };
+
+const scratchTextures = new WeakMap<object, Map<string, GPUTexture>>();
+
+/**
+ * The scratch weight texture for a packed weight `[K, cols4·4]`, or null where the buffer path runs:
+ * textures off for this adapter, rows not a multiple of 256 bytes (copies need it: cols % 64 != 0, e.g.
+ * the RPN and predictor heads), or K beyond `maxTextureDimension2D`.
+ */
+function weightTexture(packedWeight: Tensor, cols4: number): GPUTexture | null {
+  const gpu = currentGpu();
+  if (!WEIGHT_TEXTURE[gpu.info.isFallbackAdapter ? "software" : "hardware"]) return null;
+  const [k, colsW] = packedWeight.shape;
+  const maxDim = gpu.limits.maxTextureDimension2D;
+  if (colsW !== cols4 * 4 || colsW % 64 !== 0 || k > maxDim || cols4 > maxDim) return null;
+  if (packedWeight.byteOffset % 16 !== 0) return null;
+  let cache = scratchTextures.get(gpu);
+  if (!cache) scratchTextures.set(gpu, cache = new Map());
+  const key = `${k}x${cols4}`;
+  let texture = cache.get(key);
+  if (!texture) {
+    texture = gpu.device.createTexture({
+      label: `conv2d weight texture ${key}`,
+      size: [cols4, k],
+      format: "rgba32float",
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    });
+    cache.set(key, texture);
+  }
+  return texture;
 }
 
 /**

@@ -54,6 +54,7 @@ const WANTED_LIMITS = [
   "maxComputeWorkgroupSizeY",
   "maxComputeWorkgroupsPerDimension",
   "maxUniformBufferBindingSize",
+  "maxTextureDimension2D",
 ] as const;
 
 /** Bytes reserved per dispatch in the uniform arena (≥ minUniformBufferOffsetAlignment). */

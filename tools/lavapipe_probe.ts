@@ -26,6 +26,8 @@ interface Variant {
   /** Loads per lane per 4-K step, and lane-FMAs (scalar) per 4-K step. */
   loads: number;
   fmas: number;
+  /** Texture bindings: 1 = B at binding 4, 2 = also A at binding 5. */
+  textures?: number;
 }
 
 const R = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -104,6 +106,52 @@ ${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r
     grid: (m, n4) => [n4 / (tn4 * wx), Math.ceil(m / (tm * wy)), 1],
     loads: 4 * tm + 16 * tn4,
     fmas: tm * tn4 * 16,
+  };
+}
+
+/**
+ * `lanesCols` with the operands read through `textureLoad` from rgba32float textures instead of storage
+ * buffers (B: width N/4, height K; A too when `texA`: width K/4, height M). Bindings 4 (B) and 5 (A).
+ */
+function texCols(tm: number, tn4: number, wx: number, wy: number, texA: boolean): Variant {
+  const acc = R(tm).flatMap((r) => R(tn4).map((t) => `var acc${r}_${t} = vec4f(0.0);`)).join("\n  ");
+  const source = `${PARAMS}
+@group(0) @binding(4) var tb: texture_2d<f32>;
+${texA ? "@group(0) @binding(5) var ta: texture_2d<f32>;" : ""}
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${R(tm).map((r) => `  let row${r} = min(wid.y * ${tm * wy}u + ${r * wy}u + lid.y, p.m - 1u);`).join("\n")}
+${R(tn4).map((t) => `  let col${t} = wid.x * ${tn4 * wx}u + ${t * wx}u + lid.x;`).join("\n")}
+  ${acc}
+  for (var kk = 0u; kk < p.k4; kk++) {
+${
+    R(tm).map((r) =>
+      texA
+        ? `    let a${r} = textureLoad(ta, vec2u(kk, row${r}), 0);`
+        : `    let a${r} = a[row${r} * p.k4 + kk];`
+    ).join("\n")
+  }
+${
+    R(4).map((j) =>
+      R(tn4).map((t) => `    let b${j}_${t} = textureLoad(tb, vec2u(col${t}, kk * 4u + ${j}u), 0);`).join(
+        "\n",
+      ) +
+      "\n" +
+      R(tm).flatMap((r) =>
+        R(tn4).map((t) => `    acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`)
+      ).join("\n")
+    ).join("\n")
+  }
+  }
+${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r}_${t};`)).join("\n")}
+}`;
+  return {
+    name: `tex${texA ? "AB" : "B"} ${tm}x${tn4 * 4} wg${wx}x${wy}`,
+    source,
+    grid: (m, n4) => [n4 / (tn4 * wx), Math.ceil(m / (tm * wy)), 1],
+    loads: 4 * tm + 16 * tn4,
+    fmas: tm * tn4 * 16,
+    textures: texA ? 2 : 1,
   };
 }
 
@@ -214,6 +262,16 @@ export function probeVariants(): Variant[] {
   return [
     lanesCols(8, 4, 8, 8),
     lanesCols(4, 4, 8, 8),
+    lanesCols(16, 4, 8, 8),
+    lanesCols(8, 8, 8, 8),
+    lanesCols(16, 8, 8, 8),
+    lanesCols(12, 4, 8, 8),
+    lanesCols(8, 4, 8, 4),
+    lanesCols(8, 4, 4, 16),
+    lanesCols(24, 4, 8, 8),
+    lanesCols(32, 4, 8, 8),
+    lanesCols(16, 4, 4, 16),
+    lanesCols(16, 4, 8, 4),
     uniformB(1, 1, 64, false),
     uniformB(1, 2, 64, false),
     uniformB(1, 4, 64, false),
@@ -226,6 +284,15 @@ export function probeVariants(): Variant[] {
     uniformB(2, 4, 256, false),
     uniformB(8, 4, 64, false),
     wgmem(),
+    texCols(8, 4, 8, 8, false),
+    texCols(8, 4, 8, 8, true),
+    texCols(16, 4, 8, 4, true),
+    texCols(4, 4, 8, 8, true),
+    texCols(8, 2, 8, 8, true),
+    texCols(16, 4, 8, 8, true),
+    texCols(16, 8, 8, 4, true),
+    texCols(32, 4, 8, 2, true),
+    texCols(16, 4, 8, 4, false),
     tiled(64, 16, 16, 4, 1),
     tiled(64, 16, 16, 4, 2),
     tiled(64, 16, 16, 8, 1),
@@ -288,6 +355,17 @@ if (import.meta.main) {
   const gb = mk(hb, S);
   const gc = mk(m * n * 4, S | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
   const rb = mk(m * n * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const texture = (data: Float32Array, width: number, height: number) => {
+    const t = device.createTexture({
+      size: [width, height],
+      format: "rgba32float",
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    });
+    device.queue.writeTexture({ texture: t }, data, { bytesPerRow: width * 16 }, [width, height]);
+    return t;
+  };
+  const texB = texture(hb, n / 4, k);
+  const texA = texture(ha, k / 4, m);
   const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(uni, 0, new Uint32Array([m, k / 4, n / 4, 0]));
   const only = values.only?.split(",");
@@ -301,10 +379,15 @@ if (import.meta.main) {
       compute: { module, entryPoint: "main" },
     });
     device.popErrorScope().then((e) => e && console.log(`!! ${v.name}: ${e.message}`));
-    const group = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [uni, ga, gb, gc].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const entries: GPUBindGroupEntry[] = [uni, ga, gb, gc].map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    })).filter((e) =>
+      !v.textures || e.binding === 0 || e.binding === 3 || (v.textures === 1 && e.binding === 1)
+    );
+    if (v.textures) entries.push({ binding: 4, resource: texB.createView() });
+    if (v.textures === 2) entries.push({ binding: 5, resource: texA.createView() });
+    const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     return { v, pipeline, group };
   });
   const run = async ({ v, pipeline, group }: typeof pipes[number]) => {
