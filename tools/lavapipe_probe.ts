@@ -355,7 +355,7 @@ if (import.meta.main) {
   const gb = mk(hb, S);
   const gc = mk(m * n * 4, S | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
   const rb = mk(m * n * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-  const texture = (data: Float32Array, width: number, height: number) => {
+  const texture = (data: Float32Array<ArrayBuffer>, width: number, height: number) => {
     const t = device.createTexture({
       size: [width, height],
       format: "rgba32float",
