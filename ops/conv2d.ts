@@ -59,7 +59,7 @@ import {
 import { type TiledGemmTile, tiledGemmWgsl } from "../shaders/conv2d_tiled.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, type DispatchSpec, type Kernel, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -375,28 +375,52 @@ export function runImplicitGemm(
     ),
     workgroups: [colTiles, Math.ceil(rowTiles / z), z] as const,
   };
-  if (!texture) {
-    dispatch(kernel, spec);
-    return;
-  }
-  // The weights are copied into the texture on every call (they change in training); the copy is
-  // ordered before the dispatch in the same command stream, so one scratch texture per shape is shared.
+  if (texture) dispatchWithWeightTexture(kernel, spec, 1, texture);
+  else dispatch(kernel, spec);
+}
+
+/**
+ * Dispatches like `dispatch` (ops/kernel.ts), except that the tensor at `index` of `spec.tensors` (a
+ * packed weight `[K, cols4·4]`) is first copied into `texture` (from {@link weightTexture}) and bound as
+ * that texture. The copy is ordered before the dispatch in the same command stream, so one scratch
+ * texture per shape can serve every layer of that shape, and weights updated by training are never stale.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { weightTexture } from "./conv2d.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array(9 * 64), [9, 64]);
+ * console.log(weightTexture(w, 16) !== null); // true on lavapipe
+ * ```
+ */
+export function dispatchWithWeightTexture(
+  kernel: Kernel,
+  spec: DispatchSpec & { workgroups: readonly [number, number, number] },
+  index: number,
+  texture: GPUTexture,
+): void {
   const gpu = currentGpu();
-  const [k, colsW] = packedWeight.shape;
+  const weight = spec.tensors[index][1];
+  const [k, colsW] = weight.shape;
   gpu.commandEncoder().copyBufferToTexture(
-    { buffer: packedWeight.buffer, offset: packedWeight.byteOffset, bytesPerRow: colsW * 4, rowsPerImage: k },
+    { buffer: weight.buffer, offset: weight.byteOffset, bytesPerRow: colsW * 4, rowsPerImage: k },
     { texture },
     [colsW / 4, k],
   );
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: gpu.uniformBinding(spec.params) }];
-  tensors.forEach(([name, tensor], i) => {
-    entries.push({ binding: i + 1, resource: i === 1 ? texture.createView() : tensor.binding(op, name) });
+  spec.tensors.forEach(([name, tensor], i) => {
+    entries.push({
+      binding: i + 1,
+      resource: i === index ? texture.createView() : tensor.binding(spec.op, name),
+    });
   });
   gpu.encodeDispatch(
     gpu.pipeline(kernel.key, kernel.source),
     entries,
     spec.workgroups,
-    () => `${op} (${tensors.map(([n, tensor]) => `${n} ${tensor.describe()}`).join(", ")}, weight texture)`,
+    () => `${spec.op} (${spec.tensors.map(([n, t]) => `${n} ${t.describe()}`).join(", ")}; weight texture)`,
   );
 }
 
@@ -421,8 +445,17 @@ const scratchTextures = new WeakMap<object, Map<string, GPUTexture>>();
  * The scratch weight texture for a packed weight `[K, cols4·4]`, or null where the buffer path runs:
  * textures off for this adapter, rows not a multiple of 256 bytes (copies need it: cols % 64 != 0, e.g.
  * the RPN and predictor heads), or K beyond `maxTextureDimension2D`.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { weightTexture } from "./conv2d.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * await getGpu();
+ * console.log(weightTexture(tensorFromArray(new Float32Array(9 * 12), [9, 12]), 3)); // null: 12 columns
+ * ```
  */
-function weightTexture(packedWeight: Tensor, cols4: number): GPUTexture | null {
+export function weightTexture(packedWeight: Tensor, cols4: number): GPUTexture | null {
   const gpu = currentGpu();
   if (!WEIGHT_TEXTURE[gpu.info.isFallbackAdapter ? "software" : "hardware"]) return null;
   const [k, colsW] = packedWeight.shape;
