@@ -48,6 +48,14 @@
  *    16×16 7.7–9.0, 32×16 8.3.
  * 10. conv op 3×3 256→256 @50×76: 8×16 buffer 3.3, 16×16 buffer 3.5, 8×16 texture 5.1, 16×16 texture
  *    6.2 (kept); 1×1 1024→256: 3.0 / 2.8 / 4.3 / 4.3. Results bit-identical across these variants.
+ * 11. Kept variant vs the previous 8×16 buffer kernel, interleaved in one process: conv 3×3 256→256
+ *    @100×152 3.85 → 6.67; fc6 linear 250×12544 → 1024 3.07 → 3.87; conv input gradient 3×3 256→256
+ *    @38×50 3.1 → 6.1. torch 1.13 runs the 3×3 conv at ~150 GFLOP/s on the same 2 cores. What is left
+ *    (GALLIVM_DEBUG=asm of the probe's 16×16 texture kernel, ~18,600 instructions): vmulps + vaddps are
+ *    11 %, accumulator spills and reloads (vmovaps) 18 %, and most of the rest is the per-lane A
+ *    (activation) buffer loads: ~1,100 compare-and-branch pairs for 512 lane-elements, plus extracts,
+ *    scalar loads and blends. Activations through a texture measured another +15–30 % in the probe (not
+ *    done: needs a per-call copy into a 2-D array texture, Cin % 64 == 0).
  * @module
  */
 import {
