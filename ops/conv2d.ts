@@ -9,9 +9,20 @@
  *   channels) take the scalar-input / scalar-store variants of the same kernel.
  * - Runtime sizes (batch, map size, channels, kernel size, stride, padding) are params: one pipeline per
  *   (vector widths, epilogue flags), never per shape.
- * - Register-blocked implicit GEMM without workgroup memory (shaders/conv2d.wgsl.ts): each invocation owns
- *   TM rows × TN4 vec4 columns; 8 lanes along x share rows and read consecutive weight vec4s. The tile is
- *   chosen per adapter ({@link GEMM_TILES}) and narrowed for few output channels ({@link gemmTile}).
+ * - Two kernels, chosen per adapter ({@link FORWARD_KERNEL}): hardware GPUs run the workgroup-memory tiled
+ *   GEMM (shaders/conv2d_tiled.wgsl.ts); lavapipe runs the direct register-blocked GEMM without workgroup
+ *   memory (shaders/conv2d.wgsl.ts): each invocation owns TM rows × TN4 vec4 columns; 8 lanes along x
+ *   share rows and read consecutive weight vec4s. The tile is chosen per adapter ({@link GEMM_TILES}) and
+ *   narrowed for few output channels ({@link gemmTile}); on lavapipe the weights are read from a texture
+ *   ({@link WEIGHT_TEXTURE}).
+ * - Why (Zen 3 AVX2, Mesa 25.0.7, GALLIVM_DEBUG=asm and tools/lavapipe_probe.ts): lavapipe runs 8
+ *   invocations as the lanes of a 256-bit vector. Every storage-buffer or workgroup-memory load whose
+ *   address is not a compile-time uniform (loop counters and workgroup ids do not count) becomes a loop
+ *   over the 8 lanes, each lane an extract, an exec-mask test, a bounds compare and branch, a scalar load
+ *   and an insert; `fma` compiles to vmulps + vaddps; accumulators beyond the 16 ymm registers spill to
+ *   the stack. So reads per FMA decide the speed, workgroup-memory staging only adds copies (64×64 staged
+ *   tiles took 1.5–2× the CPU time of the direct 8×16 tile), and `textureLoad` of rgba32float (vector
+ *   texel-fetch code) is the cheapest read there is.
  * - Batches whose tensors exceed `maxStorageBufferBindingSize` throw LimitError (not split yet).
  *
  * Experiments (lavapipe, 2 cores shared with other jobs, so besides wall-clock GFLOP/s the process CPU time
@@ -28,6 +39,23 @@
  * 6. Narrow tile for ≤ 64 output channels (x 8→4, y 8→16): stem 3.5 → 4.5 GFLOP/s.
  * 7. Row tiles along grid x instead of column tiles (consecutive workgroups share weight columns): 1×1
  *    1024→256 10.8 → 9.7, fc6 linear (1000×12544 → 1024) 5.1 → 3.7 GFLOP/s (worse; reverted).
+ * Zen 3 (family 25, AVX2, 2 cores shared with other jobs), Mesa 25.0.7, GFLOP per CPU-second
+ * (tools/lavapipe_probe.ts GEMM M 4096 K 1024 N 256, and the conv op at 50×76):
+ * 8. Probe: 8×16 at 8×8 4.2; 16×16 at 8×4 5.0–5.4; 24×16 4.8; 32×16 4.1; 16×32 4.2; 8×32 4.1; 4×16 2.6.
+ *    Lanes along rows with weights "uniform" per workgroup (4×16 at 64×1): 0.8–3.4 (the loads are not
+ *    treated as uniform). Workgroup-memory tiles 64×64 (K 16, 4×4 … 8×4 per invocation): 2.0–2.9.
+ * 9. Probe, operands through textureLoad: B from a texture 8×16 5.1, 16×16 6.7; A and B 8×16 5.8–7.4,
+ *    16×16 7.7–9.0, 32×16 8.3.
+ * 10. conv op 3×3 256→256 @50×76: 8×16 buffer 3.3, 16×16 buffer 3.5, 8×16 texture 5.1, 16×16 texture
+ *    6.2 (kept); 1×1 1024→256: 3.0 / 2.8 / 4.3 / 4.3. Results bit-identical across these variants.
+ * 11. Kept variant vs the previous 8×16 buffer kernel, interleaved in one process: conv 3×3 256→256
+ *    @100×152 3.85 → 6.67; fc6 linear 250×12544 → 1024 3.07 → 3.87; conv input gradient 3×3 256→256
+ *    @38×50 3.1 → 6.1. torch 1.13 runs the 3×3 conv at ~150 GFLOP/s on the same 2 cores. What is left
+ *    (GALLIVM_DEBUG=asm of the probe's 16×16 texture kernel, ~18,600 instructions): vmulps + vaddps are
+ *    11 %, accumulator spills and reloads (vmovaps) 18 %, and most of the rest is the per-lane A
+ *    (activation) buffer loads: ~1,100 compare-and-branch pairs for 512 lane-elements, plus extracts,
+ *    scalar loads and blends. Activations through a texture measured another +15–30 % in the probe (not
+ *    done: needs a per-call copy into a 2-D array texture, Cin % 64 == 0).
  * @module
  */
 import {
@@ -36,18 +64,20 @@ import {
   type ImplicitGemmOptions,
   implicitGemmWgsl,
 } from "../shaders/conv2d.wgsl.ts";
+import { type TiledGemmTile, tiledGemmWgsl } from "../shaders/conv2d_tiled.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu } from "./gpu.ts";
-import { dispatch, type OccupiedRows, params } from "./kernel.ts";
+import { dispatch, type DispatchSpec, type Kernel, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
 /**
- * GEMM tiles, chosen per adapter (tile sizes are constants of the source; runtime sizes are params).
- * `hardware`: 4 rows × 16 channels per invocation, 8×8 invocations (a 32×128 output tile per workgroup):
- * lanes along x share their rows (one broadcast A load) and read consecutive vec4 weight columns
- * (coalesced), 64 accumulator floats per thread. `software` (lavapipe, AVX2 8-lane SIMD across
- * invocations): 8 rows × 16 channels (a 64×128 tile), which halves the loads per FMA; see the header.
+ * Direct-kernel GEMM tiles, chosen per adapter (tile sizes are constants of the source; runtime sizes are
+ * params); the conv input gradient uses them too. `hardware`: 4 rows × 16 channels per invocation, 8×8
+ * invocations (a 32×128 output tile per workgroup): lanes along x share their rows (one broadcast A load)
+ * and read consecutive vec4 weight columns (coalesced), 64 accumulator floats per thread. `software`
+ * (lavapipe, AVX2 8-lane SIMD across invocations): 16 rows × 16 channels at 8×4 (a 64×128 tile), 0.125
+ * loads per FMA; see the header.
  */
 /**
  * @example
@@ -57,7 +87,7 @@ import { assertDType, assertRank } from "./validate.ts";
  * ```
  */
 export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
-  software: { tm: 8, tn4: 4, wx: 8, wy: 8 },
+  software: { tm: 16, tn4: 4, wx: 8, wy: 4 },
   hardware: { tm: 4, tn4: 4, wx: 8, wy: 8 },
 };
 
@@ -79,6 +109,56 @@ export function gemmTile(cols4: number): GemmTile {
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;
+  }
+  return t;
+}
+
+/**
+ * Which forward kernel each adapter runs: `direct` (register tiles fed straight from storage buffers,
+ * {@link GEMM_TILES}) or `tiled` (workgroup-memory tiling, {@link TILED_GEMM_TILE}). lavapipe runs the
+ * direct kernel: its workgroup-memory loads are scalarized per lane just like storage loads, so staging
+ * only adds copies and barriers (tools/lavapipe_probe.ts: 64×64 staged tiles took 1.5–2× the CPU time of
+ * the 8×16 direct tile). Hardware GPUs run the tiled kernel. Tests flip this to run both on any adapter.
+ *
+ * @example
+ * ```ts
+ * import { FORWARD_KERNEL } from "./conv2d.ts";
+ * console.log(FORWARD_KERNEL.software, FORWARD_KERNEL.hardware); // direct tiled
+ * ```
+ */
+export const FORWARD_KERNEL: { software: "direct" | "tiled"; hardware: "direct" | "tiled" } = {
+  software: "direct",
+  hardware: "tiled",
+};
+
+/**
+ * The workgroup-memory tile: 16×16 invocations of 4 rows × 1 vec4 column (a 64×64 output tile, 16
+ * accumulator floats per invocation), K staged 16 at a time: per K step every invocation copies one vec4
+ * of A and one of B, then reads 4 + 16 vec4 of workgroup memory for 64 FMAs.
+ *
+ * @example
+ * ```ts
+ * import { TILED_GEMM_TILE } from "./conv2d.ts";
+ * console.log(TILED_GEMM_TILE.tm * TILED_GEMM_TILE.wy); // 64 rows per workgroup
+ * ```
+ */
+export const TILED_GEMM_TILE: TiledGemmTile = { tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 };
+
+/**
+ * The workgroup-memory tile for `cols4` vec4 columns: narrow outputs (the 3-anchor RPN logits) shrink the
+ * workgroup width and grow its height up to 32 (at most 128 rows, so the A tile stays within 8 KiB).
+ *
+ * @example
+ * ```ts
+ * import { tiledTile } from "./conv2d.ts";
+ * console.log(tiledTile(1)); // { tm: 4, tn4: 1, wx: 1, wy: 32, bk: 16 }
+ * ```
+ */
+export function tiledTile(cols4: number): TiledGemmTile {
+  const t = { ...TILED_GEMM_TILE };
+  while (t.wx > 1 && t.tn4 * t.wx >= 2 * cols4) {
+    t.wx /= 2;
+    if (t.wy < 32) t.wy *= 2;
   }
   return t;
 }
@@ -276,9 +356,14 @@ export function runImplicitGemm(
   const vecIn = s.cin % 4 === 0;
   const vecOut = s.cols % 4 === 0 && s.cout % 4 === 0;
   const cols4 = Math.ceil(s.cols / 4);
-  const t = gemmTile(cols4);
-  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut };
-  const key = `conv2d/gemm/${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}/` +
+  const tiled = FORWARD_KERNEL[currentGpu().info.isFallbackAdapter ? "software" : "hardware"] === "tiled";
+  const t: TiledGemmTile = tiled ? tiledTile(cols4) : { ...gemmTile(cols4), bk: 0 };
+  const texture = tiled ? null : weightTexture(packedWeight, cols4);
+  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut, texB: texture !== null };
+  const key =
+    `conv2d/gemm/${tiled ? `tiled${t.bk}/` : ""}${texture ? "texB/" : ""}${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${
+      vecIn ? "v" : "s"
+    }${vecOut ? "v" : "s"}/` +
     `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
       variant.relu ? "relu" : ""
     }/${variant.store.name}`;
@@ -290,7 +375,8 @@ export function runImplicitGemm(
   if (bias) tensors.push(["bias", bias]);
   if (residual) tensors.push(["residual", residual]);
   tensors.push(["out", out]);
-  dispatch({ key, source: implicitGemmWgsl(opts) }, {
+  const kernel = { key, source: tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts) };
+  const spec = {
     op,
     tensors,
     params: params(
@@ -299,12 +385,93 @@ export function runImplicitGemm(
       ["u32", vecIn ? s.cin / 4 : 0],
       ["u32", s.cout],
     ),
-    workgroups: [colTiles, Math.ceil(rowTiles / z), z],
+    workgroups: [colTiles, Math.ceil(rowTiles / z), z] as const,
     // occupied rows (RoI slots): only the row tiles up to the last occupied row run (grid y, unfolded)
     bound: occupied && z === 1
-      ? { ...occupied, unitsPerRow: gemmRowsPerSlot, unitsPerWorkgroup: t.tm * t.wy, axis: 1 }
+      ? { ...occupied, unitsPerRow: gemmRowsPerSlot, unitsPerWorkgroup: t.tm * t.wy, axis: 1 as const }
       : undefined,
-  });
+  };
+  if (texture) dispatchWithWeightTexture(kernel, spec, 1, texture);
+  else dispatch(kernel, spec);
+}
+
+/**
+ * Dispatches like `dispatch` (ops/kernel.ts), except that the tensor at `index` of `spec.tensors` (a
+ * packed weight `[K, cols4·4]`) is first copied into `texture` (from {@link weightTexture}) and bound as
+ * that texture. The copy is ordered before the dispatch in the same command stream, so one scratch
+ * texture per shape can serve every layer of that shape, and weights updated by training are never stale.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { weightTexture } from "./conv2d.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array(9 * 64), [9, 64]);
+ * console.log(weightTexture(w, 16) !== null); // true on lavapipe
+ * ```
+ */
+export function dispatchWithWeightTexture(
+  kernel: Kernel,
+  spec: DispatchSpec,
+  index: number,
+  texture: GPUTexture,
+): void {
+  dispatch(kernel, { ...spec, weightTexture: { index, texture } });
+}
+
+/**
+ * Whether the direct kernel reads the packed weights through an rgba32float texture, per adapter (mutable
+ * so tests run both paths). On lavapipe `textureLoad` is fetched with vector code while every storage
+ * load is a per-lane loop with a bounds check: tools/lavapipe_probe.ts measured the 8×16 GEMM at 4.2
+ * GFLOP per CPU-second from buffers, 5.1 with B from a texture, 6.7 with B from a texture and a 16×16
+ * register tile (Zen 3, Mesa 25.0.7). Hardware GPUs read buffers.
+ *
+ * @example
+ * ```ts
+ * import { WEIGHT_TEXTURE } from "./conv2d.ts";
+ * console.log(WEIGHT_TEXTURE.software, WEIGHT_TEXTURE.hardware); // true false
+ * ```
+ */
+export const WEIGHT_TEXTURE: { software: boolean; hardware: boolean } = { software: true, hardware: false };
+
+const scratchTextures = new WeakMap<object, Map<string, GPUTexture>>();
+
+/**
+ * The scratch weight texture for a packed weight `[K, cols4·4]`, or null where the buffer path runs:
+ * textures off for this adapter, rows not a multiple of 256 bytes (copies need it: cols % 64 != 0, e.g.
+ * the RPN and predictor heads), or K beyond `maxTextureDimension2D`.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { weightTexture } from "./conv2d.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * await getGpu();
+ * console.log(weightTexture(tensorFromArray(new Float32Array(9 * 12), [9, 12]), 3)); // null: 12 columns
+ * ```
+ */
+export function weightTexture(packedWeight: Tensor, cols4: number): GPUTexture | null {
+  const gpu = currentGpu();
+  if (!WEIGHT_TEXTURE[gpu.info.isFallbackAdapter ? "software" : "hardware"]) return null;
+  const [k, colsW] = packedWeight.shape;
+  const maxDim = gpu.limits.maxTextureDimension2D;
+  if (colsW !== cols4 * 4 || colsW % 64 !== 0 || k > maxDim || cols4 > maxDim) return null;
+  if (packedWeight.byteOffset % 16 !== 0) return null;
+  let cache = scratchTextures.get(gpu);
+  if (!cache) scratchTextures.set(gpu, cache = new Map());
+  const key = `${k}x${cols4}`;
+  let texture = cache.get(key);
+  if (!texture) {
+    texture = gpu.device.createTexture({
+      label: `conv2d weight texture ${key}`,
+      size: [cols4, k],
+      format: "rgba32float",
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    });
+    cache.set(key, texture);
+  }
+  return texture;
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
 import { dgradWgsl } from "../shaders/conv2d_backward.wgsl.ts";
-import { gemmTile, type PackedConv2d } from "./conv2d.ts";
+import { dispatchWithWeightTexture, gemmTile, type PackedConv2d, weightTexture } from "./conv2d.ts";
 import { ShapeError } from "./errors.ts";
 import {
   accumulateParamGrads,
@@ -134,10 +134,11 @@ export function conv2dBackward(
   const tile = gemmTile(cols4);
   const vecIn = cout % 4 === 0;
   const vecOut = cin % 4 === 0;
-  const key = `conv2d_backward/dgrad/${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vecIn ? "v" : "s"}${
-    vecOut ? "v" : "s"
-  }`;
-  const source = dgradWgsl({ tile, vecIn, vecOut });
+  const texture = weightTexture(wt, cols4);
+  const key = `conv2d_backward/dgrad/${texture ? "texB/" : ""}${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${
+    vecIn ? "v" : "s"
+  }${vecOut ? "v" : "s"}`;
+  const source = dgradWgsl({ tile, vecIn, vecOut, texB: texture !== null });
   const maxDim = currentGpu().limits.maxComputeWorkgroupsPerDimension;
   for (let py = 0; py < stride; py++) {
     for (let px = 0; px < stride; px++) {
@@ -151,9 +152,9 @@ export function conv2dBackward(
       const kjx = kx0 < kw ? Math.ceil((kw - kx0) / stride) : 0;
       const rowTiles = Math.ceil(mq / (tile.tm * tile.wy));
       const z = Math.ceil(rowTiles / maxDim);
-      dispatch({ key, source }, {
+      const spec = {
         op,
-        tensors: [["gradPre", gPre], ["weightT", wt], ["gradInput", gradInput]],
+        tensors: [["gradPre", gPre], ["weightT", wt], ["gradInput", gradInput]] as const,
         params: params(
           ...([
             batch,
@@ -180,11 +181,18 @@ export function conv2dBackward(
             Math.floor((px + padding) / stride),
           ] as const).map((v) => ["u32", v] as const),
         ),
-        workgroups: [Math.ceil(cols4 / (tile.tn4 * tile.wx)), Math.ceil(rowTiles / z), z],
+        workgroups: [Math.ceil(cols4 / (tile.tn4 * tile.wx)), Math.ceil(rowTiles / z), z] as const,
         bound: options.occupied && z === 1
-          ? { ...options.occupied, unitsPerRow: hq * wq, unitsPerWorkgroup: tile.tm * tile.wy, axis: 1 }
+          ? {
+            ...options.occupied,
+            unitsPerRow: hq * wq,
+            unitsPerWorkgroup: tile.tm * tile.wy,
+            axis: 1 as const,
+          }
           : undefined,
-      });
+      };
+      if (texture) dispatchWithWeightTexture({ key, source }, spec, 1, texture);
+      else dispatch({ key, source }, spec);
     }
   }
   wt.dispose();

@@ -38,6 +38,12 @@ export interface GpuInfo {
 }
 
 const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
+/**
+ * wgpu's native feature for `atomic<f32>` (`atomicAdd` on f32 in storage buffers). Deno's adapters do not
+ * list it in `adapter.features`, but wgpu grants it when requested by name where the driver supports it
+ * (lavapipe included), so the device is requested with it first and without it if that fails.
+ */
+export const FLOAT32_ATOMIC_FEATURE = "wgpu-shader-float32-atomic";
 const WANTED_LIMITS = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
@@ -48,6 +54,7 @@ const WANTED_LIMITS = [
   "maxComputeWorkgroupSizeY",
   "maxComputeWorkgroupsPerDimension",
   "maxUniformBufferBindingSize",
+  "maxTextureDimension2D",
 ] as const;
 
 /** Bytes reserved per dispatch in the uniform arena (≥ minUniformBufferOffsetAlignment). */
@@ -100,6 +107,12 @@ export class GpuContext {
   private lost: GPUDeviceLostInfo | null = null;
   /** Number of dispatches encoded since the context was created. */
   dispatchCount = 0;
+  /**
+   * Whether kernels that scatter-add floats use `atomicAdd` on `atomic<f32>` (true when the device has
+   * {@link FLOAT32_ATOMIC_FEATURE}); set it to false to force the compare-exchange loop on u32 bit casts
+   * (tests run both paths).
+   */
+  useFloatAtomics: boolean;
   /** Number of command buffers submitted since the context was created. */
   submitCount = 0;
 
@@ -111,6 +124,7 @@ export class GpuContext {
     this.debug = options.debug ?? debugFromEnv();
     this.batchSize = options.batchSize ?? 128;
     this.pool = new BufferPool(device);
+    this.useFloatAtomics = (device.features as unknown as ReadonlySet<string>).has(FLOAT32_ATOMIC_FEATURE);
     this.arenaGpu = this.createArena();
     device.lost.then((lostInfo) => {
       this.lost = lostInfo;
@@ -351,7 +365,15 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
   for (const name of WANTED_LIMITS) {
     if (typeof adapterLimits[name] === "number") requiredLimits[name] = adapterLimits[name];
   }
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({
+      requiredFeatures: [...requiredFeatures, FLOAT32_ATOMIC_FEATURE as GPUFeatureName],
+      requiredLimits,
+    });
+  } catch {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  }
   const adapterInfo = adapter.info;
   const limits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {

@@ -44,6 +44,11 @@ export interface DispatchSpec {
   constants?: Record<string, number>;
   /** Run only the workgroups that cover the occupied slots (an indirect dispatch); see {@link DispatchBound}. */
   bound?: DispatchBound;
+  /**
+   * Bind `tensors[index]` (a packed weight `[K, cols4·4]`, rows a multiple of 256 bytes) as the rgba32float
+   * `texture` instead of a storage buffer: the weight is copied into it first, in the same command stream.
+   */
+  weightTexture?: { index: number; texture: GPUTexture };
 }
 
 /**
@@ -253,15 +258,33 @@ export function dispatch(kernel: Kernel, spec: DispatchSpec): void {
   // between this dispatch's uniform slot and its encoding.
   const workgroups = boundsEnabled && spec.bound ? encodeBounded(gpu, spec, spec.bound, grid) : grid;
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: gpu.uniformBinding(spec.params) }];
+  const tex = spec.weightTexture;
+  if (tex) copyWeightToTexture(gpu, spec.tensors[tex.index][1], tex.texture);
   spec.tensors.forEach(([name, tensor], i) => {
-    entries.push({ binding: i + 1, resource: tensor.binding(spec.op, name) });
+    entries.push({
+      binding: i + 1,
+      resource: tex?.index === i ? tex.texture.createView() : tensor.binding(spec.op, name),
+    });
   });
   const pipeline = gpu.pipeline(kernel.key, kernel.source, spec.constants);
   gpu.encodeDispatch(
     pipeline,
     entries,
     workgroups,
-    () => `${spec.op} (${spec.tensors.map(([n, t]) => `${n} ${t.describe()}`).join(", ")})`,
+    () =>
+      `${spec.op} (${spec.tensors.map(([n, t]) => `${n} ${t.describe()}`).join(", ")}${
+        tex ? "; weight texture" : ""
+      })`,
+  );
+}
+
+/** Copies a packed weight `[K, cols4·4]` into its scratch rgba32float texture (cols4 × K texels). */
+function copyWeightToTexture(gpu: GpuContext, weight: Tensor, texture: GPUTexture): void {
+  const [k, colsW] = weight.shape;
+  gpu.commandEncoder().copyBufferToTexture(
+    { buffer: weight.buffer, offset: weight.byteOffset, bytesPerRow: colsW * 4, rowsPerImage: k },
+    { texture },
+    [colsW / 4, k],
   );
 }
 

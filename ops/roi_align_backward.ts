@@ -6,9 +6,10 @@
  * contribute nothing, as in the forward.
  *
  * One zero fill per map (skipped when accumulating into caller tensors) and ONE scatter dispatch over all
- * levels, no read-back. The scatter uses a compare-exchange float atomic add (see
- * `shaders/roi_align_backward.wgsl.ts`): the result does not depend on scheduling beyond the order of f32
- * additions (~1e-7 relative between runs).
+ * levels, no read-back. The scatter adds floats atomically (see `shaders/roi_align_backward.wgsl.ts`):
+ * with native `atomicAdd` on `atomic<f32>` where the device has `wgpu-shader-float32-atomic`
+ * (`GpuContext.useFloatAtomics`), else with a compare-exchange loop. Neither is bit-deterministic: the
+ * result depends on scheduling through the order of f32 additions (~1e-7 relative between runs).
  * @module
  */
 import { LEVEL_MAPPER_WGSL, ROI_ALIGN_PARAMS_WGSL, ROI_WORKGROUP } from "../shaders/roi_align.wgsl.ts";
@@ -81,9 +82,10 @@ function roiAlignPyramidBackward(
   const m = geometry.mapper;
   const perLevel = (f: (t: Tensor, i: number) => number) =>
     [0, 1, 2, 3].map((i) => f(grads[Math.min(i, grads.length - 1)], i));
-  const variant = { vec4, levels: grads.length, mapLevels: m !== undefined };
+  const atomics = gradOut.gpu.useFloatAtomics ? "f32" as const : "cas" as const;
+  const variant = { vec4, levels: grads.length, mapLevels: m !== undefined, atomics };
   const kernel = {
-    key: `roi_align_backward/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}`,
+    key: `roi_align_backward/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}/${atomics}`,
     source: roiAlignBackwardWgsl(variant, { params: ROI_ALIGN_PARAMS_WGSL, mapper: LEVEL_MAPPER_WGSL }),
   };
   dispatch(kernel, {

@@ -41,6 +41,12 @@ export interface ImplicitGemmOptions {
   relu: boolean;
   /** The output layout ({@link CONV_STORE}, or the transposed conv's scatter). */
   store: StoreLayout;
+  /**
+   * Read the packed weights through `textureLoad` from an rgba32float texture (width cols4, height K)
+   * bound at 2 instead of a storage buffer (lavapipe fetches texels with vector code; its storage loads
+   * are a per-lane loop with a bounds check each).
+   */
+  texB?: boolean;
 }
 
 /** The params block every variant reads (16 u32 words). */
@@ -105,14 +111,19 @@ export function implicitGemmWgsl(o: ImplicitGemmOptions): string {
     : "";
   const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
   const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
+  const wDecl = o.texB
+    ? `@group(0) @binding(2) var w: texture_2d<f32>;
+fn loadB(k: u32, c: u32) -> vec4f { return textureLoad(w, vec2u(c, k), 0); }`
+    : `@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+fn loadB(k: u32, c: u32) -> vec4f { return w[k * p.cols4 + c]; }`;
   // Inner K step: vec4 input → 4 weight rows per load of A; scalar input → 1 weight row.
   const inner = o.vecIn
     ? `for (var c = 0u; c < p.cinv; c++) {
-      let k0 = (wk + 4u * c) * p.cols4;
+      let k0 = wk + 4u * c;
 ${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
 ${
       range(4).map((j) =>
-        T.map((t) => `      let b${j}_${t} = w[k0 + ${j}u * p.cols4 + col${t}];`).join("\n") + "\n" +
+        T.map((t) => `      let b${j}_${t} = loadB(k0 + ${j}u, col${t});`).join("\n") + "\n" +
         R.map((r) =>
           T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
         ).join("\n")
@@ -120,9 +131,9 @@ ${
     }
     }`
     : `for (var c = 0u; c < p.cin; c++) {
-      let k0 = (wk + c) * p.cols4;
+      let k0 = wk + c;
 ${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
-${T.map((t) => `      let b${t} = w[k0 + col${t}];`).join("\n")}
+${T.map((t) => `      let b${t} = loadB(k0, col${t});`).join("\n")}
 ${
       R.map((r) => T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
         .join("\n")
@@ -156,7 +167,7 @@ ${
 ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${inT}>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+${wDecl}
 ${biasDecl}
 ${resDecl}
 ${outDecl}

@@ -24,6 +24,8 @@ export interface DgradOptions {
   tile: GemmTile;
   vecIn: boolean;
   vecOut: boolean;
+  /** Read wt through `textureLoad` from an rgba32float texture (width cols4, height K) bound at 2. */
+  texB?: boolean;
 }
 
 /**
@@ -45,11 +47,11 @@ export function dgradWgsl(o: DgradOptions): string {
   const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
   const inner = o.vecIn
     ? `for (var c = 0u; c < p.coutv; c++) {
-        let k0 = (wk + 4u * c) * p.cols4;
+        let k0 = wk + 4u * c;
 ${R.map((r) => `        let a${r} = select(${zeroA}, g[base${r} + c], ok${r});`).join("\n")}
 ${
       range(4).map((j) =>
-        T.map((t) => `        let b${j}_${t} = wt[k0 + ${j}u * p.cols4 + col${t}];`).join("\n") + "\n" +
+        T.map((t) => `        let b${j}_${t} = loadB(k0 + ${j}u, col${t});`).join("\n") + "\n" +
         R.map((r) =>
           T.map((t) => `        acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
         )
@@ -58,9 +60,9 @@ ${
     }
       }`
     : `for (var c = 0u; c < p.cout; c++) {
-        let k0 = (wk + c) * p.cols4;
+        let k0 = wk + c;
 ${R.map((r) => `        let a${r} = select(${zeroA}, g[base${r} + c], ok${r});`).join("\n")}
-${T.map((t) => `        let b${t} = wt[k0 + col${t}];`).join("\n")}
+${T.map((t) => `        let b${t} = loadB(k0, col${t});`).join("\n")}
 ${
       R.map((r) => T.map((t) => `        acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
         .join("\n")
@@ -89,7 +91,13 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> g: array<${inT}>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+${
+    o.texB
+      ? `@group(0) @binding(2) var wt: texture_2d<f32>;
+fn loadB(k: u32, c: u32) -> vec4f { return textureLoad(wt, vec2u(c, k), 0); }`
+      : `@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+fn loadB(k: u32, c: u32) -> vec4f { return wt[k * p.cols4 + c]; }`
+  }
 @group(0) @binding(3) var<storage, read_write> dx: array<${o.vecOut ? "vec4f" : "f32"}>;
 
 @compute @workgroup_size(${wx}, ${wy})

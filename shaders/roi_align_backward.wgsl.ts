@@ -6,12 +6,15 @@
  * Layout: the forward's, one invocation per element (r, ph, pw, c-unit) of `gradOut [R, outH, outW, C]`
  * (vec4 of channels when C % 4 == 0), the level of each RoI mapped on the GPU as in the forward.
  *
- * Choice: scatter with a float atomic add. WGSL has atomics only for i32/u32, so each gradient map is
- * bound as `array<atomic<u32>>` and `+=` is a compare-exchange loop on bit casts. Neighbouring invocations
- * hit distinct channels, so contention is limited to taps shared by overlapping RoIs / adjacent samples.
- * The order of the float additions varies between runs (results agree to ~1e-7 relative, not bit for
- * bit). The deterministic alternative, a gather over per-tile RoI lists built by a scan, is left for later
- * (see `shaders/roi_align.wgsl.ts`).
+ * Choice: scatter with a float atomic add, in one of two forms (a variant of the source):
+ * - `f32`: the gradient maps are bound as `array<atomic<f32>>` and `+=` is one `atomicAdd` (wgpu's native
+ *   feature `wgpu-shader-float32-atomic`, requested by name in ops/gpu.ts; lavapipe has it);
+ * - `cas`: standard WGSL has atomics only for i32/u32, so the maps are bound as `array<atomic<u32>>` and
+ *   `+=` is a compare-exchange loop on bit casts (any adapter).
+ * Neighbouring invocations hit distinct channels, so contention is limited to taps shared by overlapping
+ * RoIs / adjacent samples. With either form the order of the float additions varies between runs (results
+ * agree to ~1e-7 relative, not bit for bit). The deterministic alternative, a gather over per-tile RoI
+ * lists built by a scan, is left for later (see `shaders/roi_align.wgsl.ts`).
  *
  * The params struct and the level mapper are the forward's; the op wrapper passes them in.
  * @module
@@ -26,6 +29,8 @@ export interface RoiAlignBackwardVariant {
   levels: number;
   /** Choose the level of each RoI with the FPN level mapper (else level 0). */
   mapLevels: boolean;
+  /** `f32`: native `atomicAdd` on `atomic<f32>` (needs wgpu-shader-float32-atomic); `cas`: u32 CAS loop. */
+  atomics: "f32" | "cas";
 }
 
 /** WGSL shared with the forward kernel: its `Params` struct and `mapLevel`. */
@@ -36,9 +41,13 @@ export interface RoiAlignSharedWgsl {
   mapper: string;
 }
 
-function atomicAddWgsl(levels: number): string {
+function atomicAddWgsl(levels: number, atomics: "f32" | "cas"): string {
   const fns = [];
   for (let l = 0; l < levels; l++) {
+    if (atomics === "f32") {
+      fns.push(`fn add${l}(i: u32, v: f32) { atomicAdd(&g${l}[i], v); }`);
+      continue;
+    }
     fns.push(`fn add${l}(i: u32, v: f32) {
   var old = atomicLoad(&g${l}[i]);
   loop {
@@ -65,19 +74,25 @@ ${branches.join("\n")}
  * @example
  * ```ts
  * import { roiAlignBackwardWgsl } from "./roi_align_backward.wgsl.ts";
- * const src = roiAlignBackwardWgsl({ vec4: true, levels: 4, mapLevels: false }, { params: "", mapper: "" });
+ * const src = roiAlignBackwardWgsl({ vec4: true, levels: 4, mapLevels: false, atomics: "cas" }, {
+ *   params: "",
+ *   mapper: "",
+ * });
  * console.log(src.includes("atomicCompareExchangeWeak"));
  * ```
  */
 export function roiAlignBackwardWgsl(
-  { vec4, levels, mapLevels }: RoiAlignBackwardVariant,
+  { vec4, levels, mapLevels, atomics }: RoiAlignBackwardVariant,
   shared: RoiAlignSharedWgsl,
 ): string {
   const V = vec4 ? "vec4f" : "f32";
   const lanes = vec4 ? 4 : 1;
   const grads = Array.from(
     { length: levels },
-    (_, l) => `@group(0) @binding(${l + 3}) var<storage, read_write> g${l}: array<atomic<u32>>;`,
+    (_, l) =>
+      `@group(0) @binding(${l + 3}) var<storage, read_write> g${l}: array<atomic<${
+        atomics === "f32" ? "f32" : "u32"
+      }>>;`,
   ).join("\n");
   const addTap = vec4
     ? `fn addTap(l: u32, i: u32, v: vec4f) {
@@ -91,7 +106,7 @@ ${shared.params}
 @group(0) @binding(2) var<storage, read> gradOut: array<${V}>;
 ${grads}
 ${mapLevels ? shared.mapper : ""}
-${atomicAddWgsl(levels)}
+${atomicAddWgsl(levels, atomics)}
 ${addTap}
 
 ${ROI_GRID_WGSL}

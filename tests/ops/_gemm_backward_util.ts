@@ -2,7 +2,7 @@
  * Shared by the GEMM backward tests: run a test under both adapters' tiles and both weight-gradient paths.
  * @module
  */
-import { GEMM_TILES } from "../../ops/conv2d.ts";
+import { FORWARD_KERNEL, GEMM_TILES } from "../../ops/conv2d.ts";
 import { WGRAD_SPLIT, WGRAD_TILES } from "../../ops/gemm_backward.ts";
 
 /** A run configuration: adapter tiles and weight-gradient split forced to one path. */
@@ -13,8 +13,14 @@ export interface Variant {
 
 /** Runs `fn` with the tiles of `v.tile` and the split policy forced to `v.split`. */
 export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<void> {
-  const saved = { gemm: { ...GEMM_TILES }, wgrad: { ...WGRAD_TILES }, split: { ...WGRAD_SPLIT } };
+  const saved = {
+    gemm: { ...GEMM_TILES },
+    kernel: { ...FORWARD_KERNEL },
+    wgrad: { ...WGRAD_TILES },
+    split: { ...WGRAD_SPLIT },
+  };
   GEMM_TILES.software = GEMM_TILES.hardware = saved.gemm[v.tile];
+  FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = saved.kernel[v.tile];
   WGRAD_TILES.software = WGRAD_TILES.hardware = saved.wgrad[v.tile];
   const many = v.split === "split";
   WGRAD_SPLIT.targetWorkgroups = WGRAD_SPLIT.softwareTarget = many ? 1 << 20 : 1;
@@ -23,6 +29,7 @@ export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<
     await fn();
   } finally {
     Object.assign(GEMM_TILES, saved.gemm);
+    Object.assign(FORWARD_KERNEL, saved.kernel);
     Object.assign(WGRAD_TILES, saved.wgrad);
     Object.assign(WGRAD_SPLIT, saved.split);
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../mod.ts";
-import { packConv2dWeights } from "../../ops/conv2d.ts";
+import { packConv2dWeights, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
@@ -72,6 +72,56 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
         for (const t of owned) t?.dispose();
       }),
   );
+}
+
+// Cin a multiple of 64: the software adapter reads the transposed weights of the input gradient from a
+// texture (ops/conv2d.ts WEIGHT_TEXTURE); both paths must match a float64 reference and each other.
+for (const stride of [1, 2]) {
+  Deno.test(`conv2dBackward input gradient 3×3 s${stride} 64→8: texture and buffer paths match float64`, async () => {
+    const [n, h, w, cin, cout, k, pad] = [2, 7, 9, 64, 8, 3, 1];
+    const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
+    const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+    const ws = randomFloats(cout * cin * k * k, 21);
+    const gs = randomFloats(n * ho * wo * cout, 22);
+    const expected = new Float64Array(n * h * w * cin);
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          for (let ky = 0; ky < k; ky++) {
+            for (let kx = 0; kx < k; kx++) {
+              const iy = oy * stride - pad + ky;
+              const ix = ox * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              for (let co = 0; co < cout; co++) {
+                const g = gs[((b * ho + oy) * wo + ox) * cout + co];
+                for (let ci = 0; ci < cin; ci++) {
+                  expected[((b * h + iy) * w + ix) * cin + ci] += g * ws[((co * cin + ci) * k + ky) * k + kx];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const packed = packConv2dWeights(ws, [cout, cin, k, k]);
+    const x = tensorFromArray(randomFloats(n * h * w * cin, 23), [n, h, w, cin]);
+    const gout = tensorFromArray(gs, [n, ho, wo, cout]);
+    const saved = { ...WEIGHT_TEXTURE };
+    const results: Float32Array[] = [];
+    try {
+      for (const texture of [true, false]) {
+        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+        const r = conv2dBackward(x, packed, { stride, padding: pad }, null, gout, {});
+        results.push((await r.gradInput!.read()) as Float32Array);
+        assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture}`);
+        r.gradInput!.dispose();
+      }
+    } finally {
+      Object.assign(WEIGHT_TEXTURE, saved);
+    }
+    assert.deepEqual(results[0], results[1]);
+    for (const t of [x, gout, packed.weight]) t.dispose();
+  });
 }
 
 Deno.test("conv2dBackward accumulates: two calls add twice the gradient; needInputGrad false skips it", async () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
-import { conv2d, foldFrozenBatchNorm, GEMM_TILES, packConv2dWeights } from "../../ops/conv2d.ts";
+import {
+  conv2d,
+  foldFrozenBatchNorm,
+  FORWARD_KERNEL,
+  GEMM_TILES,
+  packConv2dWeights,
+  WEIGHT_TEXTURE,
+} from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 
@@ -19,14 +26,20 @@ interface ConvCase {
   relu: boolean;
 }
 
-/** Runs `fn` with the adapter's GEMM tile replaced by `GEMM_TILES[tile]` (both tiles run on any adapter). */
+/**
+ * Runs `fn` with the adapter's kernel and tile replaced by those of `tile` (the software adapter's direct
+ * kernel or the hardware GPUs' workgroup-memory kernel; both run on any adapter).
+ */
 async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>): Promise<void> {
   const saved = { ...GEMM_TILES };
+  const savedKernel = { ...FORWARD_KERNEL };
   GEMM_TILES.software = GEMM_TILES.hardware = saved[tile];
+  FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = savedKernel[tile];
   try {
     await fn();
   } finally {
     Object.assign(GEMM_TILES, saved);
+    Object.assign(FORWARD_KERNEL, savedKernel);
   }
 }
 
@@ -56,6 +69,72 @@ for (
         for (const t of [x, y, residual, packed.weight, packed.bias]) t?.dispose();
       }),
   );
+}
+
+/** Float64 reference conv: x NHWC, w torch `[Cout, Cin, kh, kw]`, bias; zero padding, then ReLU. */
+function referenceConv(
+  x: Float32Array,
+  [n, h, w, cin]: number[],
+  wt: Float32Array,
+  [cout, kh, kw]: number[],
+  bias: Float32Array,
+  stride: number,
+  pad: number,
+): Float64Array {
+  const ho = Math.floor((h + 2 * pad - kh) / stride) + 1;
+  const wo = Math.floor((w + 2 * pad - kw) / stride) + 1;
+  const out = new Float64Array(n * ho * wo * cout);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        for (let co = 0; co < cout; co++) {
+          let s = bias[co];
+          for (let ky = 0; ky < kh; ky++) {
+            for (let kx = 0; kx < kw; kx++) {
+              const iy = oy * stride - pad + ky;
+              const ix = ox * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              for (let ci = 0; ci < cin; ci++) {
+                s += x[((b * h + iy) * w + ix) * cin + ci] * wt[((co * cin + ci) * kh + ky) * kw + kx];
+              }
+            }
+          }
+          out[((b * ho + oy) * wo + ox) * cout + co] = Math.max(s, 0);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Cout a multiple of 64: the software adapter reads the weights from a texture (ops/conv2d.ts
+// WEIGHT_TEXTURE); both weight paths must match a float64 reference and each other bit for bit.
+for (const [cin, cout, k, stride] of [[16, 64, 3, 1], [8, 128, 1, 2], [3, 64, 3, 2]]) {
+  Deno.test(`conv2d ${k}×${k} s${stride} ${cin}→${cout}: weight texture and buffer paths match float64`, async () => {
+    const shape = [2, 9, 11, cin];
+    const xs = randomFloats(2 * 9 * 11 * cin, 11);
+    const ws = randomFloats(cout * cin * k * k, 12, -0.3, 0.3);
+    const bs = randomFloats(cout, 13);
+    const packed = packConv2dWeights(ws, [cout, cin, k, k], bs);
+    const x = tensorFromArray(xs, shape);
+    const pad = (k - 1) / 2;
+    const expected = referenceConv(xs, shape, ws, [cout, k, k], bs, stride, pad);
+    const saved = { ...WEIGHT_TEXTURE };
+    const results: Float32Array[] = [];
+    try {
+      for (const texture of [true, false]) {
+        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+        const y = conv2d(x, packed, { stride, padding: pad, relu: true });
+        results.push((await y.read()) as Float32Array);
+        assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture}`);
+        y.dispose();
+      }
+    } finally {
+      Object.assign(WEIGHT_TEXTURE, saved);
+    }
+    assert.deepEqual(results[0], results[1]);
+    for (const t of [x, packed.weight, packed.bias]) t?.dispose();
+  });
 }
 
 Deno.test("conv2d with folded FrozenBatchNorm2d matches torch conv → FrozenBatchNorm2d → ReLU (stem)", async () => {

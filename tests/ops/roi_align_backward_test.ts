@@ -4,7 +4,22 @@ import { multiScaleRoiAlignBackward, roiAlignBackward } from "../../ops/roi_alig
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats, relativeError } from "../_util.ts";
 
-await getGpu();
+const gpu = await getGpu();
+
+/** Both scatter paths: native f32 `atomicAdd` (where the device has it) and the u32 compare-exchange loop. */
+const ATOMICS = ["f32", "cas"] as const;
+const hasFloatAtomics = gpu.useFloatAtomics;
+
+/** Runs `fn` with the scatter forced to `mode`. */
+async function withAtomics(mode: typeof ATOMICS[number], fn: () => Promise<void>): Promise<void> {
+  const saved = gpu.useFloatAtomics;
+  gpu.useFloatAtomics = mode === "f32";
+  try {
+    await fn();
+  } finally {
+    gpu.useFloatAtomics = saved;
+  }
+}
 
 // torchvision 0.14 roi_align backward in float64 on input [2, 23, 31, 4] (tools/reference/
 // make_backward_fixtures.py): RoIs crossing borders, tiny, inverted, duplicated; C = 3 is checked on a
@@ -33,13 +48,20 @@ for (const cs of fx.meta.cases as Case[]) {
   const expected = fx.tensors[`${cs.name}_grad_x`];
   const full = inputShape[3];
   for (const c of [full, 3]) {
-    Deno.test(`roiAlignBackward ${cs.name} C=${c} matches torchvision autograd`, async () => {
-      const gradOut = tensorFromArray(sliceChannels(g.data, full, c), [...g.shape.slice(0, 3), c]);
-      const shape = [...inputShape.slice(0, 3), c];
-      const grad = roiAlignBackward(gradOut, rois, shape, spatialScale, cs.sampling, cs.aligned);
-      assert.deepEqual(grad.shape, shape);
-      assertClose(await grad.read(), sliceChannels(expected.data, full, c), 1e-5, cs.name);
-    });
+    for (const mode of ATOMICS) {
+      Deno.test({
+        name: `roiAlignBackward ${cs.name} C=${c} matches torchvision autograd (${mode} atomics)`,
+        ignore: mode === "f32" && !hasFloatAtomics,
+        fn: () =>
+          withAtomics(mode, async () => {
+            const gradOut = tensorFromArray(sliceChannels(g.data, full, c), [...g.shape.slice(0, 3), c]);
+            const shape = [...inputShape.slice(0, 3), c];
+            const grad = roiAlignBackward(gradOut, rois, shape, spatialScale, cs.sampling, cs.aligned);
+            assert.deepEqual(grad.shape, shape);
+            assertClose(await grad.read(), sliceChannels(expected.data, full, c), 1e-5, cs.name);
+          }),
+      });
+    }
   }
 }
 
@@ -64,20 +86,33 @@ async function repeatSpread(r: number, shape: number[], span: number, runs: numb
   return spread;
 }
 
-Deno.test("roiAlignBackward repeated runs agree to 1e-6 at Mask R-CNN-like RoI density", async () => {
-  // 128 RoIs on 2 maps of 37×53 (each pixel under a few to tens of RoIs; measured spread ~2e-7).
-  for (const e of await repeatSpread(128, [2, 37, 53, 8], 60, 6)) {
-    assert.ok(e <= 1e-6, `repeated runs differ by ${e.toExponential(2)}`);
-  }
-});
+for (const mode of ATOMICS) {
+  const ignore = mode === "f32" && !hasFloatAtomics;
+  Deno.test({
+    name: `roiAlignBackward repeated runs agree to 1e-6 at Mask R-CNN-like RoI density (${mode} atomics)`,
+    ignore,
+    fn: () =>
+      withAtomics(mode, async () => {
+        // 128 RoIs on 2 maps of 37×53 (each pixel under a few to tens of RoIs; measured spread ~2e-7).
+        for (const e of await repeatSpread(128, [2, 37, 53, 8], 60, 6)) {
+          assert.ok(e <= 1e-6, `repeated runs differ by ${e.toExponential(2)}`);
+        }
+      }),
+  });
 
-Deno.test("roiAlignBackward repeated runs agree to 1e-5 when hundreds of RoIs cover every pixel", async () => {
-  // 300 RoIs all covering 12×13 maps: ~1,500 random-sign adds per element; the f32 rounding of a
-  // different order of additions reaches ~1.6e-6 of the largest gradient here.
-  for (const e of await repeatSpread(300, [2, 12, 13, 8], 48, 4)) {
-    assert.ok(e <= 1e-5, `repeated runs differ by ${e.toExponential(2)}`);
-  }
-});
+  Deno.test({
+    name: `roiAlignBackward repeated runs agree to 1e-5 when hundreds of RoIs cover every pixel (${mode})`,
+    ignore,
+    fn: () =>
+      withAtomics(mode, async () => {
+        // 300 RoIs all covering 12×13 maps: ~1,500 random-sign adds per element; the f32 rounding of a
+        // different order of additions reaches ~1.6e-6 of the largest gradient here.
+        for (const e of await repeatSpread(300, [2, 12, 13, 8], 48, 4)) {
+          assert.ok(e <= 1e-5, `repeated runs differ by ${e.toExponential(2)}`);
+        }
+      }),
+  });
+}
 
 Deno.test("roiAlignBackward `into` adds the gradient to the caller's tensor", async () => {
   const shape = [2, 23, 31, 4];
@@ -91,7 +126,15 @@ Deno.test("roiAlignBackward `into` adds the gradient to the caller's tensor", as
 
 // MultiScaleRoIAlign over P2–P5 of two images (200×304 batched), torch autograd in f32.
 const ms = loadFixture("ops/multiscale_roi_align_backward.json");
-Deno.test("multiScaleRoiAlignBackward matches torchvision autograd on every level", async () => {
+for (const mode of ATOMICS) {
+  Deno.test({
+    name: `multiScaleRoiAlignBackward matches torchvision autograd on every level (${mode} atomics)`,
+    ignore: mode === "f32" && !hasFloatAtomics,
+    fn: () => withAtomics(mode, multiScaleParity),
+  });
+}
+
+async function multiScaleParity(): Promise<void> {
   const msRois = tensorFromArray(ms.tensors.rois.data as Float32Array, ms.tensors.rois.shape);
   const g = ms.tensors.grad_out;
   const shapes = ms.meta.feature_shapes as Record<string, number[]>;
@@ -110,7 +153,7 @@ Deno.test("multiScaleRoiAlignBackward matches torchvision autograd on every leve
   });
   // Every level received some gradient (the fixture's boxes map to all four).
   assert.ok(data.every((d) => d.some((v) => v !== 0)));
-});
+}
 
 Deno.test("roiAlignBackward and multiScaleRoiAlignBackward reject bad shapes, naming op and shapes", () => {
   const g = tensorFromArray(new Float32Array(16 * 7 * 7 * 4), [16, 7, 7, 4]);
