@@ -15,6 +15,7 @@
  * @module
  */
 import { decodeImage } from "./data/image_codec.ts";
+import { type DrawableImage, drawableToRgb } from "./data/image_browser.ts";
 import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
 import type { Optimizer } from "./model/optimizer.ts";
@@ -65,11 +66,16 @@ export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./m
 export { detectImages } from "./model/detect.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
 
-/** What {@link detect} takes: decoded RGB/RGBA pixels, or encoded PNG/JPEG bytes. */
-export type ImageInput = RawImage | Uint8Array;
+/**
+ * What {@link detect} takes: decoded RGB/RGBA pixels (`{data, width, height}`, e.g. a page's `ImageData`),
+ * encoded PNG/JPEG bytes, or in a browser page a drawable image (`ImageBitmap`, `<img>`, `<canvas>`).
+ */
+export type ImageInput = RawImage | Uint8Array | DrawableImage;
 
 async function toRaw(input: ImageInput, index: number): Promise<RawImage> {
-  return input instanceof Uint8Array ? await decodeImage(input, `image ${index}`) : input;
+  if (input instanceof Uint8Array) return await decodeImage(input, `image ${index}`);
+  if ("data" in input && input.data !== undefined) return input as RawImage;
+  return drawableToRgb(input as DrawableImage);
 }
 
 /**
@@ -310,6 +316,8 @@ export type { DataErrorLocation, DataErrorReason, DataErrorSummary, OnDataError 
 export { decodeImage, encodePng, readImageFile, sniffImageFormat } from "./data/image_codec.ts";
 export { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV } from "./data/image_codec.ts";
 export type { DecodeImageOptions } from "./data/image_codec.ts";
+export { decodeImageInBrowser, drawableToRgb, hasBrowserImageCodecs } from "./data/image_browser.ts";
+export type { DrawableImage } from "./data/image_browser.ts";
 export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
 export type { ShapesItem, ShapesOptions } from "./data/shapes.ts";
 export { loadCocoDataset } from "./data/coco_dataset.ts";
@@ -356,5 +364,5 @@ export type {
 } from "./data/coco_eval.ts";
 export { readCocoResults, toCocoResults } from "./data/coco_results.ts";
 export type { CocoDetections, CocoResultEntry, LabelToCategoryId } from "./data/coco_results.ts";
-export { drawDetections, drawGroundTruth } from "./data/draw.ts";
+export { drawDetections, drawGroundTruth, drawInstancesRgba } from "./data/draw.ts";
 export type { DrawableInstances, DrawOptions } from "./data/draw.ts";

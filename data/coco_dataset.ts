@@ -7,7 +7,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import {
   type CocoAnnotation,
   type CocoCategory,
@@ -118,6 +117,8 @@ export async function loadCocoDataset(
   imageDir: string,
   options: CocoDatasetOptions = {},
 ): Promise<CocoDataset> {
+  // imported here, not at the top, so that mod.ts loads in a browser page (which has no node:path)
+  const { join } = await import("node:path");
   let text: string;
   try {
     text = await Deno.readTextFile(annotationFile);
@@ -166,7 +167,7 @@ export async function loadCocoDataset(
         throw new RangeError(`coco_dataset.ts: index ${i} out of range 0..${imageIds.length - 1}`);
       }
       const img = index.images.get(imageId)!;
-      const file = join(imageDir, img.file_name);
+      const file = join(imageDir, img.file_name); // node:path, imported lazily (see loadCocoDataset)
       const image = await readImageFile(file);
       if (image.width !== img.width || image.height !== img.height) {
         throw new DataError(
