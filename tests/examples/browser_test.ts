@@ -12,7 +12,7 @@ import { ShapesDataset } from "../../data/shapes.ts";
 import { buildModel, disposeModel, saveWeights } from "../../model/mask_rcnn.ts";
 import { initWeights } from "../../model/init.ts";
 import { bundleForBrowser, hasChromium, launchChromium, serveStatic } from "../../tools/browser/harness.ts";
-import { runWorkload, type WorkloadInput, type WorkloadResult } from "./_workload.ts";
+import { runWorkload, type WorkloadInput, type WorkloadResult } from "../../tools/browser/workload.ts";
 
 const SIZE = 96;
 const TRAIN_STEPS = 3;
@@ -55,7 +55,10 @@ Deno.test({
     const { weights, image } = await inputs();
     const dir = await Deno.makeTempDir({ prefix: "browser_test_" });
     const bundleStart = performance.now();
-    await bundleForBrowser(new URL("./_workload.ts", import.meta.url).pathname, `${dir}/workload.js`);
+    await bundleForBrowser(
+      new URL("../../tools/browser/workload.ts", import.meta.url).pathname,
+      `${dir}/workload.js`,
+    );
     const bundleMs = performance.now() - bundleStart;
     const server = serveStatic({
       "/index.html": "<!doctype html><title>maskrcnn test</title>",

@@ -64,15 +64,19 @@ export interface StaticServer {
 
 /**
  * Serves in-memory files (path → bytes or text) and, for other paths, files under `root` (if given) on
- * 127.0.0.1 at a free port.
+ * 127.0.0.1 at `port` (default: a free one).
  * @example
  * ```ts
  * const server = serveStatic({ "/index.html": "<p>hi</p>" });
  * console.log(server.origin); await server.close();
  * ```
  */
-export function serveStatic(files: Record<string, Uint8Array | string>, root?: string): StaticServer {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+export function serveStatic(
+  files: Record<string, Uint8Array | string>,
+  root?: string,
+  port = 0,
+): StaticServer {
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
     let path = decodeURIComponent(new URL(req.url).pathname);
     if (path.endsWith("/")) path += "index.html";
     const type = TYPES[path.split(".").pop() ?? ""] ?? "application/octet-stream";

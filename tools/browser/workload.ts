@@ -1,5 +1,5 @@
 /**
- * The same work run in Deno and, bundled, in a Chromium page (tests/examples/browser_test.ts): load the
+ * The same work run in Deno and, bundled, in a Chromium page (tests/examples/browser_test.ts and tools/browser/compile_times.ts): load the
  * small model's weights, detect on one PNG, then reload the weights and take a few SGD steps on shapes.
  * Returns plain arrays (they cross the page boundary as JSON) and the wall times of each stage.
  * @module
