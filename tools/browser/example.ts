@@ -14,6 +14,14 @@
 import { parseArgs } from "node:util";
 import { bundleForBrowser, launchChromium, serveStatic } from "./harness.ts";
 
+/** The bits of the page's `document` read from page callbacks (this file is type-checked without the DOM lib). */
+interface PageGlobals {
+  document: {
+    body: { dataset: Record<string, string | undefined> };
+    getElementById(id: string): { textContent: string | null } | null;
+  };
+}
+
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -52,11 +60,20 @@ if (!values.screenshot) {
     page.on("pageerror", (e) => console.error(`pageerror: ${e.message}`));
     const waitFor = async (state: string) => {
       const t = performance.now();
-      await page.waitForFunction((s) => [s, "error"].includes(document.body.dataset.state ?? ""), state, {
-        timeout: 0,
-      });
-      const got = await page.evaluate(() => document.body.dataset.state);
-      const line = await page.evaluate(() => document.getElementById("status")!.textContent);
+      await page.waitForFunction(
+        (s) =>
+          [s, "error"].includes((globalThis as unknown as PageGlobals).document.body.dataset.state ?? ""),
+        state,
+        {
+          timeout: 0,
+        },
+      );
+      const got = await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).document.body.dataset.state
+      );
+      const line = await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).document.getElementById("status")!.textContent
+      );
       console.log(`${state}: ${((performance.now() - t) / 1000).toFixed(1)} s — ${line}`);
       if (got === "error") throw new Error(`the page reported an error: ${line}`);
     };
@@ -64,12 +81,16 @@ if (!values.screenshot) {
     await waitFor("ready");
     await page.click("#detect");
     await waitFor("detected");
-    await page.evaluate(() => (document.body.dataset.state = "busy"));
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).document.body.dataset.state = "busy"));
     await page.fill("#steps", values.steps);
     await page.click("#train");
     await waitFor("trained");
-    console.log(await page.evaluate(() => document.getElementById("lossText")!.textContent));
-    await page.evaluate(() => (document.body.dataset.state = "busy"));
+    console.log(
+      await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).document.getElementById("lossText")!.textContent
+      ),
+    );
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).document.body.dataset.state = "busy"));
     await page.click("#detect");
     await waitFor("detected");
     await page.screenshot({ path: values.screenshot, fullPage: true });
