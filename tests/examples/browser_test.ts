@@ -70,7 +70,10 @@ Deno.test({
     try {
       const page = await browser.newPage();
       const consoleLines: string[] = [];
-      page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+      page.on("console", (m) => {
+        consoleLines.push(`${m.type()}: ${m.text()}`);
+        if (m.text().startsWith("[workload]")) console.log(`  chromium ${m.text()}`);
+      });
       page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
       await page.goto(`${server.origin}/index.html`);
       const pageStart = performance.now();
@@ -80,7 +83,13 @@ Deno.test({
         const w = await import("/workload.js");
         const png = new Uint8Array(await (await fetch("/image.png")).arrayBuffer());
         // the weights come by URL: loadWeights fetches them in a page
-        const input: WorkloadInput = { weights: "/weights.safetensors", image: png, size, trainSteps: steps };
+        const input: WorkloadInput = {
+          weights: "/weights.safetensors",
+          image: png,
+          size,
+          trainSteps: steps,
+          log: (line) => console.log(`[workload] ${line}`),
+        };
         const r = await w.runWorkload(input);
         return { ...r, adapter: `${adapter.info.vendor} / ${adapter.info.architecture}` };
       }, { size: SIZE, steps: TRAIN_STEPS }).catch((e) => {

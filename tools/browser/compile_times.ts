@@ -6,6 +6,10 @@
  * and the totals; `--json FILE` writes all of them.
  *
  *   deno run -A --unstable-webgpu tools/browser/compile_times.ts [--size 96] [--top 25] [--json out.json]
+ *       [--dawn-features disable_robustness,...]   (passed to Chromium as --enable-dawn-features)
+ *
+ * The kernels pick their tiles by `isFallbackAdapter`; SwiftShader is a fallback adapter, so the sources
+ * are recorded with that flag set (whatever Deno's adapter says), i.e. the ones Chromium really compiles.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,7 +17,7 @@ import { encodePng } from "../../data/image_codec.ts";
 import { ShapesDataset } from "../../data/shapes.ts";
 import { initWeights } from "../../model/init.ts";
 import { buildModel, disposeModel, saveWeights } from "../../model/mask_rcnn.ts";
-import { GpuContext } from "../../ops/gpu.ts";
+import { currentGpu, GpuContext } from "../../ops/gpu.ts";
 import { bundleForBrowser, launchChromium, serveStatic } from "./harness.ts";
 import { runWorkload } from "./workload.ts";
 
@@ -23,6 +27,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "96" },
     top: { type: "string", default: "25" },
     json: { type: "string" },
+    "dawn-features": { type: "string" },
   },
 });
 const size = Number(values.size);
@@ -45,6 +50,7 @@ GpuContext.prototype.pipeline = function (
 };
 
 const model = await buildModel({ preset: "small", minSize: size, maxSize: size });
+(currentGpu().info as { isFallbackAdapter: boolean }).isFallbackAdapter = true; // as SwiftShader
 initWeights(model, { seed: 5 });
 const weights = saveWeights(model);
 disposeModel(model);
@@ -86,7 +92,10 @@ const server = serveStatic({
   "/index.html": "<!doctype html><title>compile times</title>",
   "/maskrcnn.js": await Deno.readFile(`${dir}/maskrcnn.js`),
 });
-const { browser, close } = await launchChromium();
+const dawnFeatures = values["dawn-features"];
+const { browser, close } = await launchChromium(
+  dawnFeatures ? [`--enable-dawn-features=${dawnFeatures}`] : [],
+);
 let browserMs: number[];
 try {
   const page = await browser.newPage();

@@ -120,7 +120,7 @@ export interface LaunchedChromium {
  * const page = await browser.newPage(); await close();
  * ```
  */
-export async function launchChromium(): Promise<LaunchedChromium> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<LaunchedChromium> {
   // playwright's bundled is-wsl probes /proc/sys/fs/binfmt_misc at load time, which Deno only allows under
   // --allow-all; with this variable set it probes lazily (never, on Linux launches)
   if (Deno.env.get("__IS_WSL_TEST__") === undefined) Deno.env.set("__IS_WSL_TEST__", "1");
@@ -130,7 +130,7 @@ export async function launchChromium(): Promise<LaunchedChromium> {
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath(),
     headless: true,
-    args: [...CHROMIUM_FLAGS],
+    args: [...CHROMIUM_FLAGS, ...extraArgs],
     ignoreDefaultArgs: ["--headless"], // playwright's own; --headless=new above is the one that counts
   });
   return {

@@ -25,6 +25,8 @@ export interface WorkloadInput {
   /** Square image side; the model's min/max size. */
   size: number;
   trainSteps: number;
+  /** Called with a line after each stage (progress of a long cold run). */
+  log?: (line: string) => void;
 }
 
 /** What {@link runWorkload} returns. */
@@ -49,19 +51,20 @@ export interface WorkloadResult {
 export async function runWorkload(input: WorkloadInput): Promise<WorkloadResult> {
   const { size } = input;
   let t = performance.now();
-  const lap = () => {
+  const lap = (stage?: string) => {
     const now = performance.now();
     const ms = now - t;
     t = now;
+    if (stage) input.log?.(`${stage}: ${(ms / 1000).toFixed(1)} s`);
     return ms;
   };
   const model = await buildModel({ preset: "small", minSize: size, maxSize: size });
   await loadWeights(model, input.weights);
-  const load = lap();
+  const load = lap("build + load weights");
   const det = await detect(model, input.image);
-  const detectCold = lap();
+  const detectCold = lap(`detect (cold): ${det.count} detections`);
   await detect(model, input.image);
-  const detectWarm = lap();
+  const detectWarm = lap("detect (warm)");
 
   await loadWeights(model, input.weights);
   const opt = createOptimizer(model, { type: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -74,7 +77,7 @@ export async function runWorkload(input: WorkloadInput): Promise<WorkloadResult>
   for (let s = 0; s < input.trainSteps; s++) {
     const l = await trainStep(model, batch, opt, { seed: 3 });
     losses.push([l.total, l.rpnObjectness, l.rpnBoxReg, l.classifier, l.boxReg, l.mask]);
-    steps.push(lap());
+    steps.push(lap(`train step ${s + 1}: loss ${l.total.toFixed(5)}`));
   }
   disposeOptimizer(opt);
   disposeModel(model);
