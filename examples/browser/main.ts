@@ -2,7 +2,7 @@
 /**
  * The example page's script (bundled to main.js by tools/browser/example.ts): loads a model from the URL in
  * `?weights=` (safetensors or torch .pth; `?config=` a JSON of config overrides such as the demo's
- * config.json, else the `small` preset), detects on a picked photo or a sample shapes image and draws the
+ * config.json, else the `small` preset; `?threshold=` the score threshold, default 0.5), detects on a picked photo or a sample shapes image and draws the
  * masks, and trains on shapes images for N steps with the loss drawn live. Everything runs on the page's
  * WebGPU; nothing is sent anywhere.
  * @module
@@ -37,6 +37,7 @@ let image: RawImage | undefined;
 let optimizer: Optimizer | undefined;
 let sampleSeed = 1000;
 const losses: number[] = [];
+const scoreThreshold = Number(params.get("threshold") ?? 0.5);
 
 async function loadModel(): Promise<void> {
   const gpu = await getGpu();
@@ -92,7 +93,7 @@ async function runDetect(): Promise<void> {
   if (!image) image = await sampleImage();
   const t = performance.now();
   status("detecting… (the first call compiles the shaders)");
-  const det = await detect(model, image, { scoreThreshold: 0.5 });
+  const det = await detect(model, image, { scoreThreshold });
   const ms = performance.now() - t;
   show(image, det);
   const rows = Array.from({ length: det.count }, (_, i) => {
@@ -102,7 +103,9 @@ async function runDetect(): Promise<void> {
   });
   $("detections").innerHTML = rows.join("");
   status(
-    `detect: ${det.count} objects with score ≥ 0.5 in ${image.width}×${image.height}, ${ms.toFixed(0)} ms`,
+    `detect: ${det.count} objects with score ≥ ${scoreThreshold} in ${image.width}×${image.height}, ${
+      ms.toFixed(0)
+    } ms`,
   );
   setState("detected");
 }

@@ -3,7 +3,7 @@
  * Chromium to take a screenshot.
  *
  *   deno run -A --unstable-webgpu tools/browser/example.ts [--weights model.safetensors] [--config config.json]
- *       [--port 8000] [--screenshot page.png [--steps 5]]
+ *       [--port 8000] [--threshold 0.5] [--screenshot page.png [--steps 5]]
  *
  * Without `--screenshot` it prints the page's URL and serves until stopped; `--weights` / `--config` files
  * are served at /weights and /config.json and passed to the page as `?weights=` / `?config=`.
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     screenshot: { type: "string" },
     steps: { type: "string", default: "5" },
     port: { type: "string" },
+    threshold: { type: "string" },
   },
 });
 
@@ -47,6 +48,7 @@ if (values.config) {
   files["/config.json"] = await Deno.readFile(values.config);
   query.set("config", "/config.json");
 }
+if (values.threshold) query.set("threshold", values.threshold);
 const server = serveStatic(files, root, values.port ? Number(values.port) : 0);
 const url = `${server.origin}/index.html${query.size ? `?${query}` : ""}`;
 
