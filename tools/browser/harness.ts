@@ -5,7 +5,7 @@
  * tools/browser/example.ts.
  * @module
  */
-import type { BrowserContext } from "npm:playwright-core@1.65.1";
+import type { BrowserContext } from "playwright-core";
 
 /** Where Chromium is looked for: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export function chromiumPath(): string {
@@ -124,7 +124,7 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
   // playwright's bundled is-wsl probes /proc/sys/fs/binfmt_misc at load time, which Deno only allows under
   // --allow-all; with this variable set it probes lazily (never, on Linux launches)
   if (Deno.env.get("__IS_WSL_TEST__") === undefined) Deno.env.set("__IS_WSL_TEST__", "1");
-  const { chromium } = await import("npm:playwright-core@1.65.1");
+  const { chromium } = await import("playwright-core");
   const profile = await Deno.makeTempDir({ prefix: "chromium_profile_" });
   // a persistent context is how playwright takes --user-data-dir (a fresh, empty folder here)
   const browser = await chromium.launchPersistentContext(profile, {
