@@ -7,6 +7,7 @@
  *
  *   deno run -A --unstable-webgpu tools/browser/compile_times.ts [--size 96] [--top 25] [--json out.json]
  *       [--dawn-features disable_robustness,...]   (passed to Chromium as --enable-dawn-features)
+ *       [--only REGEX] [--limit N]                  (time only the first N pipelines whose key matches)
  *
  * The kernels pick their tiles by `isFallbackAdapter`; SwiftShader is a fallback adapter, so the sources
  * are recorded with that flag set (whatever Deno's adapter says), i.e. the ones Chromium really compiles.
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     top: { type: "string", default: "25" },
     json: { type: "string" },
     "dawn-features": { type: "string" },
+    only: { type: "string" },
+    limit: { type: "string" },
   },
 });
 const size = Number(values.size);
@@ -57,7 +60,11 @@ disposeModel(model);
 const item = await new ShapesDataset({ count: 1, seed: 11, width: size, height: size }).get(0);
 await runWorkload({ weights, image: encodePng(item.image.data, size, size, 3), size, trainSteps: 1 });
 GpuContext.prototype.pipeline = original;
-const list = [...recorded.values()];
+const only = values.only ? new RegExp(values.only) : undefined;
+const list = [...recorded.values()].filter((p) => !only || only.test(p.key)).slice(
+  0,
+  values.limit ? Number(values.limit) : undefined,
+);
 console.log(`${list.length} pipelines recorded`);
 
 // Deno (naga + the Vulkan driver): a fresh device, each pipeline compiled and awaited alone.
