@@ -8,6 +8,7 @@
  *   deno run -A --unstable-webgpu tools/browser/compile_times.ts [--size 96] [--top 25] [--json out.json]
  *       [--dawn-features disable_robustness,...]   (passed to Chromium as --enable-dawn-features)
  *       [--only REGEX] [--limit N]                  (time only the first N pipelines whose key matches)
+ *       [--tiles software|hardware]                 (which GEMM tile variants to record; default software)
  *
  * The kernels pick their tiles by `isFallbackAdapter`; SwiftShader is a fallback adapter, so the sources
  * are recorded with that flag set (whatever Deno's adapter says), i.e. the ones Chromium really compiles.
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     json: { type: "string" },
     "dawn-features": { type: "string" },
     only: { type: "string" },
+    tiles: { type: "string", default: "software" },
     limit: { type: "string" },
   },
 });
@@ -53,7 +55,8 @@ GpuContext.prototype.pipeline = function (
 };
 
 const model = await buildModel({ preset: "small", minSize: size, maxSize: size });
-(currentGpu().info as { isFallbackAdapter: boolean }).isFallbackAdapter = true; // as SwiftShader
+// as SwiftShader (a fallback adapter: the "software" tiles); `--tiles hardware` records the other variants
+(currentGpu().info as { isFallbackAdapter: boolean }).isFallbackAdapter = values.tiles !== "hardware";
 initWeights(model, { seed: 5 });
 const weights = saveWeights(model);
 disposeModel(model);
