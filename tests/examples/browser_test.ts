@@ -101,6 +101,14 @@ Deno.test({
       console.log(describe("chromium", inPage));
       console.log(describe("deno    ", inDeno));
 
+      const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      console.log(
+        `${inDeno.count} detections; max |Δ| box ${maxDiff(inPage.boxes, inDeno.boxes)} px, score ${
+          maxDiff(inPage.scores, inDeno.scores)
+        }, loss ${maxDiff(inPage.losses.flat(), inDeno.losses.flat())}; losses ${
+          inDeno.losses.map((l) => l[0].toFixed(5)).join(", ")
+        }`,
+      );
       assert.ok(inDeno.count > 0, "Deno found no detections: the comparison would be empty");
       assert.equal(inPage.count, inDeno.count, "detection count");
       assert.deepEqual(inPage.labels, inDeno.labels, "labels");
