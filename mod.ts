@@ -4,6 +4,12 @@
  * This release contains the GPU runtime (device, tensors, buffer pool, kernel cache, batched dispatch) and
  * the first ops; see the README for what exists and what does not yet.
  *
+ * The module also loads in a browser page (bundled: `deno bundle --platform browser --format esm mod.ts`),
+ * where detection, training, weights from bytes / `Response` / URL, the ops and the pure-TypeScript data
+ * code work. Exports that read or write files need Deno: `readImageFile`, `loadCocoDataset`,
+ * `loadFolderDataset`, `loadTfodDataset`, `writeTfodRecords`, `writeTfRecordFile`, the checkpoint
+ * functions, and `loadWeights` / `loadStateDict` given a file path.
+ *
  * @example Acquire the GPU and add two tensors
  * ```ts
  * import { add, getGpu, tensorFromArray } from "@maskrcnn/webgpu";
