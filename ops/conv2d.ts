@@ -37,7 +37,7 @@ import {
   implicitGemmWgsl,
 } from "../shaders/conv2d.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { currentGpu } from "./gpu.ts";
+import { currentGpu, softwareGemmTiles } from "./gpu.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
@@ -75,7 +75,7 @@ export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
  * ```
  */
 export function gemmTile(cols4: number): GemmTile {
-  const t = { ...(currentGpu().info.isFallbackAdapter ? GEMM_TILES.software : GEMM_TILES.hardware) };
+  const t = { ...(softwareGemmTiles() ? GEMM_TILES.software : GEMM_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;
