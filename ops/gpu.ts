@@ -371,7 +371,8 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
     if (typeof value === "number") limits[name] = value;
   }
   const info: GpuInfo = {
-    description: adapterInfo.description || adapterInfo.device || "unknown adapter",
+    description: adapterInfo.description || adapterInfo.device || adapterInfo.architecture ||
+      "unknown adapter",
     vendor: adapterInfo.vendor,
     isFallbackAdapter: (adapterInfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...device.features],

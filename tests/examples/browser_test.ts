@@ -12,7 +12,12 @@ import { ShapesDataset } from "../../data/shapes.ts";
 import { buildModel, disposeModel, saveWeights } from "../../model/mask_rcnn.ts";
 import { initWeights } from "../../model/init.ts";
 import { bundleForBrowser, hasChromium, launchChromium, serveStatic } from "../../tools/browser/harness.ts";
-import { runWorkload, type WorkloadInput, type WorkloadResult } from "../../tools/browser/workload.ts";
+import {
+  runWorkload,
+  workloadConfig,
+  type WorkloadInput,
+  type WorkloadResult,
+} from "../../tools/browser/workload.ts";
 
 const SIZE = 96;
 const TRAIN_STEPS = 3;
@@ -26,7 +31,7 @@ if (!chromium) {
 }
 
 async function inputs(): Promise<{ weights: Uint8Array; image: Uint8Array }> {
-  const model = await buildModel({ preset: "small", minSize: SIZE, maxSize: SIZE });
+  const model = await buildModel(workloadConfig(SIZE));
   initWeights(model, { seed: 5 });
   const weights = saveWeights(model);
   disposeModel(model);

@@ -22,7 +22,7 @@ import { initWeights } from "../../model/init.ts";
 import { buildModel, disposeModel, saveWeights } from "../../model/mask_rcnn.ts";
 import { currentGpu, GpuContext } from "../../ops/gpu.ts";
 import { bundleForBrowser, launchChromium, serveStatic } from "./harness.ts";
-import { runWorkload } from "./workload.ts";
+import { runWorkload, workloadConfig } from "./workload.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -55,7 +55,7 @@ GpuContext.prototype.pipeline = function (
   return original.call(this, key, source, constants);
 };
 
-const model = await buildModel({ preset: "small", minSize: size, maxSize: size });
+const model = await buildModel(workloadConfig(size));
 // softwareGemmTiles() is true in Deno exactly on a fallback adapter: set the flag for the variants wanted
 (currentGpu().info as { isFallbackAdapter: boolean }).isFallbackAdapter = values.tiles === "software";
 initWeights(model, { seed: 5 });

@@ -16,6 +16,27 @@ import {
   type WeightsSource,
 } from "../../mod.ts";
 
+/**
+ * The model: the `small` preset at `size` with the demo's lighter RoI budget (64 sampled anchors, 500
+ * proposals and 32 sampled RoIs per training image, 100 proposals at test time), so a training step is
+ * seconds, not minutes, on software WebGPU.
+ * @example
+ * ```ts
+ * const model = await buildModel(workloadConfig(96));
+ * ```
+ */
+export function workloadConfig(size: number) {
+  return {
+    preset: "small",
+    minSize: size,
+    maxSize: size,
+    rpnBatchSizePerImage: 64,
+    rpnPostNmsTopNTrain: 500,
+    rpnPostNmsTopNTest: 100,
+    boxBatchSizePerImage: 32,
+  } as const;
+}
+
 /** Inputs of {@link runWorkload}. */
 export interface WorkloadInput {
   /** Safetensors bytes, or (in the page) their URL. */
@@ -58,7 +79,7 @@ export async function runWorkload(input: WorkloadInput): Promise<WorkloadResult>
     if (stage) input.log?.(`${stage}: ${(ms / 1000).toFixed(1)} s`);
     return ms;
   };
-  const model = await buildModel({ preset: "small", minSize: size, maxSize: size });
+  const model = await buildModel(workloadConfig(size));
   await loadWeights(model, input.weights);
   const load = lap("build + load weights");
   const det = await detect(model, input.image);
