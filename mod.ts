@@ -4,6 +4,12 @@
  * This release contains the GPU runtime (device, tensors, buffer pool, kernel cache, batched dispatch) and
  * the first ops; see the README for what exists and what does not yet.
  *
+ * The module also loads in a browser page (bundled: `deno bundle --platform browser --format esm mod.ts`),
+ * where detection, training, weights from bytes / `Response` / URL, the ops and the pure-TypeScript data
+ * code work. Exports that read or write files need Deno: `readImageFile`, `loadCocoDataset`,
+ * `loadFolderDataset`, `loadTfodDataset`, `writeTfodRecords`, `writeTfRecordFile`, the checkpoint
+ * functions, and `loadWeights` / `loadStateDict` given a file path.
+ *
  * @example Acquire the GPU and add two tensors
  * ```ts
  * import { add, getGpu, tensorFromArray } from "@maskrcnn/webgpu";
@@ -15,6 +21,7 @@
  * @module
  */
 import { decodeImage } from "./data/image_codec.ts";
+import { type DrawableImage, drawableToRgb } from "./data/image_browser.ts";
 import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
 import { checkBatchSize, checkImageInput, checkTrainBatch } from "./model/input_checks.ts";
@@ -92,11 +99,16 @@ export { detectImages } from "./model/detect.ts";
 export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
 export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
 
-/** What {@link detect} takes: decoded RGB/RGBA pixels, or encoded PNG/JPEG bytes. */
-export type ImageInput = RawImage | Uint8Array;
+/**
+ * What {@link detect} takes: decoded RGB/RGBA pixels (`{data, width, height}`, e.g. a page's `ImageData`),
+ * encoded PNG/JPEG bytes, or in a browser page a drawable image (`ImageBitmap`, `<img>`, `<canvas>`).
+ */
+export type ImageInput = RawImage | Uint8Array | DrawableImage;
 
 async function toRaw(input: ImageInput, index: number): Promise<RawImage> {
-  return input instanceof Uint8Array ? await decodeImage(input, `image ${index}`) : input;
+  if (input instanceof Uint8Array) return await decodeImage(input, `image ${index}`);
+  if ("data" in input && input.data !== undefined) return input as RawImage;
+  return drawableToRgb(input as DrawableImage);
 }
 
 /** `detect`'s image argument(s): an array of at most MAX_BATCH_IMAGES, each bytes or a decoded image. */
@@ -354,6 +366,8 @@ export type { DataErrorLocation, DataErrorReason, DataErrorSummary, OnDataError 
 export { decodeImage, encodePng, readImageFile, sniffImageFormat } from "./data/image_codec.ts";
 export { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV } from "./data/image_codec.ts";
 export type { DecodeImageOptions } from "./data/image_codec.ts";
+export { decodeImageInBrowser, drawableToRgb, hasBrowserImageCodecs } from "./data/image_browser.ts";
+export type { DrawableImage } from "./data/image_browser.ts";
 export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
 export type { ShapesItem, ShapesOptions } from "./data/shapes.ts";
 export { loadCocoDataset } from "./data/coco_dataset.ts";
@@ -408,5 +422,5 @@ export type {
 } from "./data/coco_eval.ts";
 export { readCocoResults, toCocoResults } from "./data/coco_results.ts";
 export type { CocoDetections, CocoResultEntry, LabelToCategoryId } from "./data/coco_results.ts";
-export { drawDetections, drawGroundTruth } from "./data/draw.ts";
+export { drawDetections, drawGroundTruth, drawInstancesRgba } from "./data/draw.ts";
 export type { DrawableInstances, DrawOptions } from "./data/draw.ts";

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { isAbsolute, join, normalize } from "node:path";
 import {
   type CocoAnnotation,
   type CocoCategory,
@@ -74,7 +73,12 @@ export interface CocoDataset extends Dataset<CocoItem> {
  * The path of an image's file under `imageDir`. A `file_name` may hold subfolders (`train/x.jpg`) but must
  * stay inside `imageDir`: an absolute path or one that climbs out with `..` is refused (`unsafe-path`).
  */
-function imagePath(imageDir: string, img: CocoImage, annotationFile: string): string {
+function imagePath(
+  { isAbsolute, join, normalize }: typeof import("node:path"),
+  imageDir: string,
+  img: CocoImage,
+  annotationFile: string,
+): string {
   const name = img.file_name;
   const normal = normalize(name);
   if (isAbsolute(name) || /^[A-Za-z]:/.test(name) || normal === ".." || normal.startsWith("../")) {
@@ -139,6 +143,8 @@ export async function loadCocoDataset(
   imageDir: string,
   options: CocoDatasetOptions = {},
 ): Promise<CocoDataset> {
+  // imported here, not at the top, so that mod.ts loads in a browser page (which has no node:path)
+  const path = await import("node:path");
   let text: string;
   try {
     text = await Deno.readTextFile(annotationFile);
@@ -188,7 +194,7 @@ export async function loadCocoDataset(
         throw new RangeError(`coco_dataset.ts: index ${i} out of range 0..${imageIds.length - 1}`);
       }
       const img = index.images.get(imageId)!;
-      const file = imagePath(imageDir, img, annotationFile);
+      const file = imagePath(path, imageDir, img, annotationFile); // node:path, imported lazily (above)
       const image = await readImageFile(file);
       if (image.width !== img.width || image.height !== img.height) {
         throw new DataError(

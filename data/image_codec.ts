@@ -3,7 +3,10 @@
  * (greyscale, grey+alpha, RGBA and CMYK converted), PNG encoding of masks and images.
  *
  * Only the WASM/JS parts of imagescript are imported, so decoding needs no `--allow-ffi`; it needs
- * `--allow-read` (the WASM module is read from the npm cache) and `--allow-env`.
+ * `--allow-read` (the WASM module is read from the npm cache) and `--allow-env`. Its WASM loaders are
+ * Node-style CommonJS (they read the `.wasm` file and `process.env` when loaded), so they are imported
+ * lazily, on the first decode in Deno; in a browser page decoding uses the browser's own codecs
+ * (`image_browser.ts`) and the loaders are never run.
  *
  * Decompression bombs: the pixel count a PNG/JPEG header declares is checked against a limit
  * ({@link DEFAULT_MAX_IMAGE_PIXELS}) before the decoder runs, so a small file claiming 20000×20000 pixels
@@ -12,13 +15,11 @@
  */
 
 // Full npm: specifiers, not the import map's bare ones: a script that imports this module by path or URL
-// (outside this repository, without its deno.json) must resolve them too.
-// deno-lint-ignore no-import-prefix
-import jpegWasm from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
-// deno-lint-ignore no-import-prefix
-import pngWasm from "npm:imagescript@1.3.1/wasm/node/png.js";
+// (outside this repository, without its deno.json) must resolve them too. The WASM decoders are imported
+// when first used (below), so that a browser page, which decodes with its own codecs, never loads them.
 // deno-lint-ignore no-import-prefix
 import pngJs from "npm:imagescript@1.3.1/png/node.js";
+import { decodeImageInBrowser, hasBrowserImageCodecs } from "./image_browser.ts";
 import { DataError, type DataErrorLocation } from "./errors.ts";
 import { readImageSize } from "./image_header.ts";
 import type { Image } from "./types.ts";
@@ -130,13 +131,20 @@ export async function decodeImage(
   const format = sniffImageFormat(bytes);
   if (format !== "unknown") checkPixelLimit(bytes, format, loc, options.maxPixels);
   try {
+    if (format !== "unknown" && hasBrowserImageCodecs()) return await decodeImageInBrowser(bytes);
     if (format === "jpeg") {
-      jpegCodec ??= (jpegWasm as { init(): Promise<JpegCodec> }).init();
+      // deno-lint-ignore no-import-prefix
+      jpegCodec ??= import("npm:imagescript@1.3.1/wasm/node/jpeg.js").then((m) =>
+        (m.default as { init(): Promise<JpegCodec> }).init()
+      );
       const fb = (await jpegCodec).decode(bytes);
       return jpegToRgb(fb);
     }
     if (format === "png") {
-      pngCodec ??= (pngWasm as { init(): Promise<PngCodec> }).init();
+      // deno-lint-ignore no-import-prefix
+      pngCodec ??= import("npm:imagescript@1.3.1/wasm/node/png.js").then((m) =>
+        (m.default as { init(): Promise<PngCodec> }).init()
+      );
       const { width, height, framebuffer } = (await pngCodec).decode(bytes);
       return { width, height, data: rgbaToRgb(framebuffer, width * height) };
     }

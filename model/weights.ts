@@ -12,8 +12,26 @@ import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import { type ShapeMismatch, StateDictMismatchError, WeightsFormatError } from "./weights_errors.ts";
 import { isLegacyTorch, readTorchLegacy, readTorchZip, type TorchReadOptions } from "./weights_torch.ts";
 
-/** Where weights come from: file bytes, a path, or a `file:` / `http(s):` URL. */
-export type WeightsSource = Uint8Array | ArrayBuffer | string | URL;
+/**
+ * Where weights come from: file bytes, a fetch `Response`, a path, or a `file:` / `http(s):` URL. In a
+ * browser page (no `Deno`), a string is a URL resolved against the page, fetched with `fetch`.
+ */
+export type WeightsSource = Uint8Array | ArrayBuffer | Response | string | URL;
+
+async function fetchBytes(url: string | URL, name: string): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new WeightsFormatError(name, `cannot fetch (${(e as Error).message})`, { cause: e });
+  }
+  return await responseBytes(response, name);
+}
+
+async function responseBytes(response: Response, name: string): Promise<Uint8Array> {
+  if (!response.ok) throw new WeightsFormatError(name, `HTTP ${response.status} ${response.statusText}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
 
 /** Options of {@link loadStateDict}. */
 export interface LoadStateDictOptions extends TorchReadOptions {
@@ -24,14 +42,20 @@ export interface LoadStateDictOptions extends TorchReadOptions {
 async function readSource(source: WeightsSource, file?: string): Promise<[Uint8Array, string]> {
   if (source instanceof Uint8Array) return [source, file ?? "<bytes>"];
   if (source instanceof ArrayBuffer) return [new Uint8Array(source), file ?? "<bytes>"];
+  if (typeof Response !== "undefined" && source instanceof Response) {
+    return [
+      await responseBytes(source, file ?? (source.url || "<response>")),
+      file ?? (source.url || "<response>"),
+    ];
+  }
   const name = file ?? String(source);
-  if (source instanceof URL && source.protocol !== "file:") {
-    const response = await fetch(source);
-    if (!response.ok) throw new WeightsFormatError(name, `HTTP ${response.status} ${response.statusText}`);
-    return [new Uint8Array(await response.arrayBuffer()), name];
+  if (source instanceof URL && source.protocol !== "file:") return [await fetchBytes(source, name), name];
+  const inBrowser = (globalThis as { Deno?: unknown }).Deno === undefined;
+  if (typeof source === "string" && (inBrowser || /^https?:\/\//.test(source))) {
+    return [await fetchBytes(source, name), name];
   }
   try {
-    return [await Deno.readFile(source), name];
+    return [await Deno.readFile(source as string | URL), name];
   } catch (e) {
     throw new WeightsFormatError(name, `cannot read the file (${(e as Error).message})`, { cause: e });
   }

@@ -66,7 +66,7 @@ import {
 } from "../shaders/conv2d.wgsl.ts";
 import { type TiledGemmTile, tiledGemmWgsl } from "../shaders/conv2d_tiled.wgsl.ts";
 import { LimitError, ShapeError } from "./errors.ts";
-import { currentGpu } from "./gpu.ts";
+import { currentGpu, softwareGemmTiles } from "./gpu.ts";
 import { dispatch, type DispatchSpec, type Kernel, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
@@ -105,7 +105,7 @@ export const GEMM_TILES: { software: GemmTile; hardware: GemmTile } = {
  * ```
  */
 export function gemmTile(cols4: number): GemmTile {
-  const t = { ...(currentGpu().info.isFallbackAdapter ? GEMM_TILES.software : GEMM_TILES.hardware) };
+  const t = { ...(softwareGemmTiles() ? GEMM_TILES.software : GEMM_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;
@@ -453,7 +453,8 @@ const scratchTextures = new WeakMap<object, Map<string, GPUTexture>>();
  */
 export function weightTexture(packedWeight: Tensor, cols4: number): GPUTexture | null {
   const gpu = currentGpu();
-  if (!WEIGHT_TEXTURE[gpu.info.isFallbackAdapter ? "software" : "hardware"]) return null;
+  // the "software" setting is lavapipe's (softwareGemmTiles); a browser's fallback adapter reads buffers
+  if (!WEIGHT_TEXTURE[softwareGemmTiles() ? "software" : "hardware"]) return null;
   const [k, colsW] = packedWeight.shape;
   const maxDim = gpu.limits.maxTextureDimension2D;
   if (colsW !== cols4 * 4 || colsW % 64 !== 0 || k > maxDim || cols4 > maxDim) return null;

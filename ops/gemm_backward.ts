@@ -23,7 +23,7 @@ import {
   wgradWgsl,
 } from "../shaders/gemm_backward.wgsl.ts";
 import { ShapeError } from "./errors.ts";
-import { currentGpu } from "./gpu.ts";
+import { currentGpu, softwareGemmTiles } from "./gpu.ts";
 import { boundedDispatchEnabled, dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
@@ -184,7 +184,7 @@ export function checkGrad(op: string, name: string, grad: Tensor | undefined, pa
 }
 
 function wgradTile(cols4: number): GemmTile {
-  const t = { ...(currentGpu().info.isFallbackAdapter ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
+  const t = { ...(softwareGemmTiles() ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;

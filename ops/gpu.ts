@@ -349,6 +349,25 @@ export function currentGpu(): GpuContext {
   return current;
 }
 
+/**
+ * Whether the GEMM kernels (conv2d, linear, their backward) take their `software` tiles: 8 rows × 16
+ * channels per invocation, the fastest on Mesa's lavapipe through Deno's wgpu/naga. Only on a fallback
+ * adapter, and not in a browser page: Chromium's Tint + SwiftShader took 78–106 s to compile each such
+ * fully unrolled tile (128 accumulators) against 0.6 s for the 4-row `hardware` tile (measured with
+ * tools/browser/compile_times.ts), so a page takes the hardware tiles everywhere.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, softwareGemmTiles } from "./gpu.ts";
+ * await getGpu();
+ * console.log(softwareGemmTiles()); // true on lavapipe in Deno
+ * ```
+ */
+export function softwareGemmTiles(): boolean {
+  const inBrowser = (globalThis as { Deno?: unknown }).Deno === undefined;
+  return currentGpu().info.isFallbackAdapter && !inBrowser;
+}
+
 async function acquire(options: GpuOptions): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new NoAdapterError("navigator.gpu is undefined");
@@ -381,7 +400,8 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
     if (typeof value === "number") limits[name] = value;
   }
   const info: GpuInfo = {
-    description: adapterInfo.description || adapterInfo.device || "unknown adapter",
+    description: adapterInfo.description || adapterInfo.device || adapterInfo.architecture ||
+      "unknown adapter",
     vendor: adapterInfo.vendor,
     isFallbackAdapter: (adapterInfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...device.features],

@@ -110,7 +110,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     outVal[t.x + rank] = scores[e.y];
   } else if (i < p.padCap) {
     outIdx[t.x + i] = -1;
-    outVal[t.x + i] = bitcast<f32>(0xff800000u);
+    // -inf as a runtime value: a WGSL const-expression must not evaluate to +-inf (Tint rejects
+    // bitcast<f32>(0xff800000u) as one; naga accepts it). Same bits either way.
+    var negInfBits = 0xff800000u;
+    outVal[t.x + i] = bitcast<f32>(negInfBits);
   }
 }
 `;

@@ -124,6 +124,15 @@ Deno.test("loadStateDict takes bytes, ArrayBuffer, path and file URL alike", asy
   assert.ok(loaded[0].has("backbone.fpn.inner_blocks.0.0.weight"));
 });
 
+Deno.test("loadStateDict takes a fetch Response; a failed one is a WeightsFormatError naming it", async () => {
+  const bytes = fixtureBytes("small_subset.safetensors");
+  assert.deepEqual(await loadStateDict(new Response(bytes.slice())), await loadStateDict(bytes));
+  await assert.rejects(
+    loadStateDict(new Response("gone", { status: 404, statusText: "Not Found" }), { file: "w.safetensors" }),
+    (e: Error) => e instanceof WeightsFormatError && /w\.safetensors.*HTTP 404 Not Found/.test(e.message),
+  );
+});
+
 Deno.test("two names of one tensor (both generations in one file) are refused", async () => {
   const t = { shape: [64], data: randomFloats(64, 9) };
   const both = writeSafetensors(new Map([["rpn.head.conv.bias", t], ["rpn.head.conv.0.0.bias", t]]));
