@@ -304,6 +304,7 @@ export type { TorchReadOptions } from "./model/weights_torch.ts";
 export type { WeightDType } from "./model/weights_dtype.ts";
 export {
   ForbiddenGlobalError,
+  NoWeightsError,
   StateDictMismatchError,
   WeightsError,
   WeightsFormatError,

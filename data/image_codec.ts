@@ -180,7 +180,7 @@ function jpegToRgb(fb: JpegFramebuffer): Image {
       const k = 1 - src[4 * i + 3] / 255;
       for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * (1 - src[4 * i + c] / 255) * k);
     }
-  } else throw new Error(`jpeg: unsupported pixel format ${fb.format}`);
+  } else throw new DataError("corrupt-image", `jpeg: unsupported pixel format ${fb.format}`, { file: "" });
   return { width: fb.width, height: fb.height, data: out };
 }
 

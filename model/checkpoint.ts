@@ -15,6 +15,7 @@ import { CHECKSUM_KEY, checksumMetadata } from "./checksum.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
+import { ShapeError } from "../ops/errors.ts";
 
 /**
  * A checkpoint that cannot be written, read or restored; names the file.
@@ -114,7 +115,10 @@ function safetensorsChunks(
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
-      throw new Error(`tensor ${name} has ${t.data.length} values but shape [${t.shape}]`);
+      throw new ShapeError(
+        "saveCheckpoint",
+        `tensor ${name} has ${t.data.length} values but shape [${t.shape}]`,
+      );
     }
   }
   const sums = checksumMetadata(tensors.map(([name, t]) => [name, bytesOf(t)]), metadata);

@@ -18,6 +18,7 @@ import { resnetForward } from "./resnet.ts";
 import { boxBranch } from "./roi_heads.ts";
 import { rpnForward } from "./rpn.ts";
 import { checkRawImages } from "./input_checks.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 /** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
 export interface RawImage {
@@ -113,7 +114,9 @@ export async function detectImages(
   options: DetectOptions = {},
 ): Promise<Detection[]> {
   const params = model.params;
-  if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
+  if (!params) {
+    throw new NoWeightsError("detect: the model has no weights; call loadWeights(model, file) first");
+  }
   checkRawImages("detect", images);
   if (images.length === 0) return [];
   const config = model.config;

@@ -12,6 +12,7 @@ import { type Tensor, tidy } from "../ops/tensor.ts";
 import { mapRoiChunks } from "./roi_chunks.ts";
 import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
+import { ConfigError } from "./config.ts";
 
 /**
  * Mask logits of RoIs (shared by inference and training): rois [R, 5] → [R, 28, 28, numClasses].
@@ -29,7 +30,7 @@ export function maskLogits(
   imageSizes: readonly (readonly [number, number])[],
 ): Tensor {
   const mask = params.mask;
-  if (!mask) throw new Error("maskLogits: this model has no mask head (maskHead: false)");
+  if (!mask) throw new ConfigError("maskHead", false, "true (maskLogits: this model has no mask head)");
   return tidy(() => {
     let x = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
       outputSize: 14,

@@ -18,6 +18,7 @@ import {
   type WeightsSource,
 } from "./weights.ts";
 import { isPredictorName } from "./state_dict_names.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 /** A Mask R-CNN (or Faster R-CNN): its config, CPU weights and GPU parameters. */
 export interface MaskRcnnModel {
@@ -143,7 +144,9 @@ export function setStateDict(
  * ```
  */
 export function saveWeights(model: MaskRcnnModel): Uint8Array {
-  if (!model.stateDict) throw new Error("saveWeights: the model has no weights (call loadWeights first)");
+  if (!model.stateDict) {
+    throw new NoWeightsError("saveWeights: the model has no weights (call loadWeights first)");
+  }
   return stateDictToSafetensors(model.stateDict, { format: "pt" });
 }
 

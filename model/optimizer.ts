@@ -18,6 +18,8 @@ import { emptyTensor, keep, type Tensor, tensorFromArray } from "../ops/tensor.t
 import type { PackedConv2d } from "../ops/conv2d.ts";
 import { learningRate, type LrScheduleOptions, validateLrSchedule } from "./lr_schedule.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
+import { NoWeightsError, WeightsError } from "./weights_errors.ts";
+import { InvalidInputError } from "./input_checks.ts";
 
 /** A trainable packed parameter. */
 export interface TrainableParam {
@@ -103,7 +105,7 @@ export function trainableParameters(
 ): TrainableParam[] {
   const { params, stateDict, config } = model;
   if (!params || !stateDict) {
-    throw new Error("trainableParameters: the model has no weights (call loadWeights)");
+    throw new NoWeightsError("trainableParameters: the model has no weights (call loadWeights)");
   }
   const eps = options.batchNormEps ?? model.batchNormEps ?? 1e-5;
   const out: TrainableParam[] = [];
@@ -111,7 +113,10 @@ export function trainableParameters(
     const gamma = stateDict.get(`${bn}.weight`)?.data;
     const variance = stateDict.get(`${bn}.running_var`)?.data;
     if (!gamma || !variance) {
-      throw new Error(`trainableParameters: state_dict lacks ${bn}.weight/running_var`);
+      throw new WeightsError(
+        "<state_dict>",
+        `trainableParameters: state_dict lacks ${bn}.weight/running_var`,
+      );
     }
     const cols = conv.weight.shape[1];
     const scale = new Float32Array(cols).fill(1);
@@ -245,7 +250,14 @@ export function createOptimizer(
   const list = explicit ? source as readonly TrainableParam[] : trainableParameters(source as MaskRcnnModel);
   const names = new Set<string>();
   for (const p of list) {
-    if (names.has(p.name)) throw new Error(`createOptimizer: parameter ${p.name} is listed twice`);
+    if (names.has(p.name)) {
+      throw new InvalidInputError(
+        "createOptimizer",
+        `parameter ${p.name}`,
+        "listed twice",
+        "each parameter once",
+      );
+    }
     names.add(p.name);
   }
   const stateNames = resolved.type === "sgd" ? ["momentum_buffer"] : ["exp_avg", "exp_avg_sq"];

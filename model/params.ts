@@ -10,6 +10,7 @@ import { packConvTranspose2dWeights, type PackedConvTranspose2d } from "../ops/c
 import { Tensor } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import type { StateDict, WeightTensor } from "./weights.ts";
+import { WeightsError } from "./weights_errors.ts";
 
 /** One ResNet bottleneck: 1×1 → 3×3 (stride) → 1×1 (+ downsample) with the BNs folded in. */
 export interface BottleneckParams {
@@ -44,7 +45,7 @@ export interface UploadParamsOptions {
 
 function take(stateDict: StateDict, name: string): WeightTensor {
   const t = stateDict.get(name);
-  if (!t) throw new Error(`uploadParams: state_dict has no tensor "${name}"`);
+  if (!t) throw new WeightsError("<state_dict>", `uploadParams: state_dict has no tensor "${name}"`);
   return t;
 }
 

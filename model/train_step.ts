@@ -24,6 +24,7 @@ import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
 import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
 import { layerGradients } from "./train_params.ts";
 import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 /** Ground truth of one image in input pixels. */
 export interface TrainTarget {
@@ -136,7 +137,7 @@ export function forwardBackward(
   options: { seed: number; step: number },
 ): LossTensors {
   const params = model.params;
-  if (!params) throw new Error("trainStep: the model has no weights; call loadWeights first");
+  if (!params) throw new NoWeightsError("trainStep: the model has no weights; call loadWeights first");
   checkBatch(model, batch);
   const config = model.config;
   const grads = layerGradients(config, params, opt.entries);

@@ -12,6 +12,7 @@ import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { type Optimizer, trainableParameters } from "./optimizer.ts";
 import { exportParameters } from "./train_params.ts";
 import type { StateDict } from "./weights.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 const PACKED = "packed.";
 
@@ -27,7 +28,7 @@ const PACKED = "packed.";
  * ```
  */
 export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promise<void> {
-  if (!model.params || !model.stateDict) throw new Error("syncStateDict: the model has no weights");
+  if (!model.params || !model.stateDict) throw new NoWeightsError("syncStateDict: the model has no weights");
   await exportParameters(model.config, model.params, opt.entries, model.stateDict);
 }
 
