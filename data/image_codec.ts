@@ -205,7 +205,11 @@ export function rgbaToRgb(rgba: Uint8Array, pixels: number): Uint8Array {
  * Decodes a PNG instance mask to 0/1 (a pixel is 1 when its first channel is non-zero).
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { decodeMaskPng, encodePng } from "./image_codec.ts";
+ * const pngBytes = encodePng(new Uint8Array([0, 255, 7, 0, 0, 0]), 3, 2, 1);
  * const { mask, width, height } = await decodeMaskPng(pngBytes, "mask.png");
+ * assert.deepStrictEqual([width, height, [...mask]], [3, 2, [0, 1, 1, 0, 0, 0]]);
  * ```
  */
 export async function decodeMaskPng(
@@ -224,7 +228,11 @@ export async function decodeMaskPng(
  * Encodes 8-bit pixels as PNG: 1 channel (grey, e.g. a 0/1 mask), 3 (RGB) or 4 (RGBA).
  * @example
  * ```ts
- * const png = encodePng(new Uint8Array([0, 1, 1, 0]), 2, 2, 1);
+ * import assert from "node:assert";
+ * import { decodeImage, encodePng } from "./image_codec.ts";
+ * const png = encodePng(new Uint8Array([0, 255, 255, 0]), 2, 2, 1);
+ * const image = await decodeImage(png, "mask.png"); // grey decodes to RGB
+ * assert.deepStrictEqual([...image.data.subarray(0, 6)], [0, 0, 0, 255, 255, 255]);
  * ```
  */
 export function encodePng(

@@ -124,7 +124,16 @@ function text(example: Example, key: string, where: DataErrorLocation): string |
  * Converts a decoded TF OD API example into a training item. `where` locates the record in errors.
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { decodeTfodExample } from "./tfod_dataset.ts";
+ * import { tfodExampleFromItem } from "./tfod_writer.ts";
+ * import { decodeExample, encodeExample } from "./tf_example.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const source = new ShapesDataset({ count: 1, width: 32, height: 24 }).item(0);
+ * const recordBytes = encodeExample(tfodExampleFromItem(source, { maskFormat: "png" }));
  * const item = await decodeTfodExample(decodeExample(recordBytes), { file: "a.tfrecord", recordIndex: 0 });
+ * assert.deepStrictEqual(item.target.labels, source.target.labels);
+ * assert.deepStrictEqual(item.target.masks, source.target.masks);
  * ```
  */
 export async function decodeTfodExample(
