@@ -77,8 +77,16 @@ function toRgb8(image: RawImage, index: number): Rgb8Image {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { resolveConfig } from "./config.ts";
  * import { transformImages } from "./detect.ts";
- * console.log(typeof transformImages);
+ * await getGpu();
+ * const config = resolveConfig({ preset: "small" }); // minSize = maxSize = 128
+ * const batch = transformImages(config, [{ width: 64, height: 32, data: new Uint8Array(64 * 32 * 3).fill(90) }]);
+ * assert.deepStrictEqual(batch.originalSizes, [[32, 64]]);
+ * assert.deepStrictEqual(batch.imageSizes, [[64, 128]]); // the long side limits the scale to 2
+ * assert.deepStrictEqual(batch.images.shape, [1, 64, 128, 3]); // NHWC, padded to multiples of 32
  * ```
  */
 export function transformImages(config: MaskRcnnConfig, images: readonly RawImage[]): TransformedBatch {

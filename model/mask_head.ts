@@ -19,8 +19,22 @@ import { ConfigError } from "./config.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
  * import { maskLogits } from "./mask_head.ts";
- * console.log(typeof maskLogits);
+ * import { resnetForward } from "./resnet.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const rois = tensorFromArray(new Float32Array([0, 8, 8, 40, 40, 0, 0, 0, 64, 32]), [2, 5]); // (image, x1, y1, x2, y2)
+ * const logits = maskLogits(params, pyramid, rois, [[64, 64]]);
+ * assert.deepStrictEqual(logits.shape, [2, 28, 28, 4]); // one 28×28 map per class
  * ```
  */
 export function maskLogits(
@@ -46,8 +60,24 @@ export function maskLogits(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
  * import { maskBranch } from "./mask_head.ts";
- * console.log(typeof maskBranch);
+ * import { resnetForward } from "./resnet.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const boxes = tensorFromArray(new Float32Array([8, 8, 40, 40]), [1, 4]);
+ * const labels = tensorFromArray(new Int32Array([2]), [1]);
+ * const probs = maskBranch(params, pyramid, boxes, labels, 1, [[64, 64]]);
+ * assert.deepStrictEqual(probs.shape, [1, 28, 28]); // the labelled class's mask
+ * assert.ok((await probs.read()).every((p) => p > 0 && p < 1)); // sigmoid probabilities
  * ```
  */
 export function maskBranch(

@@ -138,9 +138,15 @@ export function setStateDict(
  *
  * @example
  * ```ts
- * import { saveWeights } from "./mask_rcnn.ts";
- * // await Deno.writeFile("model.safetensors", saveWeights(model));
- * console.log(typeof saveWeights);
+ * import assert from "node:assert";
+ * import { buildModel, saveWeights } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { readSafetensors } from "./safetensors.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const bytes = saveWeights(model); // e.g. await Deno.writeFile("model.safetensors", bytes)
+ * const file = readSafetensors(bytes);
+ * assert.ok(file.tensors.has("roi_heads.mask_predictor.mask_fcn_logits.weight"));
  * ```
  */
 export function saveWeights(model: MaskRcnnModel): Uint8Array {
@@ -155,9 +161,15 @@ export function saveWeights(model: MaskRcnnModel): Uint8Array {
  *
  * @example
  * ```ts
- * import { disposeModel } from "./mask_rcnn.ts";
- * // disposeModel(model);
- * console.log(typeof disposeModel);
+ * import assert from "node:assert";
+ * import { buildModel, disposeModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const stem = model.params!.stem.weight;
+ * disposeModel(model);
+ * assert.strictEqual(model.params, null);
+ * assert.ok(stem.disposed);
  * ```
  */
 export function disposeModel(model: MaskRcnnModel): void {
