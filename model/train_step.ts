@@ -126,8 +126,31 @@ function first(totals: Tensor, index: number): Tensor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { readTensors } from "../ops/tensor.ts";
+ * import { ShapesDataset } from "../data/shapes.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
  * import { forwardBackward } from "./train_step.ts";
- * console.log(typeof forwardBackward); // used by trainStep and the gradient-parity test
+ * // trainStep = zeroGradients + forwardBackward + optimizerStep; small samplers keep this example quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const losses = forwardBackward(model, opt, { images: [image], targets: [target] }, { seed: 0, step: 0 });
+ * const values = await readTensors([losses.rpnObjectness, losses.classifier, losses.mask]);
+ * assert.ok(values.every(([v]) => Number.isFinite(v) && v > 0));
+ * const [grad] = await readTensors([opt.entries.at(-1)!.grad]);
+ * assert.ok(grad.some((v) => v !== 0)); // gradients accumulated, no update applied
  * ```
  */
 export function forwardBackward(
