@@ -36,9 +36,17 @@ export function cliConfig(choice: ModelChoice): MaskRcnnConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, saveWeights } from "../mod.ts";
  * import { loadCliModel } from "./_model.ts";
- * const { model, ms } = await loadCliModel({ options: { preset: "small" }, weights: "small.safetensors" });
- * console.log(model.config.numClasses, ms);
+ * const trained = await buildModel({ preset: "small" });
+ * initWeights(trained, { seed: 1 });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/small.safetensors`, saveWeights(trained));
+ * const { model, ms } = await loadCliModel({ options: { preset: "small" }, weights: `${dir}/small.safetensors` });
+ * assert.strictEqual(model.config.numClasses, 4);
+ * assert.ok(ms >= 0);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCliModel(choice: ModelChoice): Promise<{ model: MaskRcnnModel; ms: number }> {

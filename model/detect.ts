@@ -108,12 +108,26 @@ function rows(first: number, count: number): Tensor {
  *
  * @example
  * ```ts
- * import { buildModel, loadWeights } from "./mask_rcnn.ts";
+ * import assert from "node:assert";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
  * import { detectImages } from "./detect.ts";
- * const model = await buildModel({ preset: "small" });
- * await loadWeights(model, "small.safetensors");
- * const [result] = await detectImages(model, [{ data: new Uint8Array(128 * 128 * 3), width: 128, height: 128 }]);
- * console.log(result.count);
+ * // Random weights and small RPN/box limits keep this quick; loadWeights(model, file) gives real detections.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const image = { data: new Uint8Array(64 * 48 * 3).map((_, i) => (i * 13) % 256), width: 64, height: 48 };
+ * const results = await detectImages(model, [image, image]); // one batched forward
+ * assert.strictEqual(results.length, 2);
+ * assert.deepStrictEqual([results[0].width, results[0].height], [64, 48]); // boxes are in input pixels
+ * assert.deepStrictEqual(results[1].boxes, results[0].boxes);
+ * assert.ok(results[0].count <= 5);
  * ```
  */
 export async function detectImages(

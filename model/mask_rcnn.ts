@@ -74,9 +74,20 @@ export interface LoadWeightsOptions {
  *
  * @example
  * ```ts
- * import { buildModel, loadWeights } from "./mask_rcnn.ts";
- * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn" });
- * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
+ * import assert from "node:assert";
+ * import { buildModel, loadWeights, saveWeights } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * // torchvision's COCO weights: buildModel({ preset: "maskrcnn_resnet50_fpn" }) then
+ * // loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 }).
+ * const trained = await buildModel({ preset: "small" });
+ * initWeights(trained, { seed: 3 });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/small.safetensors`, saveWeights(trained));
+ * const model = await buildModel({ preset: "small" });
+ * await loadWeights(model, `${dir}/small.safetensors`);
+ * const name = "backbone.fpn.layer_blocks.0.0.weight";
+ * assert.deepStrictEqual(model.stateDict!.get(name)!.data, trained.stateDict!.get(name)!.data);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadWeights(

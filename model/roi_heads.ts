@@ -82,7 +82,8 @@ export function boxHead(
  * const mode = { preNmsTopN: 50, postNmsTopN: 10 };
  * const proposals = rpnForward(params, model.config, pyramid, [[64, 64]], [64, 64], model.anchorCache, mode);
  * const detections = boxBranch(params, model.config, pyramid, proposals, [[64, 64]]);
- * assert.strictEqual(detections.perImage, model.config.boxDetectionsPerImg);
+ * assert.ok(detections.perImage <= model.config.boxDetectionsPerImg); // ≤ proposals × foreground classes
+ * assert.deepStrictEqual(detections.boxes.shape, [detections.perImage, 4]);
  * const [count] = await detections.count.read();
  * const labels = await detections.labels.read();
  * assert.ok(labels.subarray(0, count).every((l) => l >= 1 && l < 4)); // foreground classes only

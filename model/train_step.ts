@@ -289,12 +289,26 @@ export function forwardBackward(
  *
  * @example
  * ```ts
- * import { buildModel, createOptimizer, loadWeights } from "../mod.ts";
+ * import assert from "node:assert";
+ * import { buildModel, createOptimizer, initWeights, ShapesDataset } from "../mod.ts";
  * import { trainStep } from "./train_step.ts";
- * const model = await buildModel({ preset: "small" });
- * await loadWeights(model, "small.safetensors");
+ * // loadWeights(model, file) to fine-tune; small samplers keep this example quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
  * const opt = createOptimizer(model, { type: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
- * // const losses = await trainStep(model, { images, targets }, opt);
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const losses = await trainStep(model, { images: [image], targets: [target] }, opt);
+ * const parts = losses.rpnObjectness + losses.rpnBoxReg + losses.classifier + losses.boxReg + losses.mask;
+ * assert.ok(Math.abs(losses.total - parts) < 1e-4 * parts); // total is the sum of the five losses
+ * assert.strictEqual(opt.stepCount, 1);
  * ```
  */
 export async function trainStep(

@@ -63,7 +63,8 @@ export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promi
  * await saveTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
  * const saved = await readCheckpointFile(`${dir}/checkpoint.safetensors`);
  * assert.deepStrictEqual(saved.rngState, { epoch: 3 });
- * assert.strictEqual(saved.weights.size, model.stateDict!.size);
+ * const name = "roi_heads.box_head.fc6.bias";
+ * assert.deepStrictEqual(saved.weights.get(name)?.data, model.stateDict!.get(name)!.data);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
