@@ -56,7 +56,15 @@ Deno.test("COCO results and evaluation inputs throw DataError", () => {
     "bad-eval-input",
     /^evaluateCoco: options\.iouType must be "bbox" or "segm"/,
   );
-  expectDataError(() => evaluateCoco(null as never, [], { iouType: "bbox" }), "bad-eval-input", /groundTruth/);
+  expectDataError(
+    () => evaluateCoco(null as never, [], { iouType: "bbox" }),
+    "bad-eval-input",
+    /groundTruth/,
+  );
   expectDataError(() => formatCocoSummary([1, 2], "bbox"), "bad-argument", /12 COCO numbers, got 2$/);
-  expectDataError(() => bboxIou([[0, 0, 1]], [[0, 0, 1, 1]]), "bad-eval-input", /must be an \[x, y, w, h\] box/);
+  expectDataError(
+    () => bboxIou([[0, 0, 1]], [[0, 0, 1, 1]]),
+    "bad-eval-input",
+    /must be an \[x, y, w, h\] box/,
+  );
 });

@@ -16,7 +16,10 @@ import { tensorFromArray } from "../../ops/tensor.ts";
 
 Deno.test("a model without weights throws NoWeightsError naming the function", async () => {
   const model = await buildModel({ preset: "small" });
-  assert.throws(() => saveWeights(model), (e) => e instanceof NoWeightsError && /^saveWeights: /.test(e.message));
+  assert.throws(
+    () => saveWeights(model),
+    (e) => e instanceof NoWeightsError && /^saveWeights: /.test(e.message),
+  );
   assert.throws(
     () => trainableParameters(model),
     (e) => e instanceof NoWeightsError && /^trainableParameters: /.test(e.message),
