@@ -112,8 +112,12 @@ function checkPixelLimit(bytes: Uint8Array, format: string, loc: DataErrorLocati
  * `options.maxPixels` pixels is refused before decoding with reason `image-too-large`.
  * @example
  * ```ts
- * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
- * image.data.length === image.width * image.height * 3; // true
+ * import assert from "node:assert";
+ * import { decodeImage, encodePng } from "./image_codec.ts";
+ * const rgba = new Uint8Array([255, 0, 0, 255, 0, 0, 255, 128]); // 2×1 RGBA; alpha is dropped
+ * const image = await decodeImage(encodePng(rgba, 2, 1, 4), "photo.png");
+ * assert.strictEqual(image.data.length, image.width * image.height * 3);
+ * assert.deepStrictEqual([...image.data], [255, 0, 0, 0, 0, 255]);
  * ```
  */
 export async function decodeImage(
@@ -151,7 +155,15 @@ export async function decodeImage(
  * the pixel limit (`options.maxPixels`, see {@link decodeImage}) reason `image-too-large`.
  * @example
  * ```ts
- * const image = await readImageFile("images/0001.png");
+ * import assert from "node:assert";
+ * import { encodePng, readImageFile } from "./image_codec.ts";
+ * import { DataError } from "./errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/0001.png`, encodePng(new Uint8Array(4 * 3 * 3).fill(9), 4, 3, 3));
+ * const image = await readImageFile(`${dir}/0001.png`);
+ * assert.deepStrictEqual([image.width, image.height], [4, 3]);
+ * await assert.rejects(readImageFile(`${dir}/missing.png`), (e) => e instanceof DataError && e.reason === "missing-file");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readImageFile(path: string, options: DecodeImageOptions = {}): Promise<Image> {

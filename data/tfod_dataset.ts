@@ -45,8 +45,20 @@ export interface TfodDataset extends Dataset<TfodItem> {
  * Indexes TFRecord files (a glob pattern, a path, or a list of either) of TF OD API examples.
  * @example
  * ```ts
- * const ds = await loadTfodDataset("shards/train-*.tfrecord");
- * const { image, target } = await ds.get(0);
+ * import assert from "node:assert";
+ * import { loadTfodDataset } from "./tfod_dataset.ts";
+ * import { writeTfodRecords } from "./tfod_writer.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const shapes = new ShapesDataset({ count: 3, width: 32, height: 32 });
+ * const dir = await Deno.makeTempDir();
+ * await writeTfodRecords(`${dir}/train-0.tfrecord`, [shapes.item(0), shapes.item(1)]);
+ * await writeTfodRecords(`${dir}/train-1.tfrecord`, [shapes.item(2)]);
+ * const ds = await loadTfodDataset(`${dir}/train-*.tfrecord`);
+ * assert.strictEqual(ds.length, 3);
+ * const { image, target } = await ds.get(2);
+ * assert.deepStrictEqual(target.labels, shapes.item(2).target.labels);
+ * assert.strictEqual(image.width, 32);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTfodDataset(
