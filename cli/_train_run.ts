@@ -63,6 +63,8 @@ export function runFiles(out: string) {
  *   weights: null,
  * };
  * await Deno.writeTextFile(`${out}/run.json`, JSON.stringify(run));
+ * await assert.rejects(readRunSettings(out), /checkpoint\.safetensors is missing/); // nothing to resume yet
+ * await Deno.writeFile(`${out}/checkpoint.safetensors`, new Uint8Array()); // (train writes a real one)
  * const settings = await readRunSettings(out);
  * assert.strictEqual(settings.config.fpnChannels, 64);
  * await Deno.remove(out, { recursive: true });
