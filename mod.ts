@@ -128,11 +128,27 @@ function checkDetectInput(input: unknown): void {
  *
  * @example One image in, one result out
  * ```ts
- * import { buildModel, COCO_CLASS_NAMES, detect, loadWeights } from "@maskrcnn/webgpu";
- * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn", numClasses: 91 });
- * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
- * const det = await detect(model, await Deno.readFile("street.jpg"), { scoreThreshold: 0.5 });
- * for (let i = 0; i < det.count; i++) console.log(COCO_CLASS_NAMES[det.labels[i]], det.scores[i]);
+ * import assert from "node:assert";
+ * import { buildModel, detect, encodePng, initWeights } from "@maskrcnn/webgpu";
+ * // With torchvision's COCO weights:
+ * //   const model = await buildModel({ preset: "maskrcnn_resnet50_fpn" });
+ * //   await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
+ * //   const det = await detect(model, await Deno.readFile("street.jpg"), { scoreThreshold: 0.5 });
+ * //   for (let i = 0; i < det.count; i++) console.log(COCO_CLASS_NAMES[det.labels[i]], det.scores[i]);
+ * // Here a small random-weight model (and few RPN proposals) keeps the example quick:
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const png = encodePng(new Uint8Array(64 * 64 * 3).map((_, i) => (i * 13) % 256), 64, 64, 3);
+ * const det = await detect(model, png, { scoreThreshold: 0 });
+ * assert.ok(det.count <= 5);
+ * assert.strictEqual(det.masks!.length, det.count * 64 * 64); // one full-size 0/1 mask per detection
  * ```
  */
 export function detect(model: MaskRcnnModel, image: ImageInput, options?: DetectOptions): Promise<Detection>;
@@ -172,14 +188,25 @@ export interface TrainingBatch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { buildModel, createOptimizer, initWeights, ShapesDataset, trainStep } from "@maskrcnn/webgpu";
- * const model = await buildModel({ preset: "small" });
+ * // The demo trains { preset: "small" } on 128×128 shapes, 4 images a step; smaller samplers keep this quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
  * initWeights(model, { seed: 1 });
  * const opt = createOptimizer(model, { type: "sgd", lr: 0.02, momentum: 0.9, weightDecay: 1e-4, warmupIters: 50 });
- * const data = new ShapesDataset({ count: 4, seed: 1 });
- * const items = await Promise.all([0, 1, 2, 3].map((i) => data.get(i)));
+ * const data = new ShapesDataset({ count: 1, seed: 1, width: 64, height: 64 });
+ * const items = await Promise.all([0].map((i) => data.get(i)));
  * const losses = await trainStep(model, { images: items.map((x) => x.image), targets: items.map((x) => x.target) }, opt);
- * console.log(losses.total);
+ * assert.ok(Number.isFinite(losses.total) && losses.total > 0);
+ * assert.strictEqual(opt.stepCount, 1);
  * ```
  */
 export async function trainStep(
@@ -341,6 +368,7 @@ export type { TorchReadOptions } from "./model/weights_torch.ts";
 export type { WeightDType } from "./model/weights_dtype.ts";
 export {
   ForbiddenGlobalError,
+  NoWeightsError,
   PredictorTensorsError,
   StateDictMismatchError,
   WeightsError,

@@ -262,8 +262,14 @@ export async function requireFile(what: string, path: string, dir = false): Prom
  *
  * @example
  * ```ts
- * import { readJsonFile } from "./_common.ts";
- * const config = await readJsonFile("--config", "config.json");
+ * import assert from "node:assert";
+ * import { readJsonFile, UsageError } from "./_common.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, '{"numClasses": 3}');
+ * const config = await readJsonFile("--config", `${dir}/config.json`);
+ * assert.deepStrictEqual(config, { numClasses: 3 });
+ * await assert.rejects(readJsonFile("--config", `${dir}/none.json`), (e) => e instanceof UsageError && /^--config: no such file/.test(e.message));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readJsonFile(what: string, path: string): Promise<unknown> {
@@ -331,9 +337,13 @@ export interface ModelChoice {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { modelChoice } from "./_common.ts";
- * const choice = await modelChoice({ weights: "model.safetensors", preset: "small" });
- * console.log(choice.options.preset); // "small"
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/model.safetensors`, new Uint8Array()); // only its existence is checked here
+ * const choice = await modelChoice({ weights: `${dir}/model.safetensors`, preset: "small" });
+ * assert.strictEqual(choice.options.preset, "small");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function modelChoice(values: ParsedValues): Promise<ModelChoice> {

@@ -86,10 +86,23 @@ export function cocoGroundTruth(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, SHAPES_CLASS_NAMES, ShapesDataset } from "../mod.ts";
  * import { evaluateItems } from "./_evaluate.ts";
- * // const { summary } = await evaluateItems(model, items, SHAPES_CLASS_NAMES);
- * // console.log(summary.boxAP50, summary.maskAP50);
- * console.log(typeof evaluateItems);
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const items = [new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0)];
+ * const { summary, detections } = await evaluateItems(model, items, SHAPES_CLASS_NAMES);
+ * assert.strictEqual(summary.images, 1);
+ * assert.strictEqual(detections.length, 1);
+ * assert.ok(summary.boxAP50 >= 0 && summary.boxAP50 <= 1); // an untrained model scores near 0
  * ```
  */
 export async function evaluateItems(

@@ -109,11 +109,15 @@ function formatDecade(e: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { decodeImage } from "../data/image_codec.ts";
  * import { drawLossCurve } from "./_loss_curve.ts";
  * const records = [1, 2, 3].map((step) => ({
  *   step, total: 3 / step, rpnObjectness: 0.5 / step, rpnBoxReg: 0.1, classifier: 1 / step, boxReg: 0.4, mask: 0.7,
  * }));
- * await Deno.writeFile("loss_curve.png", drawLossCurve(records));
+ * const png = drawLossCurve(records, { width: 200, height: 120 }); // train writes RUNDIR/loss_curve.png
+ * const image = await decodeImage(png);
+ * assert.deepStrictEqual([image.width, image.height], [200, 120]);
  * ```
  */
 export function drawLossCurve(records: readonly LossRecord[], options: LossCurveOptions = {}): Uint8Array {

@@ -38,9 +38,17 @@ export function cliConfig(choice: ModelChoice): MaskRcnnConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, saveWeights } from "../mod.ts";
  * import { loadCliModel } from "./_model.ts";
- * const { model, ms } = await loadCliModel({ options: { preset: "small" }, weights: "small.safetensors" });
- * console.log(model.config.numClasses, ms);
+ * const trained = await buildModel({ preset: "small" });
+ * initWeights(trained, { seed: 1 });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/small.safetensors`, saveWeights(trained));
+ * const { model, ms } = await loadCliModel({ options: { preset: "small" }, weights: `${dir}/small.safetensors` });
+ * assert.strictEqual(model.config.numClasses, 4);
+ * assert.ok(ms >= 0);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCliModel(choice: ModelChoice): Promise<{ model: MaskRcnnModel; ms: number }> {
@@ -92,9 +100,31 @@ export interface DetectEachOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights } from "../mod.ts";
  * import { detectEach } from "./_model.ts";
- * // for await (const r of detectEach(model, sources, { batch: 4, scoreThreshold: 0.5 })) console.log(r.ms);
- * console.log(typeof detectEach);
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).map((_, i) => (i * 7) % 256) };
+ * const sources = [
+ *   { name: "a.png", read: () => Promise.resolve(image) },
+ *   { name: "broken.png", read: () => Promise.reject(new Error("not a PNG")) },
+ * ];
+ * const skipped: number[] = [];
+ * const results = [];
+ * for await (const r of detectEach(model, sources, { batch: 2, scoreThreshold: 0, onSkip: (i) => skipped.push(i) })) {
+ *   results.push(r);
+ * }
+ * assert.deepStrictEqual(results.map((r) => r.index), [0]);
+ * assert.deepStrictEqual(skipped, [1]);
+ * assert.ok(results[0].detection.count <= 5);
  * ```
  */
 export async function* detectEach(

@@ -148,10 +148,38 @@ export function progressLine(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, createOptimizer, DataLoader, initWeights, ShapesDataset } from "../mod.ts";
  * import { trainLoop } from "./_train_loop.ts";
- * // const result = await trainLoop(io, { model, opt, loader, out: "runs/a", totalSteps: 100,
- * //   position: { epoch: 0, batchInEpoch: 0 }, seed: 0, runState: {} });
- * console.log(typeof trainLoop);
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const loader = new DataLoader(new ShapesDataset({ count: 1, width: 64, height: 64 }), { batchSize: 1, seed: 0 });
+ * const out = await Deno.makeTempDir();
+ * const lines: string[] = [];
+ * const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+ * const result = await trainLoop(io, {
+ *   model,
+ *   opt,
+ *   loader,
+ *   out,
+ *   totalSteps: 1,
+ *   position: { epoch: 0, batchInEpoch: 0 },
+ *   seed: 0,
+ *   runState: {},
+ * });
+ * assert.strictEqual(result.step, 1);
+ * assert.ok(Number.isFinite(result.records[0].total));
+ * await Deno.stat(`${out}/checkpoint.safetensors`); // written at the end
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function trainLoop<T extends TrainItem>(

@@ -51,9 +51,21 @@ export interface PreparedModel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { resolveConfig } from "../mod.ts";
  * import { prepareModel } from "./_train_model.ts";
- * // const { model, opt, step } = await prepareModel(settings, "runs/a/checkpoint.safetensors");
- * console.log(typeof prepareModel);
+ * const settings = {
+ *   config: resolveConfig({ preset: "small" }),
+ *   optimizer: { type: "sgd" as const, lr: 0.01 },
+ *   seed: 1,
+ *   weights: null, // from scratch
+ *   dataset: "shapes",
+ *   batch: 2,
+ * };
+ * const { model, opt, step, position } = await prepareModel(settings, null); // or a checkpoint path to resume
+ * assert.strictEqual(step, 0);
+ * assert.deepStrictEqual(position, { epoch: 0, batchInEpoch: 0 });
+ * assert.strictEqual(opt.entries.length > 0 && model.params !== null, true);
  * ```
  */
 export async function prepareModel(
@@ -99,9 +111,25 @@ export async function prepareModel(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { readSafetensors } from "../mod.ts";
  * import { writeFinalWeights } from "./_train_model.ts";
- * // await writeFinalWeights(model, opt, "runs/a/model.safetensors");
- * console.log(typeof writeFinalWeights);
+ * import { resolveConfig } from "../mod.ts";
+ * import { prepareModel } from "./_train_model.ts";
+ * const settings = {
+ *   config: resolveConfig({ preset: "small" }),
+ *   optimizer: { type: "sgd" as const, lr: 0.01 },
+ *   seed: 1,
+ *   weights: null, // from scratch
+ *   dataset: "shapes",
+ *   batch: 2,
+ * };
+ * const { model, opt } = await prepareModel(settings, null);
+ * const dir = await Deno.makeTempDir();
+ * await writeFinalWeights(model, opt, `${dir}/model.safetensors`);
+ * const file = readSafetensors(await Deno.readFile(`${dir}/model.safetensors`));
+ * assert.strictEqual(file.tensors.size, model.stateDict!.size);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFinalWeights(

@@ -53,9 +53,26 @@ export function runFiles(out: string) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { resolveConfig } from "../mod.ts";
  * import { readRunSettings } from "./_train_run.ts";
- * // const settings = await readRunSettings("runs/a");
- * console.log(typeof readRunSettings);
+ * const out = await Deno.makeTempDir(); // a run folder written by `train`
+ * const run = {
+ *   version: 1,
+ *   dataset: "shapes",
+ *   batch: 2,
+ *   seed: 0,
+ *   optimizer: { type: "sgd", lr: 0.02 },
+ *   config: resolveConfig({ preset: "small" }),
+ *   classNames: ["background", "square", "circle", "triangle"],
+ *   weights: null,
+ * };
+ * await Deno.writeTextFile(`${out}/run.json`, JSON.stringify(run));
+ * await assert.rejects(readRunSettings(out), /checkpoint\.safetensors is missing/); // nothing to resume yet
+ * await Deno.writeFile(`${out}/checkpoint.safetensors`, new Uint8Array()); // (train writes a real one)
+ * const settings = await readRunSettings(out);
+ * assert.strictEqual(settings.config.fpnChannels, 64);
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function readRunSettings(out: string): Promise<RunSettings> {
@@ -84,9 +101,15 @@ export async function readRunSettings(out: string): Promise<RunSettings> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { truncateJsonLines } from "./_train_run.ts";
- * // const records = await truncateJsonLines("runs/a/losses.jsonl", 200);
- * console.log(typeof truncateJsonLines);
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/losses.jsonl`;
+ * await Deno.writeTextFile(path, [1, 2, 3].map((step) => JSON.stringify({ step, total: 1 / step })).join("\n") + "\n");
+ * const records = await truncateJsonLines<{ step: number; total: number }>(path, 2); // resumed at step 2
+ * assert.deepStrictEqual(records.map((r) => r.step), [1, 2]);
+ * assert.strictEqual((await Deno.readTextFile(path)).trim().split("\n").length, 2);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function truncateJsonLines<T extends { step: number }>(

@@ -133,9 +133,27 @@ function targetOf(anns: CocoAnnotation[], img: CocoImage, index: CocoIndex, with
  * Loads a COCO instances annotation file; images are read from `imageDir` on `get`.
  * @example
  * ```ts
- * const ds = await loadCocoDataset("annotations/instances_val2017.json", "val2017", { skipEmpty: true });
+ * import assert from "node:assert";
+ * import { loadCocoDataset } from "./coco_dataset.ts";
+ * import { encodePng } from "./image_codec.ts";
+ * // e.g. loadCocoDataset("annotations/instances_val2017.json", "val2017", { skipEmpty: true })
+ * const dir = await Deno.makeTempDir();
+ * const coco = {
+ *   images: [{ id: 7, file_name: "a.png", width: 4, height: 4 }],
+ *   categories: [{ id: 18, name: "dog" }, { id: 3, name: "car" }],
+ *   annotations: [
+ *     { id: 1, image_id: 7, category_id: 18, bbox: [1, 1, 2, 2], area: 4, iscrowd: 0, segmentation: [[1, 1, 3, 1, 3, 3, 1, 3]] },
+ *   ],
+ * };
+ * await Deno.writeTextFile(`${dir}/instances.json`, JSON.stringify(coco));
+ * await Deno.mkdir(`${dir}/images`);
+ * await Deno.writeFile(`${dir}/images/a.png`, encodePng(new Uint8Array(4 * 4 * 3).fill(200), 4, 4, 3));
+ * const ds = await loadCocoDataset(`${dir}/instances.json`, `${dir}/images`, { skipEmpty: true });
  * const { image, target, crowd } = await ds.get(0);
- * ds.labelToCategoryId(target.labels[0]);
+ * assert.deepStrictEqual([image.width, target.boxes], [4, new Float32Array([1, 1, 3, 3])]); // xywh → xyxy
+ * assert.strictEqual(ds.labelToCategoryId(target.labels[0]), 18); // labels are 1..C over sorted category ids
+ * assert.strictEqual(crowd.labels.length, 0); // iscrowd regions, kept apart for evaluation
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCocoDataset(

@@ -19,6 +19,7 @@ import {
   type CocoIouType,
   type CocoResult,
 } from "./coco_eval_types.ts";
+import { DataError } from "./errors.ts";
 
 export { formatCocoSummary } from "./coco_eval_summary.ts";
 export { COCO_EVAL_PARAMS } from "./coco_eval_types.ts";
@@ -100,7 +101,11 @@ export function evaluateCoco(
 ): CocoEvalResult {
   const iouType = options?.iouType;
   if (iouType !== "bbox" && iouType !== "segm") {
-    throw new Error(`evaluateCoco: options.iouType must be "bbox" or "segm", got ${JSON.stringify(iouType)}`);
+    throw new DataError(
+      "bad-eval-input",
+      `evaluateCoco: options.iouType must be "bbox" or "segm", got ${JSON.stringify(iouType)}`,
+      { file: "" },
+    );
   }
   const { iouThrs, recThrs, maxDets, areaRanges } = COCO_EVAL_PARAMS;
   const prep = prepareEval(groundTruth, results, iouType, maxDets[maxDets.length - 1]);

@@ -23,6 +23,7 @@ import { runsArea, runsToBbox } from "./rle.ts";
 import { boxIouInto, runsIouInto } from "./rle_iou.ts";
 import type { CocoGroundTruth, CocoIouType, CocoResult } from "./coco_eval_types.ts";
 import type { CocoSegmentation } from "./polygon.ts";
+import { DataError } from "./errors.ts";
 
 /** The evaluator's flat view of ground truths, detections and their IoUs, grouped in cells. */
 export interface PreparedEval {
@@ -48,7 +49,7 @@ export interface PreparedEval {
 }
 
 function fail(msg: string): never {
-  throw new Error(`evaluateCoco: ${msg}`);
+  throw new DataError("bad-eval-input", `evaluateCoco: ${msg}`, { file: "" });
 }
 
 function isBox(b: unknown): b is number[] {

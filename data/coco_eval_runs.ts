@@ -8,6 +8,7 @@ import { segmentationToRuns } from "./polygon.ts";
 import type { CocoSegmentation } from "./polygon.ts";
 import type { RleRuns } from "./rle.ts";
 import { rleCountsFromStringShared } from "./rle_string.ts";
+import { DataError } from "./errors.ts";
 
 /**
  * An RLE's counts must cover its `height×width` pixels exactly; checked for every RLE as it is added, not
@@ -18,8 +19,10 @@ function checkCoverage(counts: Uint32Array, height: number, width: number, what:
   let total = 0;
   for (let i = 0; i < counts.length; i++) total += counts[i];
   if (total !== height * width) {
-    throw new Error(
+    throw new DataError(
+      "bad-rle",
       `${what}: RLE counts cover ${total} pixels but its size ${height}×${width} has ${height * width}`,
+      { file: "" },
     );
   }
 }
@@ -52,7 +55,9 @@ export class RunsPool {
         !Number.isInteger(size[1]) ||
         size[0] < 0 || size[1] < 0
       ) {
-        throw new Error(`${what}.size must be [height, width] with non-negative integers`);
+        throw new DataError("bad-rle", `${what}.size must be [height, width] with non-negative integers`, {
+          file: "",
+        });
       }
       const counts = rleCountsFromStringShared(seg.counts, `${what}.counts`);
       checkCoverage(counts, size[0], size[1], what);

@@ -10,6 +10,7 @@
  */
 import type { Accumulated } from "./coco_eval_accumulate.ts";
 import { COCO_EVAL_PARAMS, type CocoIouType } from "./coco_eval_types.ts";
+import { DataError } from "./errors.ts";
 
 /** What each of the 12 numbers is: AP or AR, IoU threshold (undefined = all), area label, maxDets. */
 const STAT_SPECS: readonly { ap: boolean; iou?: number; area: string; maxDets: number }[] = [
@@ -103,10 +104,18 @@ function pyFixed3(x: number): string {
  */
 export function formatCocoSummary(stats: readonly number[], iouType: CocoIouType): string {
   if (iouType !== "bbox" && iouType !== "segm") {
-    throw new Error(`formatCocoSummary: iouType must be "bbox" or "segm", got ${JSON.stringify(iouType)}`);
+    throw new DataError(
+      "bad-argument",
+      `formatCocoSummary: iouType must be "bbox" or "segm", got ${JSON.stringify(iouType)}`,
+      { file: "" },
+    );
   }
   if (!Array.isArray(stats) || stats.length !== 12) {
-    throw new Error(`formatCocoSummary: stats must hold the 12 COCO numbers, got ${stats?.length}`);
+    throw new DataError(
+      "bad-argument",
+      `formatCocoSummary: stats must hold the 12 COCO numbers, got ${stats?.length}`,
+      { file: "" },
+    );
   }
   return STAT_SPECS.map((spec, i) => {
     const title = (spec.ap ? "Average Precision" : "Average Recall").padEnd(18);

@@ -159,8 +159,19 @@ function rlePixelCount(counts: string | unknown[]): number | string {
  * Parses and validates the text of a COCO instances file. `file` names it in errors.
  * @example
  * ```ts
- * const index = parseCocoJson(await Deno.readTextFile("instances_val2017.json"), "instances_val2017.json");
- * index.categories.length; // 80
+ * import assert from "node:assert";
+ * import { parseCocoJson } from "./coco_json.ts";
+ * // e.g. parseCocoJson(await Deno.readTextFile("instances_val2017.json"), "instances_val2017.json")
+ * const coco = {
+ *   images: [{ id: 7, file_name: "a.png", width: 4, height: 4 }],
+ *   categories: [{ id: 18, name: "dog" }, { id: 3, name: "car" }],
+ *   annotations: [
+ *     { id: 1, image_id: 7, category_id: 18, bbox: [1, 1, 2, 2], area: 4, iscrowd: 0, segmentation: [[1, 1, 3, 1, 3, 3, 1, 3]] },
+ *   ],
+ * };
+ * const index = parseCocoJson(JSON.stringify(coco), "instances.json");
+ * assert.deepStrictEqual(index.categories.map((c) => c.id), [3, 18]);
+ * assert.strictEqual(index.labelOf.get(18), 2);
  * ```
  */
 export function parseCocoJson(text: string, file: string, onError: OnDataError = "throw"): CocoIndex {

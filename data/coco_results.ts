@@ -11,6 +11,7 @@
 import type { CocoSegmentation } from "./polygon.ts";
 import { type CompressedRle, rleEncode, rleToRuns } from "./rle.ts";
 import type { CocoResult } from "./coco_eval_types.ts";
+import { DataError } from "./errors.ts";
 
 /** One image's detections as the model returns them (boxes are corners, masks full-image 0/1, row-major). */
 export interface CocoDetections {
@@ -39,7 +40,7 @@ export interface CocoResultEntry {
 export type LabelToCategoryId = readonly number[] | ((label: number) => number);
 
 function fail(msg: string): never {
-  throw new Error(`toCocoResults: ${msg}`);
+  throw new DataError("bad-results", `toCocoResults: ${msg}`, { file: "" });
 }
 
 /**
@@ -118,15 +119,21 @@ function checkSegmentation(seg: unknown, where: string): CocoSegmentation {
   if (Array.isArray(seg)) {
     seg.forEach((poly, j) => {
       if (!Array.isArray(poly) || poly.length < 2 || !poly.every(isFiniteNumber)) {
-        throw new Error(
+        throw new DataError(
+          "bad-results",
           `${where}.segmentation[${j}] must be a polygon [x0, y0, x1, y1, …] of finite numbers`,
+          { file: "" },
         );
       }
     });
     return seg as number[][];
   }
   if (seg === null || typeof seg !== "object") {
-    throw new Error(`${where}.segmentation must be an RLE {size, counts} or a polygon list`);
+    throw new DataError(
+      "bad-results",
+      `${where}.segmentation must be an RLE {size, counts} or a polygon list`,
+      { file: "" },
+    );
   }
   rleToRuns(seg as CompressedRle, `${where}.segmentation`);
   return seg as CompressedRle;
@@ -149,29 +156,41 @@ export function readCocoResults(jsonText: string): CocoResult[] {
   try {
     parsed = JSON.parse(jsonText);
   } catch (e) {
-    throw new Error(`readCocoResults: not valid JSON (${(e as Error).message})`);
+    throw new DataError("bad-results", `readCocoResults: not valid JSON (${(e as Error).message})`, {
+      file: "",
+    });
   }
-  if (!Array.isArray(parsed)) throw new Error("readCocoResults: the JSON must be an array of results");
+  if (!Array.isArray(parsed)) {
+    throw new DataError("bad-results", "readCocoResults: the JSON must be an array of results", { file: "" });
+  }
   return parsed.map((r, i): CocoResult => {
     const where = `readCocoResults: results[${i}]`;
-    if (r === null || typeof r !== "object" || Array.isArray(r)) throw new Error(`${where} is not an object`);
+    if (r === null || typeof r !== "object" || Array.isArray(r)) {
+      throw new DataError("bad-results", `${where} is not an object`, { file: "" });
+    }
     for (const key of ["image_id", "category_id", "score"]) {
       if (!isFiniteNumber(r[key])) {
-        throw new Error(`${where}.${key} must be a finite number, got ${JSON.stringify(r[key])}`);
+        throw new DataError(
+          "bad-results",
+          `${where}.${key} must be a finite number, got ${JSON.stringify(r[key])}`,
+          { file: "" },
+        );
       }
     }
     const out: CocoResult = { image_id: r.image_id, category_id: r.category_id, score: r.score };
     if (r.bbox !== undefined) {
       if (!Array.isArray(r.bbox) || r.bbox.length !== 4 || !r.bbox.every(isFiniteNumber)) {
-        throw new Error(
+        throw new DataError(
+          "bad-results",
           `${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${JSON.stringify(r.bbox)}`,
+          { file: "" },
         );
       }
       out.bbox = r.bbox;
     }
     if (r.segmentation !== undefined) out.segmentation = checkSegmentation(r.segmentation, where);
     if (out.bbox === undefined && out.segmentation === undefined) {
-      throw new Error(`${where} has neither a bbox nor a segmentation`);
+      throw new DataError("bad-results", `${where} has neither a bbox nor a segmentation`, { file: "" });
     }
     return out;
   });

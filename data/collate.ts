@@ -41,7 +41,14 @@ function padMasks(masks: Uint8Array, n: number, h: number, w: number, H: number,
  * Collates items into a padded batch.
  * @example
  * ```ts
- * const batch = collateBatch([itemA, itemB]); // batch.height % 32 === 0
+ * import assert from "node:assert";
+ * import { collateBatch } from "./collate.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const itemA = new ShapesDataset({ count: 1, width: 70, height: 50 }).item(0);
+ * const itemB = new ShapesDataset({ count: 1, width: 40, height: 64 }).item(0);
+ * const batch = collateBatch([itemA, itemB]);
+ * assert.deepStrictEqual([batch.height, batch.width], [64, 96]); // rounded up to multiples of 32
+ * assert.deepStrictEqual(batch.imageSizes, [[50, 70], [64, 40]]);
  * ```
  */
 export function collateBatch(items: readonly TrainItem[], options: CollateOptions = {}): PaddedBatch {

@@ -145,12 +145,16 @@ export function drawInstancesRgba(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { drawDetections } from "./draw.ts";
+ * import { decodeImage } from "./image_codec.ts";
  * const image = { data: new Uint8Array(32 * 32 * 3).fill(128), width: 32, height: 32 };
  * const png = drawDetections(image, {
  *   count: 1, boxes: new Float32Array([4, 4, 20, 20]), scores: new Float32Array([0.9]), labels: new Int32Array([1]),
  * }, { classNames: ["background", "square"] });
- * await Deno.writeFile("out.png", png);
+ * const drawn = await decodeImage(png); // e.g. await Deno.writeFile("out.png", png)
+ * assert.deepStrictEqual([drawn.width, drawn.height], [32, 32]);
+ * assert.notDeepStrictEqual(drawn.data, image.data); // the box and label were drawn
  * ```
  */
 export function drawDetections(

@@ -21,11 +21,18 @@ export type DataErrorReason =
   | "truncated-record"
   | "bad-example"
   | "bad-mask"
-  | "no-files";
+  | "no-files"
+  | "bad-rle"
+  | "bad-results"
+  | "bad-eval-input"
+  | "bad-argument";
 
 /** Where a `DataError` happened. */
 export interface DataErrorLocation {
-  /** The file at fault (annotation file, image file or TFRecord). */
+  /**
+   * The file at fault (annotation file, image file or TFRecord); `""` for data passed in memory (RLEs,
+   * polygons, detection results), whose message then starts with the function at fault instead.
+   */
   file: string;
   /** Index of the record in a TFRecord file (0-based). */
   recordIndex?: number;
@@ -82,7 +89,7 @@ export class DataError extends Error {
  * ```
  */
 export function formatDataErrorMessage(detail: string, where: DataErrorLocation): string {
-  const parts = [where.file];
+  const parts = where.file === "" ? [] : [where.file];
   if (where.recordIndex !== undefined) parts.push(`record ${where.recordIndex}`);
   if (where.imageId !== undefined) parts.push(`image ${where.imageId}`);
   if (where.annotationId !== undefined) parts.push(`annotation ${where.annotationId}`);

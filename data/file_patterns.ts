@@ -85,7 +85,15 @@ async function expandOne(pattern: string): Promise<string[]> {
  * (or a missing plain path) throws a `DataError` with reason `no-files` naming the pattern.
  * @example
  * ```ts
- * const files = await expandFilePatterns(["shards/train-*.tfrecord"]);
+ * import assert from "node:assert";
+ * import { expandFilePatterns } from "./file_patterns.ts";
+ * import { DataError } from "./errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * for (const name of ["train-1.tfrecord", "train-0.tfrecord", "val-0.tfrecord"]) await Deno.writeFile(`${dir}/${name}`, new Uint8Array());
+ * const files = await expandFilePatterns([`${dir}/train-*.tfrecord`, `${dir}/train-0.tfrecord`]);
+ * assert.deepStrictEqual(files, [`${dir}/train-0.tfrecord`, `${dir}/train-1.tfrecord`]); // sorted, no duplicates
+ * await assert.rejects(expandFilePatterns(`${dir}/test-*.tfrecord`), (e) => e instanceof DataError && e.reason === "no-files");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function expandFilePatterns(patterns: string | string[]): Promise<string[]> {

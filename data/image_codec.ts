@@ -118,8 +118,12 @@ function checkPixelLimit(bytes: Uint8Array, format: string, loc: DataErrorLocati
  * `options.maxPixels` pixels is refused before decoding with reason `image-too-large`.
  * @example
  * ```ts
- * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
- * image.data.length === image.width * image.height * 3; // true
+ * import assert from "node:assert";
+ * import { decodeImage, encodePng } from "./image_codec.ts";
+ * const rgba = new Uint8Array([255, 0, 0, 255, 0, 0, 255, 128]); // 2×1 RGBA; alpha is dropped
+ * const image = await decodeImage(encodePng(rgba, 2, 1, 4), "photo.png");
+ * assert.strictEqual(image.data.length, image.width * image.height * 3);
+ * assert.deepStrictEqual([...image.data], [255, 0, 0, 0, 0, 255]);
  * ```
  */
 export async function decodeImage(
@@ -164,7 +168,15 @@ export async function decodeImage(
  * the pixel limit (`options.maxPixels`, see {@link decodeImage}) reason `image-too-large`.
  * @example
  * ```ts
- * const image = await readImageFile("images/0001.png");
+ * import assert from "node:assert";
+ * import { encodePng, readImageFile } from "./image_codec.ts";
+ * import { DataError } from "./errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/0001.png`, encodePng(new Uint8Array(4 * 3 * 3).fill(9), 4, 3, 3));
+ * const image = await readImageFile(`${dir}/0001.png`);
+ * assert.deepStrictEqual([image.width, image.height], [4, 3]);
+ * await assert.rejects(readImageFile(`${dir}/missing.png`), (e) => e instanceof DataError && e.reason === "missing-file");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readImageFile(path: string, options: DecodeImageOptions = {}): Promise<Image> {
@@ -193,7 +205,7 @@ function jpegToRgb(fb: JpegFramebuffer): Image {
       const k = 1 - src[4 * i + 3] / 255;
       for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * (1 - src[4 * i + c] / 255) * k);
     }
-  } else throw new Error(`jpeg: unsupported pixel format ${fb.format}`);
+  } else throw new DataError("corrupt-image", `jpeg: unsupported pixel format ${fb.format}`, { file: "" });
   return { width: fb.width, height: fb.height, data: out };
 }
 
@@ -218,7 +230,11 @@ export function rgbaToRgb(rgba: Uint8Array, pixels: number): Uint8Array {
  * Decodes a PNG instance mask to 0/1 (a pixel is 1 when its first channel is non-zero).
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { decodeMaskPng, encodePng } from "./image_codec.ts";
+ * const pngBytes = encodePng(new Uint8Array([0, 255, 7, 0, 0, 0]), 3, 2, 1);
  * const { mask, width, height } = await decodeMaskPng(pngBytes, "mask.png");
+ * assert.deepStrictEqual([width, height, [...mask]], [3, 2, [0, 1, 1, 0, 0, 0]]);
  * ```
  */
 export async function decodeMaskPng(
@@ -237,7 +253,11 @@ export async function decodeMaskPng(
  * Encodes 8-bit pixels as PNG: 1 channel (grey, e.g. a 0/1 mask), 3 (RGB) or 4 (RGBA).
  * @example
  * ```ts
- * const png = encodePng(new Uint8Array([0, 1, 1, 0]), 2, 2, 1);
+ * import assert from "node:assert";
+ * import { decodeImage, encodePng } from "./image_codec.ts";
+ * const png = encodePng(new Uint8Array([0, 255, 255, 0]), 2, 2, 1);
+ * const image = await decodeImage(png, "mask.png"); // grey decodes to RGB
+ * assert.deepStrictEqual([...image.data.subarray(0, 6)], [0, 0, 0, 255, 255, 255]);
  * ```
  */
 export function encodePng(

@@ -35,9 +35,16 @@ export function parseJsonText(text: string, file: string): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { readJsonFile } from "./json_file.ts";
- * const gt = await readJsonFile("instances_val2017.json") as { images: unknown[] };
- * console.log(gt.images.length);
+ * import { DataError } from "./errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/instances.json`, '{"images": [{"id": 1}]}');
+ * const gt = await readJsonFile(`${dir}/instances.json`) as { images: unknown[] };
+ * assert.strictEqual(gt.images.length, 1);
+ * await Deno.writeTextFile(`${dir}/bad.json`, "{");
+ * await assert.rejects(readJsonFile(`${dir}/bad.json`), (e) => e instanceof DataError && e.reason === "malformed-json");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readJsonFile(path: string): Promise<unknown> {

@@ -65,11 +65,21 @@ function defaultCollate<T extends TrainItem>(items: T[]): Batch {
  * Iterates a dataset in batches.
  * @example
  * ```ts
- * const loader = new DataLoader(new ShapesDataset({ count: 32 }), { batchSize: 4, seed: 1, onError: "skip" });
+ * import assert from "node:assert";
+ * import { DataLoader } from "./loader.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const loader = new DataLoader(new ShapesDataset({ count: 8, width: 32, height: 32 }), {
+ *   batchSize: 4,
+ *   seed: 1,
+ *   onError: "skip",
+ * });
+ * let batches = 0;
  * for await (const { batch } of loader.epoch(0)) {
- *   // trainStep(batch)
+ *   assert.strictEqual(batch.images.length, 4); // trainStep(model, batch, opt) would go here
+ *   batches++;
  * }
- * loader.stats().skipped.total; // 0
+ * assert.strictEqual(batches, 2);
+ * assert.strictEqual(loader.stats().skipped.total, 0);
  * ```
  */
 export class DataLoader<T extends TrainItem, B = Batch> {
@@ -147,7 +157,13 @@ export class DataLoader<T extends TrainItem, B = Batch> {
    * Yields the batches of one epoch. With prefetch, batch k+1 is already loading while batch k is used.
    * @example
    * ```ts
-   * for await (const { batch, indices } of loader.epoch(3)) console.log(indices);
+   * import assert from "node:assert";
+   * import { DataLoader } from "./loader.ts";
+   * import { ShapesDataset } from "./shapes.ts";
+   * const loader = new DataLoader(new ShapesDataset({ count: 6, width: 32, height: 32 }), { batchSize: 3, seed: 1 });
+   * const seen: number[] = [];
+   * for await (const { indices } of loader.epoch(3)) seen.push(...indices);
+   * assert.deepStrictEqual(seen.toSorted(), [0, 1, 2, 3, 4, 5]); // each item once, in a shuffled order
    * ```
    */
   async *epoch(epoch: number): AsyncGenerator<LoadedBatch<T, B>> {

@@ -12,6 +12,7 @@
  */
 import { type CompressedRle, type Rle, type RleRuns, rleToRuns, runsMerge, runsToRle } from "./rle.ts";
 import { rleCountsToString } from "./rle_string.ts";
+import { DataError } from "./errors.ts";
 
 /** A COCO `segmentation`: polygons (flat `[x0, y0, x1, y1, …]` lists) or an RLE in either form. */
 export type CocoSegmentation = number[][] | Rle;
@@ -141,7 +142,11 @@ export function boxToRuns(box: ArrayLike<number>, height: number, width: number)
 
 function checkSize(fn: string, height: number, width: number): void {
   if (!Number.isInteger(height) || height < 0 || !Number.isInteger(width) || width < 0) {
-    throw new Error(`${fn}: height and width must be non-negative integers, got ${height}×${width}`);
+    throw new DataError(
+      "bad-polygon",
+      `${fn}: height and width must be non-negative integers, got ${height}×${width}`,
+      { file: "" },
+    );
   }
 }
 
@@ -167,19 +172,31 @@ function checkPolygon(
   height: number,
   width: number,
 ): asserts poly is number[] {
-  if (!Array.isArray(poly)) throw new Error(`${fn}: ${what} must be an array of numbers [x0, y0, x1, y1, …]`);
+  if (!Array.isArray(poly)) {
+    throw new DataError("bad-polygon", `${fn}: ${what} must be an array of numbers [x0, y0, x1, y1, …]`, {
+      file: "",
+    });
+  }
   if (poly.length < 2 || poly.length % 2 !== 0) {
-    throw new Error(`${fn}: ${what} must have an even number (≥ 2) of coordinates, got ${poly.length}`);
+    throw new DataError(
+      "bad-polygon",
+      `${fn}: ${what} must have an even number (≥ 2) of coordinates, got ${poly.length}`,
+      { file: "" },
+    );
   }
   const limit = polygonCoordinateLimit(height, width);
   for (let i = 0; i < poly.length; i++) {
     if (typeof poly[i] !== "number" || !Number.isFinite(poly[i])) {
-      throw new Error(`${fn}: ${what}[${i}] must be a finite number, got ${poly[i]}`);
+      throw new DataError("bad-polygon", `${fn}: ${what}[${i}] must be a finite number, got ${poly[i]}`, {
+        file: "",
+      });
     }
     if (Math.abs(poly[i]) > limit) {
-      throw new Error(
+      throw new DataError(
+        "bad-polygon",
         `${fn}: ${what}[${i}] = ${poly[i]} lies beyond ±${limit} (4× the ${height}×${width} image's longer ` +
           `side, at least 1024); refused before rasterising`,
+        { file: "" },
       );
     }
   }
@@ -200,7 +217,9 @@ function checkPolygon(
  */
 export function polygonsToRle(polygons: readonly number[][], height: number, width: number): CompressedRle[] {
   checkSize("polygonsToRle", height, width);
-  if (!Array.isArray(polygons)) throw new Error("polygonsToRle: polygons must be an array of polygons");
+  if (!Array.isArray(polygons)) {
+    throw new DataError("bad-polygon", "polygonsToRle: polygons must be an array of polygons", { file: "" });
+  }
   return polygons.map((poly, i) => {
     checkPolygon("polygonsToRle", `polygons[${i}]`, poly, height, width);
     return runsToRle(polygonToRuns(poly, height, width));
@@ -227,13 +246,19 @@ export function segmentationToRuns(
 ): RleRuns {
   if (Array.isArray(segmentation)) {
     checkSize(what, height, width);
-    if (segmentation.length === 0) throw new Error(`${what}: polygon list is empty`);
+    if (segmentation.length === 0) {
+      throw new DataError("bad-polygon", `${what}: polygon list is empty`, { file: "" });
+    }
     const asBoxes = Array.isArray(segmentation[0]) && segmentation[0].length === 4;
     const parts = segmentation.map((poly, i) => {
       checkPolygon(what, `${what}[${i}]`, poly, height, width);
       if (asBoxes) {
         if (poly.length !== 4) {
-          throw new Error(`${what}[${i}]: has ${poly.length} numbers but ${what}[0] is a 4-number box`);
+          throw new DataError(
+            "bad-polygon",
+            `${what}[${i}]: has ${poly.length} numbers but ${what}[0] is a 4-number box`,
+            { file: "" },
+          );
         }
         return boxToRuns(poly, height, width);
       }

@@ -16,6 +16,7 @@
  * @module
  */
 import { rleCountsFromString, rleCountsToString } from "./rle_string.ts";
+import { DataError } from "./errors.ts";
 
 /** A COCO RLE: `size` is `[height, width]`; `counts` is the compressed string or the uncompressed list. */
 export interface Rle {
@@ -46,26 +47,34 @@ export interface RleRuns {
  * ```
  */
 export function rleToRuns(rle: Rle, what = "rle"): RleRuns {
-  if (rle === null || typeof rle !== "object") throw new Error(`${what} is not an RLE object`);
+  if (rle === null || typeof rle !== "object") {
+    throw new DataError("bad-rle", `${what} is not an RLE object`, { file: "" });
+  }
   const size = rle.size;
   if (
     !Array.isArray(size) || size.length !== 2 || !Number.isInteger(size[0]) || !Number.isInteger(size[1]) ||
     size[0] < 0 || size[1] < 0
   ) {
-    throw new Error(
+    throw new DataError(
+      "bad-rle",
       `${what}.size must be [height, width] with non-negative integers, got ${JSON.stringify(size)}`,
+      { file: "" },
     );
   }
   const counts = rle.counts;
   if (typeof counts === "string") {
     return { height: size[0], width: size[1], counts: rleCountsFromString(counts, `${what}.counts`) };
   }
-  if (!Array.isArray(counts)) throw new Error(`${what}.counts must be a string or an array of numbers`);
+  if (!Array.isArray(counts)) {
+    throw new DataError("bad-rle", `${what}.counts must be a string or an array of numbers`, { file: "" });
+  }
   const out = new Uint32Array(counts.length);
   for (let i = 0; i < counts.length; i++) {
     const c = counts[i];
     if (!Number.isInteger(c) || c < 0 || c > 0xffffffff) {
-      throw new Error(`${what}.counts[${i}] must be an integer in [0, 2^32), got ${c}`);
+      throw new DataError("bad-rle", `${what}.counts[${i}] must be an integer in [0, 2^32), got ${c}`, {
+        file: "",
+      });
     }
     out[i] = c;
   }
@@ -87,11 +96,21 @@ export function runsToRle(runs: RleRuns): CompressedRle {
 
 function checkMask(fn: string, mask: Uint8Array, height: number, width: number): void {
   if (!Number.isInteger(height) || height < 0 || !Number.isInteger(width) || width < 0) {
-    throw new Error(`${fn}: height and width must be non-negative integers, got ${height}×${width}`);
+    throw new DataError(
+      "bad-rle",
+      `${fn}: height and width must be non-negative integers, got ${height}×${width}`,
+      { file: "" },
+    );
   }
-  if (!(mask instanceof Uint8Array)) throw new Error(`${fn}: mask must be a Uint8Array`);
+  if (!(mask instanceof Uint8Array)) {
+    throw new DataError("bad-rle", `${fn}: mask must be a Uint8Array`, { file: "" });
+  }
   if (mask.length !== height * width) {
-    throw new Error(`${fn}: mask has ${mask.length} elements, expected height×width = ${height * width}`);
+    throw new DataError(
+      "bad-rle",
+      `${fn}: mask has ${mask.length} elements, expected height×width = ${height * width}`,
+      { file: "" },
+    );
   }
 }
 
@@ -158,7 +177,11 @@ export function rleDecode(rle: Rle): Uint8Array {
   for (let j = 0; j < counts.length; j++) {
     const end = pos + counts[j];
     if (end > height * width) {
-      throw new Error(`rleDecode: rle.counts add up to more than height×width = ${height * width} pixels`);
+      throw new DataError(
+        "bad-rle",
+        `rleDecode: rle.counts add up to more than height×width = ${height * width} pixels`,
+        { file: "" },
+      );
     }
     if (v === 1) {
       for (; pos < end; pos++) {
@@ -294,7 +317,11 @@ export function runsMerge(list: readonly RleRuns[], intersect: boolean): RleRuns
   for (let i = 1; i < n; i++) {
     const B = list[i];
     if (B.height !== h || B.width !== w) {
-      throw new Error(`rleMerge: rles[${i}] is ${B.height}×${B.width} but rles[0] is ${h}×${w}`);
+      throw new DataError(
+        "bad-rle",
+        `rleMerge: rles[${i}] is ${B.height}×${B.width} but rles[0] is ${h}×${w}`,
+        { file: "" },
+      );
     }
     const A = cnts.slice(0, m);
     const Am = m, Bm = B.counts.length, Bc = B.counts;
@@ -320,8 +347,10 @@ export function runsMerge(list: readonly RleRuns[], intersect: boolean): RleRuns
       ct += cb;
       if (ct > 0 && ((ca === 0 && a >= Am) || (cb === 0 && b >= Bm))) {
         // maskApi loops forever here: one mask's runs end before the other's.
-        throw new Error(
+        throw new DataError(
+          "bad-rle",
           `rleMerge: rles[${i}] runs cover a different pixel count than the merge of rles[0..${i - 1}]`,
+          { file: "" },
         );
       }
       const vp = v;
@@ -349,7 +378,9 @@ export function runsMerge(list: readonly RleRuns[], intersect: boolean): RleRuns
  * ```
  */
 export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle {
-  if (!Array.isArray(rles)) throw new Error("rleMerge: rles must be an array of RLEs");
+  if (!Array.isArray(rles)) {
+    throw new DataError("bad-rle", "rleMerge: rles must be an array of RLEs", { file: "" });
+  }
   const runs = rles.map((r, i) => rleToRuns(r, `rleMerge: rles[${i}]`));
   return runsToRle(runsMerge(runs, intersect));
 }

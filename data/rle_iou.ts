@@ -12,6 +12,7 @@
  * @module
  */
 import { type Rle, type RleRuns, rleToRuns, runsArea, runsToBbox } from "./rle.ts";
+import { DataError } from "./errors.ts";
 
 /** The iscrowd flags accepted by the IoU functions: one per ground truth (non-zero/true = crowd). */
 export type CrowdFlags = ArrayLike<number | boolean>;
@@ -117,8 +118,10 @@ export function runsIouInto(
         ct += cb;
         if (ct > 0 && ((ca === 0 && a >= ka) || (cb === 0 && b >= kb))) {
           // maskApi loops forever here: one mask's runs end before the other's.
-          throw new Error(
+          throw new DataError(
+            "bad-eval-input",
             `rleIou: detection ${d} and ground truth ${g} have runs covering different pixel counts`,
+            { file: "" },
           );
         }
       }
@@ -133,7 +136,11 @@ function crowdBytes(fn: string, iscrowd: CrowdFlags | undefined, n: number): Uin
   const flags = new Uint8Array(n);
   if (iscrowd === undefined) return flags;
   if (iscrowd.length !== n) {
-    throw new Error(`${fn}: iscrowd has ${iscrowd.length} flags but there are ${n} gts`);
+    throw new DataError(
+      "bad-eval-input",
+      `${fn}: iscrowd has ${iscrowd.length} flags but there are ${n} gts`,
+      { file: "" },
+    );
   }
   for (let g = 0; g < n; g++) flags[g] = iscrowd[g] ? 1 : 0;
   return flags;
@@ -175,7 +182,9 @@ function flatBoxes(fn: string, name: string, boxes: readonly ArrayLike<number>[]
   const flat = new Float64Array(4 * boxes.length);
   boxes.forEach((b, i) => {
     if (b === null || b === undefined || b.length !== 4) {
-      throw new Error(`${fn}: ${name}[${i}] must be an [x, y, w, h] box of 4 numbers`);
+      throw new DataError("bad-eval-input", `${fn}: ${name}[${i}] must be an [x, y, w, h] box of 4 numbers`, {
+        file: "",
+      });
     }
     for (let j = 0; j < 4; j++) flat[4 * i + j] = b[j];
   });

@@ -13,6 +13,7 @@
  * gives the mathematically intended value instead.
  * @module
  */
+import { DataError } from "./errors.ts";
 
 /**
  * Writes run-length counts as COCO's compressed string (maskApi `rleToString`).
@@ -87,7 +88,13 @@ export function rleCountsFromStringShared(s: string, what = "counts"): Uint32Arr
     let x = c & 0x1f;
     let k = 1;
     while ((c & 0x20) !== 0) {
-      if (p >= n) throw new Error(`${what}: compressed RLE string ends inside a count at position ${p}`);
+      if (p >= n) {
+        throw new DataError(
+          "bad-rle",
+          `${what}: compressed RLE string ends inside a count at position ${p}`,
+          { file: "" },
+        );
+      }
       c = s.charCodeAt(p++) - 48;
       if (c < 0 || c > 63) badChar(s, p - 1, what);
       // Up to 6 characters (30 bits) fit a 32-bit int shift; longer counts take the exact float path.
@@ -103,7 +110,11 @@ export function rleCountsFromStringShared(s: string, what = "counts"): Uint32Arr
 }
 
 function badChar(s: string, p: number, what: string): never {
-  throw new Error(`${what}: character ${JSON.stringify(s[p])} at position ${p} is not in '0'..'o'`);
+  throw new DataError(
+    "bad-rle",
+    `${what}: character ${JSON.stringify(s[p])} at position ${p} is not in '0'..'o'`,
+    { file: "" },
+  );
 }
 
 /** Reused decode buffer (decoding is synchronous, so one buffer serves every call). */

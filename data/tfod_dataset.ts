@@ -49,8 +49,20 @@ export interface TfodDataset extends Dataset<TfodItem> {
  * Indexes TFRecord files (a glob pattern, a path, or a list of either) of TF OD API examples.
  * @example
  * ```ts
- * const ds = await loadTfodDataset("shards/train-*.tfrecord");
- * const { image, target } = await ds.get(0);
+ * import assert from "node:assert";
+ * import { loadTfodDataset } from "./tfod_dataset.ts";
+ * import { writeTfodRecords } from "./tfod_writer.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const shapes = new ShapesDataset({ count: 3, width: 32, height: 32 });
+ * const dir = await Deno.makeTempDir();
+ * await writeTfodRecords(`${dir}/train-0.tfrecord`, [shapes.item(0), shapes.item(1)]);
+ * await writeTfodRecords(`${dir}/train-1.tfrecord`, [shapes.item(2)]);
+ * const ds = await loadTfodDataset(`${dir}/train-*.tfrecord`);
+ * assert.strictEqual(ds.length, 3);
+ * const { image, target } = await ds.get(2);
+ * assert.deepStrictEqual(target.labels, shapes.item(2).target.labels);
+ * assert.strictEqual(image.width, 32);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTfodDataset(
@@ -128,7 +140,16 @@ function text(example: Example, key: string, where: DataErrorLocation): string |
  * Converts a decoded TF OD API example into a training item. `where` locates the record in errors.
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { decodeTfodExample } from "./tfod_dataset.ts";
+ * import { tfodExampleFromItem } from "./tfod_writer.ts";
+ * import { decodeExample, encodeExample } from "./tf_example.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const source = new ShapesDataset({ count: 1, width: 32, height: 24 }).item(0);
+ * const recordBytes = encodeExample(tfodExampleFromItem(source, { maskFormat: "png" }));
  * const item = await decodeTfodExample(decodeExample(recordBytes), { file: "a.tfrecord", recordIndex: 0 });
+ * assert.deepStrictEqual(item.target.labels, source.target.labels);
+ * assert.deepStrictEqual(item.target.masks, source.target.masks);
  * ```
  */
 export async function decodeTfodExample(

@@ -23,8 +23,15 @@ export interface TfodWriteOptions {
  * Builds a TF OD API example from a training item.
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { tfodExampleFromItem } from "./tfod_writer.ts";
+ * import { encodeExample } from "./tf_example.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 32, height: 32 }).item(0);
  * const example = tfodExampleFromItem(item, { maskFormat: "dense", filename: "0001.png" });
- * const bytes = encodeExample(example);
+ * assert.ok(example.has("image/object/mask"));
+ * const bytes = encodeExample(example); // one TFRecord payload
+ * assert.ok(bytes.length > 32 * 32 * 3);
  * ```
  */
 export function tfodExampleFromItem(item: TrainItem, options: TfodWriteOptions = {}): Example {
@@ -71,7 +78,17 @@ export function tfodExampleFromItem(item: TrainItem, options: TfodWriteOptions =
  * Writes training items as a TFRecord file of TF OD API examples.
  * @example
  * ```ts
- * await writeTfodRecords("/tmp/shapes.tfrecord", items, { maskFormat: "png" });
+ * import assert from "node:assert";
+ * import { writeTfodRecords } from "./tfod_writer.ts";
+ * import { loadTfodDataset } from "./tfod_dataset.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const shapes = new ShapesDataset({ count: 2, width: 32, height: 32 });
+ * const items = [shapes.item(0), shapes.item(1)];
+ * const dir = await Deno.makeTempDir();
+ * await writeTfodRecords(`${dir}/shapes.tfrecord`, items, { maskFormat: "png" });
+ * const back = await loadTfodDataset(`${dir}/shapes.tfrecord`);
+ * assert.strictEqual(back.length, 2);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeTfodRecords(

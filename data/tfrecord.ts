@@ -36,7 +36,14 @@ export function encodeTfRecord(data: Uint8Array): Uint8Array {
  * Writes records to a TFRecord file.
  * @example
  * ```ts
- * await writeTfRecordFile("/tmp/a.tfrecord", [new Uint8Array([1, 2, 3])]);
+ * import assert from "node:assert";
+ * import { parseTfRecords, writeTfRecordFile } from "./tfrecord.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeTfRecordFile(`${dir}/a.tfrecord`, [new Uint8Array([1, 2, 3])]);
+ * const bytes = await Deno.readFile(`${dir}/a.tfrecord`);
+ * assert.strictEqual(bytes.length, 8 + 4 + 3 + 4); // length, its CRC, data, data CRC
+ * assert.deepStrictEqual(parseTfRecords(bytes, "a.tfrecord"), [new Uint8Array([1, 2, 3])]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeTfRecordFile(path: string, records: Iterable<Uint8Array>): Promise<void> {
@@ -72,7 +79,14 @@ function checkData(data: Uint8Array, crc: number, file: string, recordIndex: num
  * Throws `DataError` (`bad-crc` or `truncated-record`) naming `file` and the record index.
  * @example
  * ```ts
- * const records = parseTfRecords(await Deno.readFile("/tmp/a.tfrecord"), "/tmp/a.tfrecord");
+ * import assert from "node:assert";
+ * import { encodeTfRecord, parseTfRecords } from "./tfrecord.ts";
+ * import { DataError } from "./errors.ts";
+ * const bytes = new Uint8Array([...encodeTfRecord(new Uint8Array([7])), ...encodeTfRecord(new Uint8Array([8, 9]))]);
+ * const records = parseTfRecords(bytes, "a.tfrecord");
+ * assert.deepStrictEqual(records, [new Uint8Array([7]), new Uint8Array([8, 9])]);
+ * bytes[12] ^= 1; // damage the first record's data
+ * assert.throws(() => parseTfRecords(bytes, "a.tfrecord"), (e) => e instanceof DataError && e.reason === "bad-crc");
  * ```
  */
 export function parseTfRecords(bytes: Uint8Array, file: string): Uint8Array[] {
@@ -114,8 +128,14 @@ async function readExactAt(f: Deno.FsFile, offset: number, n: number): Promise<U
  * checked when a record is read with `readTfRecordAt`).
  * @example
  * ```ts
- * const entries = await indexTfRecordFile("/tmp/a.tfrecord");
- * const first = await readTfRecordAt("/tmp/a.tfrecord", entries[0], 0);
+ * import assert from "node:assert";
+ * import { indexTfRecordFile, readTfRecordAt, writeTfRecordFile } from "./tfrecord.ts";
+ * const path = `${await Deno.makeTempDir()}/a.tfrecord`;
+ * await writeTfRecordFile(path, [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])]);
+ * const entries = await indexTfRecordFile(path);
+ * assert.strictEqual(entries.length, 2);
+ * const first = await readTfRecordAt(path, entries[0], 0);
+ * assert.deepStrictEqual(first, new Uint8Array([1, 2, 3]));
  * ```
  */
 export async function indexTfRecordFile(path: string): Promise<TfRecordEntry[]> {
@@ -162,8 +182,13 @@ export async function indexTfRecordFile(path: string): Promise<TfRecordEntry[]> 
  * Reads one record's data located by `indexTfRecordFile`, checking its data CRC.
  * @example
  * ```ts
- * const entries = await indexTfRecordFile("/tmp/a.tfrecord");
- * const data = await readTfRecordAt("/tmp/a.tfrecord", entries[1], 1);
+ * import assert from "node:assert";
+ * import { indexTfRecordFile, readTfRecordAt, writeTfRecordFile } from "./tfrecord.ts";
+ * const path = `${await Deno.makeTempDir()}/a.tfrecord`;
+ * await writeTfRecordFile(path, [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])]);
+ * const entries = await indexTfRecordFile(path);
+ * const data = await readTfRecordAt(path, entries[1], 1);
+ * assert.deepStrictEqual(data, new Uint8Array([4, 5]));
  * ```
  */
 export async function readTfRecordAt(

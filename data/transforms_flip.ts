@@ -65,7 +65,14 @@ export function flipMasks(masks: Uint8Array, n: number, width: number, height: n
  * Flips a training item horizontally (image, boxes and masks).
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { flipItem } from "./transforms_flip.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 40, height: 30 }).item(0);
  * const mirrored = flipItem(item);
+ * const [x1, , x2] = item.target.boxes, [m1, , m2] = mirrored.target.boxes;
+ * assert.deepStrictEqual([m1, m2], [40 - x2, 40 - x1]); // boxes mirror about the image width
+ * assert.deepStrictEqual(flipItem(mirrored).image.data, item.image.data); // flipping twice is the identity
  * ```
  */
 export function flipItem<T extends TrainItem>(item: T): T {
@@ -81,7 +88,15 @@ export function flipItem<T extends TrainItem>(item: T): T {
  * Flips with probability `p` using `rng` (returns the item unchanged otherwise).
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { randomFlipItem } from "./transforms_flip.ts";
+ * import { Rng } from "./prng.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 32, height: 32 }).item(0);
+ * assert.strictEqual(randomFlipItem(item, new Rng(1), 0), item); // p = 0: never flipped
+ * assert.notStrictEqual(randomFlipItem(item, new Rng(1), 1), item); // p = 1: always flipped
  * const out = randomFlipItem(item, new Rng(1), 0.5);
+ * assert.strictEqual(out.image.width, 32);
  * ```
  */
 export function randomFlipItem<T extends TrainItem>(item: T, rng: Rng, p = 0.5): T {

@@ -24,7 +24,13 @@ function pixelBox(boxes: ArrayLike<number>, k: number, width: number, height: nu
  * Crops each of the n masks (n×H×W) to its box and resizes it to `miniH × miniW` (n×miniH×miniW out).
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { minimizeMasks } from "./transforms_minimask.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const n = target.labels.length;
  * const mini = minimizeMasks(target.boxes, target.masks!, n, image.width, image.height, 56, 56);
+ * assert.strictEqual(mini.length, n * 56 * 56);
  * ```
  */
 export function minimizeMasks(
@@ -55,7 +61,15 @@ export function minimizeMasks(
  * Expands mini-masks (n×miniH×miniW) back into full n×H×W masks inside their boxes.
  * @example
  * ```ts
- * const full = expandMasks(target.boxes, mini, n, 56, 56, image.width, image.height);
+ * import assert from "node:assert";
+ * import { expandMasks, minimizeMasks } from "./transforms_minimask.ts";
+ * // One 16×16 square mask in a 32×32 image survives the round trip through a 56×56 mini-mask.
+ * const boxes = new Float32Array([8, 8, 24, 24]);
+ * const masks = new Uint8Array(32 * 32);
+ * for (let y = 8; y < 24; y++) masks.fill(1, y * 32 + 8, y * 32 + 24);
+ * const mini = minimizeMasks(boxes, masks, 1, 32, 32, 56, 56);
+ * const full = expandMasks(boxes, mini, 1, 56, 56, 32, 32);
+ * assert.deepStrictEqual(full, masks);
  * ```
  */
 export function expandMasks(

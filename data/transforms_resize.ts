@@ -136,7 +136,13 @@ export function minMaxResizeSize(
  * `out / in`.
  * @example
  * ```ts
- * const resized = resizeItem(item, 256, 256);
+ * import assert from "node:assert";
+ * import { resizeItem } from "./transforms_resize.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 32, height: 16 }).item(0);
+ * const resized = resizeItem(item, 32, 64); // 2× on both axes
+ * assert.deepStrictEqual([resized.image.width, resized.image.height], [64, 32]);
+ * assert.deepStrictEqual(resized.target.boxes, item.target.boxes.map((v) => 2 * v));
  * ```
  */
 export function resizeItem<T extends TrainItem>(item: T, outH: number, outW: number): T {
@@ -161,7 +167,12 @@ export function resizeItem<T extends TrainItem>(item: T, outH: number, outW: num
  * Resizes a training item with torchvision's min/max rule (e.g. 800/1333).
  * @example
  * ```ts
- * const resized = resizeMinMax(item, 800, 1333);
+ * import assert from "node:assert";
+ * import { resizeMinMax } from "./transforms_resize.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 40, height: 20 }).item(0);
+ * const resized = resizeMinMax(item, 30, 50); // short side to 30 unless the long side exceeds 50
+ * assert.deepStrictEqual([resized.image.height, resized.image.width], [25, 50]);
  * ```
  */
 export function resizeMinMax<T extends TrainItem>(item: T, minSize: number, maxSize: number): T {

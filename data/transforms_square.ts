@@ -63,7 +63,14 @@ export function squareScale(
  * Resizes and pads an item into a `maxDim × maxDim` square (matterport `square` mode).
  * @example
  * ```ts
- * const { item: square, window, scale } = resizeSquare(item, { minDim: 800, maxDim: 1024 });
+ * import assert from "node:assert";
+ * import { resizeSquare } from "./transforms_square.ts";
+ * import { ShapesDataset } from "./shapes.ts";
+ * const item = new ShapesDataset({ count: 1, width: 32, height: 16 }).item(0);
+ * const { item: square, window, scale } = resizeSquare(item, { minDim: 32, maxDim: 64 });
+ * assert.strictEqual(scale, 2);
+ * assert.deepStrictEqual([square.image.width, square.image.height], [64, 64]);
+ * assert.deepStrictEqual(window, [16, 0, 48, 64]); // [y1, x1, y2, x2] of the image inside the padding
  * ```
  */
 export function resizeSquare<T extends TrainItem>(

@@ -15,6 +15,7 @@ import { CHECKSUM_KEY, checksumMetadata } from "./checksum.ts";
 import type { StateDict, WeightTensor } from "./weights_dtype.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { keep, readTensors, type Tensor, tensorFromArray } from "../ops/tensor.ts";
+import { ShapeError } from "../ops/errors.ts";
 
 /**
  * A checkpoint that cannot be written, read or restored; names the file.
@@ -81,9 +82,17 @@ const READ_BATCH_BYTES = 256 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { readOptimizerState } from "./checkpoint.ts";
- * // const state = await readOptimizerState(opt);
- * console.log(typeof readOptimizerState);
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
+ * const state = await readOptimizerState(opt);
+ * assert.deepStrictEqual([...state.keys()], ["optimizer.w.momentum_buffer"]);
+ * assert.deepStrictEqual(state.get("optimizer.w.momentum_buffer")?.shape, [2]);
  * ```
  */
 export async function readOptimizerState(opt: Optimizer): Promise<StateDict> {
@@ -114,7 +123,10 @@ function safetensorsChunks(
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
-      throw new Error(`tensor ${name} has ${t.data.length} values but shape [${t.shape}]`);
+      throw new ShapeError(
+        "saveCheckpoint",
+        `tensor ${name} has ${t.data.length} values but shape [${t.shape}]`,
+      );
     }
   }
   const sums = checksumMetadata(tensors.map(([name, t]) => [name, bytesOf(t)]), metadata);
@@ -176,9 +188,16 @@ const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { removeStaleTempFiles } from "./checkpoint.ts";
- * // const removed = await removeStaleTempFiles("runs/a"); // [".checkpoint.safetensors.4711.0a1b2c3d.tmp"]
- * console.log(typeof removeStaleTempFiles);
+ * const dir = await Deno.makeTempDir();
+ * // A temporary file left by a crashed writer (process 4711) and the checkpoint itself.
+ * await Deno.writeTextFile(`${dir}/.checkpoint.safetensors.4711.0a1b2c3d.tmp`, "partial");
+ * await Deno.writeTextFile(`${dir}/checkpoint.safetensors`, "kept");
+ * const removed = await removeStaleTempFiles(dir);
+ * assert.deepStrictEqual(removed, [".checkpoint.safetensors.4711.0a1b2c3d.tmp"]);
+ * assert.strictEqual(await Deno.readTextFile(`${dir}/checkpoint.safetensors`), "kept");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function removeStaleTempFiles(dir: string, legacy: readonly string[] = []): Promise<string[]> {
@@ -204,9 +223,20 @@ export async function removeStaleTempFiles(dir: string, legacy: readonly string[
  *
  * @example
  * ```ts
- * import { saveCheckpoint } from "./checkpoint.ts";
- * // await saveCheckpoint("run/ckpt.safetensors", stateDict, opt, { step: 1000, rngState: 42, config });
- * console.log(typeof saveCheckpoint);
+ * import assert from "node:assert";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
+ * const dir = await Deno.makeTempDir();
+ * const weights = new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]);
+ * await saveCheckpoint(`${dir}/ckpt.safetensors`, weights, opt, { step: 1000, rngState: 42, config: { lr: 0.1 } });
+ * const back = await loadCheckpoint(`${dir}/ckpt.safetensors`);
+ * assert.deepStrictEqual([back.step, back.rngState], [1000, 42]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -275,9 +305,15 @@ function parseJson(file: string, key: string, text: string | undefined): unknown
  *
  * @example
  * ```ts
- * import { loadCheckpoint } from "./checkpoint.ts";
- * // const { weights, optimizer, step, rngState } = await loadCheckpoint("run/ckpt.safetensors");
- * console.log(typeof loadCheckpoint);
+ * import assert from "node:assert";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const weights = new Map([["w", { shape: [3], data: new Float32Array([0.5, 1, 2]) }]]);
+ * await saveCheckpoint(`${dir}/ckpt.safetensors`, weights, null, { step: 7 });
+ * const { weights: loaded, optimizer, step } = await loadCheckpoint(`${dir}/ckpt.safetensors`);
+ * assert.deepStrictEqual(loaded.get("w")?.data, new Float32Array([0.5, 1, 2]));
+ * assert.deepStrictEqual([optimizer, step], [null, 7]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
@@ -354,9 +390,25 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
  *
  * @example
  * ```ts
- * import { loadCheckpoint, restoreOptimizer } from "./checkpoint.ts";
- * // restoreOptimizer(opt, await loadCheckpoint("run/ckpt.safetensors"));
- * console.log(typeof restoreOptimizer);
+ * import assert from "node:assert";
+ * import { fillInPlace } from "../ops/elementwise.ts";
+ * import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
+ * import { optimizerStep } from "./optimizer.ts";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
+ * fillInPlace(opt.entries[0].grad, 1);
+ * optimizerStep(opt); // momentum buffer is now [1, 1]
+ * const dir = await Deno.makeTempDir();
+ * const weights = new Map([["w", { shape: [2], data: new Float32Array(await w.read()) }]]);
+ * await saveCheckpoint(`${dir}/ckpt.safetensors`, weights, opt, { step: 1 });
+ * const fresh = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
+ * restoreOptimizer(fresh, await loadCheckpoint(`${dir}/ckpt.safetensors`));
+ * assert.strictEqual(fresh.stepCount, 1);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function restoreOptimizer(opt: Optimizer, checkpoint: LoadedCheckpoint): void {

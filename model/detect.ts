@@ -18,6 +18,7 @@ import { resnetForward } from "./resnet.ts";
 import { boxBranch } from "./roi_heads.ts";
 import { rpnForward } from "./rpn.ts";
 import { checkRawImages } from "./input_checks.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 /** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
 export interface RawImage {
@@ -76,8 +77,16 @@ function toRgb8(image: RawImage, index: number): Rgb8Image {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { resolveConfig } from "./config.ts";
  * import { transformImages } from "./detect.ts";
- * console.log(typeof transformImages);
+ * await getGpu();
+ * const config = resolveConfig({ preset: "small" }); // minSize = maxSize = 128
+ * const batch = transformImages(config, [{ width: 64, height: 32, data: new Uint8Array(64 * 32 * 3).fill(90) }]);
+ * assert.deepStrictEqual(batch.originalSizes, [[32, 64]]);
+ * assert.deepStrictEqual(batch.imageSizes, [[64, 128]]); // the long side limits the scale to 2
+ * assert.deepStrictEqual(batch.images.shape, [1, 64, 128, 3]); // NHWC, padded to multiples of 32
  * ```
  */
 export function transformImages(config: MaskRcnnConfig, images: readonly RawImage[]): TransformedBatch {
@@ -123,12 +132,26 @@ export function checkImageFitsAdapter(image: RawImage, argument: string): void {
  *
  * @example
  * ```ts
- * import { buildModel, loadWeights } from "./mask_rcnn.ts";
+ * import assert from "node:assert";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
  * import { detectImages } from "./detect.ts";
- * const model = await buildModel({ preset: "small" });
- * await loadWeights(model, "small.safetensors");
- * const [result] = await detectImages(model, [{ data: new Uint8Array(128 * 128 * 3), width: 128, height: 128 }]);
- * console.log(result.count);
+ * // Random weights and small RPN/box limits keep this quick; loadWeights(model, file) gives real detections.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const image = { data: new Uint8Array(64 * 48 * 3).map((_, i) => (i * 13) % 256), width: 64, height: 48 };
+ * const results = await detectImages(model, [image, image]); // one batched forward
+ * assert.strictEqual(results.length, 2);
+ * assert.deepStrictEqual([results[0].width, results[0].height], [64, 48]); // boxes are in input pixels
+ * assert.deepStrictEqual(results[1].boxes, results[0].boxes);
+ * assert.ok(results[0].count <= 5);
  * ```
  */
 export async function detectImages(
@@ -137,7 +160,9 @@ export async function detectImages(
   options: DetectOptions = {},
 ): Promise<Detection[]> {
   const params = model.params;
-  if (!params) throw new Error("detect: the model has no weights; call loadWeights(model, file) first");
+  if (!params) {
+    throw new NoWeightsError("detect: the model has no weights; call loadWeights(model, file) first");
+  }
   checkRawImages("detect", images);
   images.forEach((image, i) => checkImageFitsAdapter(image, `images[${i}]`));
   if (images.length === 0) return [];

@@ -18,9 +18,25 @@ export const FPN_LEVELS = ["p2", "p3", "p4", "p5", "p6"] as const;
  *
  * @example
  * ```ts
- * // const pyramid = fpnForward(params, resnetForward(params, images));
+ * import assert from "node:assert";
  * import { fpnForward } from "./fpn.ts";
- * console.log(typeof fpnForward);
+ * import { resnetForward } from "./resnet.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * assert.deepStrictEqual(pyramid.map((p) => p.shape), [
+ *   [1, 16, 16, 64], // P2 (fpnChannels 64 in the small preset)
+ *   [1, 8, 8, 64],
+ *   [1, 4, 4, 64],
+ *   [1, 2, 2, 64],
+ *   [1, 1, 1, 64], // P6: max-pool of P5
+ * ]);
  * ```
  */
 export function fpnForward(params: ModelParams, features: readonly Tensor[]): Tensor[] {

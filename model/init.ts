@@ -30,6 +30,7 @@ import type { MaskRcnnConfig } from "./config.ts";
 import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { expectedStateDict } from "./state_dict_names.ts";
 import type { StateDict } from "./weights_dtype.ts";
+import { WeightsError } from "./weights_errors.ts";
 
 /** How torchvision 0.14 initialises one tensor. */
 export type InitRule =
@@ -75,7 +76,8 @@ function ruleFor(name: string, shape: number[], shapes: ReadonlyMap<string, numb
   const module = name.slice(0, dot);
   const param = name.slice(dot + 1);
   const weight = shapes.get(`${module}.weight`);
-  const unknown = () => new Error(`initialStateDict: no torchvision initialiser known for ${name}`);
+  const unknown = () =>
+    new WeightsError("<state_dict>", `initialStateDict: no torchvision initialiser known for ${name}`);
   if (name.startsWith("backbone.body.")) {
     if (shape.length === 4 && param === "weight") return kaimingNormalFanOut(shape);
     if (param in FROZEN_BN && /\.(bn\d|downsample\.1)$/.test(module)) return constant(FROZEN_BN[param]);

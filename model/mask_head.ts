@@ -13,6 +13,7 @@ import { type Tensor, tidy } from "../ops/tensor.ts";
 import { mapRoiChunks } from "./roi_chunks.ts";
 import type { ModelParams } from "./params.ts";
 import { poolerFeatures } from "./roi_heads.ts";
+import { ConfigError } from "./config.ts";
 
 /**
  * Mask logits of RoIs (shared by inference and training): rois [R, 5] → [R, 28, 28, numClasses]; with
@@ -20,8 +21,22 @@ import { poolerFeatures } from "./roi_heads.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
  * import { maskLogits } from "./mask_head.ts";
- * console.log(typeof maskLogits);
+ * import { resnetForward } from "./resnet.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const rois = tensorFromArray(new Float32Array([0, 8, 8, 40, 40, 0, 0, 0, 64, 32]), [2, 5]); // (image, x1, y1, x2, y2)
+ * const logits = maskLogits(params, pyramid, rois, [[64, 64]]);
+ * assert.deepStrictEqual(logits.shape, [2, 28, 28, 4]); // one 28×28 map per class
  * ```
  */
 export function maskLogits(
@@ -32,7 +47,7 @@ export function maskLogits(
   occupied?: OccupiedRows,
 ): Tensor {
   const mask = params.mask;
-  if (!mask) throw new Error("maskLogits: this model has no mask head (maskHead: false)");
+  if (!mask) throw new ConfigError("maskHead", false, "true (maskLogits: this model has no mask head)");
   return tidy(() => {
     let x = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
       outputSize: 14,
@@ -58,8 +73,24 @@ export interface MaskBranchOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
  * import { maskBranch } from "./mask_head.ts";
- * console.log(typeof maskBranch);
+ * import { resnetForward } from "./resnet.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const boxes = tensorFromArray(new Float32Array([8, 8, 40, 40]), [1, 4]);
+ * const labels = tensorFromArray(new Int32Array([2]), [1]);
+ * const probs = maskBranch(params, pyramid, boxes, labels, 1, [[64, 64]]);
+ * assert.deepStrictEqual(probs.shape, [1, 28, 28]); // the labelled class's mask
+ * assert.ok((await probs.read()).every((p) => p > 0 && p < 1)); // sigmoid probabilities
  * ```
  */
 export function maskBranch(

@@ -18,7 +18,7 @@ import {
   type WeightsSource,
 } from "./weights.ts";
 import { canonicalName, isPredictorName } from "./state_dict_names.ts";
-import { PredictorTensorsError } from "./weights_errors.ts";
+import { NoWeightsError, PredictorTensorsError } from "./weights_errors.ts";
 
 /** A Mask R-CNN (or Faster R-CNN): its config, CPU weights and GPU parameters. */
 export interface MaskRcnnModel {
@@ -77,9 +77,20 @@ export interface LoadWeightsOptions {
  *
  * @example
  * ```ts
- * import { buildModel, loadWeights } from "./mask_rcnn.ts";
- * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn" });
- * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
+ * import assert from "node:assert";
+ * import { buildModel, loadWeights, saveWeights } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * // torchvision's COCO weights: buildModel({ preset: "maskrcnn_resnet50_fpn" }) then
+ * // loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 }).
+ * const trained = await buildModel({ preset: "small" });
+ * initWeights(trained, { seed: 3 });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/small.safetensors`, saveWeights(trained));
+ * const model = await buildModel({ preset: "small" });
+ * await loadWeights(model, `${dir}/small.safetensors`);
+ * const name = "backbone.fpn.layer_blocks.0.0.weight";
+ * assert.deepStrictEqual(model.stateDict!.get(name)!.data, trained.stateDict!.get(name)!.data);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadWeights(
@@ -145,13 +156,21 @@ export function setStateDict(
  *
  * @example
  * ```ts
- * import { saveWeights } from "./mask_rcnn.ts";
- * // await Deno.writeFile("model.safetensors", saveWeights(model));
- * console.log(typeof saveWeights);
+ * import assert from "node:assert";
+ * import { buildModel, saveWeights } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { readSafetensors } from "./safetensors.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const bytes = saveWeights(model); // e.g. await Deno.writeFile("model.safetensors", bytes)
+ * const file = readSafetensors(bytes);
+ * assert.ok(file.tensors.has("roi_heads.mask_predictor.mask_fcn_logits.weight"));
  * ```
  */
 export function saveWeights(model: MaskRcnnModel): Uint8Array {
-  if (!model.stateDict) throw new Error("saveWeights: the model has no weights (call loadWeights first)");
+  if (!model.stateDict) {
+    throw new NoWeightsError("saveWeights: the model has no weights (call loadWeights first)");
+  }
   return stateDictToSafetensors(model.stateDict, { format: "pt" });
 }
 
@@ -160,9 +179,15 @@ export function saveWeights(model: MaskRcnnModel): Uint8Array {
  *
  * @example
  * ```ts
- * import { disposeModel } from "./mask_rcnn.ts";
- * // disposeModel(model);
- * console.log(typeof disposeModel);
+ * import assert from "node:assert";
+ * import { buildModel, disposeModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const stem = model.params!.stem.weight;
+ * disposeModel(model);
+ * assert.strictEqual(model.params, null);
+ * assert.ok(stem.disposed);
  * ```
  */
 export function disposeModel(model: MaskRcnnModel): void {

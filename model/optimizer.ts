@@ -18,6 +18,8 @@ import { emptyTensor, keep, type Tensor, tensorFromArray } from "../ops/tensor.t
 import type { PackedConv2d } from "../ops/conv2d.ts";
 import { learningRate, type LrScheduleOptions, validateLrSchedule } from "./lr_schedule.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
+import { NoWeightsError, WeightsError } from "./weights_errors.ts";
+import { InvalidInputError } from "./input_checks.ts";
 
 /** A trainable packed parameter. */
 export interface TrainableParam {
@@ -92,9 +94,15 @@ export interface TrainableParametersOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
  * import { trainableParameters } from "./optimizer.ts";
- * // const list = trainableParameters(model, { batchNormEps: 0 });
- * console.log(typeof trainableParameters);
+ * const model = await buildModel({ preset: "small" }); // trainableBackboneLayers 3: stem and layer1 frozen
+ * initWeights(model, { seed: 1 });
+ * const names = trainableParameters(model).map((p) => p.name);
+ * assert.ok(names.includes("backbone.fpn.inner_blocks.0.0.weight"));
+ * assert.ok(!names.some((n) => n.startsWith("backbone.body.layer1.")));
  * ```
  */
 export function trainableParameters(
@@ -103,7 +111,7 @@ export function trainableParameters(
 ): TrainableParam[] {
   const { params, stateDict, config } = model;
   if (!params || !stateDict) {
-    throw new Error("trainableParameters: the model has no weights (call loadWeights)");
+    throw new NoWeightsError("trainableParameters: the model has no weights (call loadWeights)");
   }
   const eps = options.batchNormEps ?? model.batchNormEps ?? 1e-5;
   const out: TrainableParam[] = [];
@@ -111,7 +119,10 @@ export function trainableParameters(
     const gamma = stateDict.get(`${bn}.weight`)?.data;
     const variance = stateDict.get(`${bn}.running_var`)?.data;
     if (!gamma || !variance) {
-      throw new Error(`trainableParameters: state_dict lacks ${bn}.weight/running_var`);
+      throw new WeightsError(
+        "<state_dict>",
+        `trainableParameters: state_dict lacks ${bn}.weight/running_var`,
+      );
     }
     const cols = conv.weight.shape[1];
     const scale = new Float32Array(cols).fill(1);
@@ -163,9 +174,15 @@ export function trainableParameters(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
  * import { allocateGradients } from "./optimizer.ts";
- * // const grads = allocateGradients(trainableParameters(model));
- * console.log(typeof allocateGradients);
+ * await getGpu();
+ * const weight = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
+ * const [grad] = allocateGradients([{ param: weight }]);
+ * assert.deepStrictEqual(grad.shape, [3]);
+ * assert.deepStrictEqual(await grad.read(), new Float32Array([0, 0, 0]));
  * ```
  */
 export function allocateGradients(params: readonly { param: Tensor }[]): Tensor[] {
@@ -177,9 +194,14 @@ export function allocateGradients(params: readonly { param: Tensor }[]): Tensor[
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
  * import { zeroGradients } from "./optimizer.ts";
- * // zeroGradients(optimizer.entries);
- * console.log(typeof zeroGradients);
+ * await getGpu();
+ * const entries = [{ grad: tensorFromArray(new Float32Array([0.5, -2]), [2]) }];
+ * zeroGradients(entries);
+ * assert.deepStrictEqual(await entries[0].grad.read(), new Float32Array([0, 0]));
  * ```
  */
 export function zeroGradients(entries: readonly { grad: Tensor }[]): void {
@@ -231,9 +253,16 @@ function resolveOptions(o: OptimizerOptions): Optimizer["options"] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
  * import { createOptimizer } from "./optimizer.ts";
- * // const opt = createOptimizer(model, { type: "sgd", lr: 0.02, warmupIters: 1000, milestones: [16000, 22000] });
- * console.log(typeof createOptimizer);
+ * // Usually over a model: createOptimizer(model, { type: "sgd", lr: 0.02, warmupIters: 1000, milestones: [16000, 22000] })
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "adamw", lr: 1e-3 });
+ * assert.deepStrictEqual(opt.entries.map((e) => e.name), ["w"]);
+ * assert.deepStrictEqual(await opt.entries[0].grad.read(), new Float32Array([0, 0]));
  * ```
  */
 export function createOptimizer(
@@ -245,7 +274,14 @@ export function createOptimizer(
   const list = explicit ? source as readonly TrainableParam[] : trainableParameters(source as MaskRcnnModel);
   const names = new Set<string>();
   for (const p of list) {
-    if (names.has(p.name)) throw new Error(`createOptimizer: parameter ${p.name} is listed twice`);
+    if (names.has(p.name)) {
+      throw new InvalidInputError(
+        "createOptimizer",
+        `parameter ${p.name}`,
+        "listed twice",
+        "each parameter once",
+      );
+    }
     names.add(p.name);
   }
   const stateNames = resolved.type === "sgd" ? ["momentum_buffer"] : ["exp_avg", "exp_avg_sq"];
@@ -284,9 +320,23 @@ export interface StepInfo {
  *
  * @example
  * ```ts
- * import { optimizerStep } from "./optimizer.ts";
- * // const { lr } = optimizerStep(opt, { skip: flagNonFinite(losses) });
- * console.log(typeof optimizerStep);
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { fillInPlace } from "../ops/elementwise.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { createOptimizer, optimizerStep } from "./optimizer.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], {
+ *   type: "sgd",
+ *   lr: 0.5,
+ *   momentum: 0,
+ *   weightDecay: 0,
+ * });
+ * fillInPlace(opt.entries[0].grad, 1); // what a backward pass would accumulate
+ * const { lr } = optimizerStep(opt); // plain SGD: w ← w − lr·g
+ * assert.strictEqual(lr, 0.5);
+ * assert.deepStrictEqual(await w.read(), new Float32Array([0.5, 1.5, 2.5]));
  * ```
  */
 export function optimizerStep(opt: Optimizer, options: { skip?: Tensor } = {}): StepInfo {
@@ -313,9 +363,16 @@ export function optimizerStep(opt: Optimizer, options: { skip?: Tensor } = {}): 
  *
  * @example
  * ```ts
- * import { disposeOptimizer } from "./optimizer.ts";
- * // disposeOptimizer(opt);
- * console.log(typeof disposeOptimizer);
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { createOptimizer, disposeOptimizer } from "./optimizer.ts";
+ * await getGpu();
+ * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1 });
+ * disposeOptimizer(opt);
+ * assert.ok(opt.entries[0].grad.disposed);
+ * assert.ok(!w.disposed); // the parameters stay
  * ```
  */
 export function disposeOptimizer(opt: Optimizer): void {

@@ -10,6 +10,7 @@ import { packConvTranspose2dWeights, type PackedConvTranspose2d } from "../ops/c
 import { Tensor } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import type { StateDict, WeightTensor } from "./weights.ts";
+import { WeightsError } from "./weights_errors.ts";
 
 /** One ResNet bottleneck: 1×1 → 3×3 (stride) → 1×1 (+ downsample) with the BNs folded in. */
 export interface BottleneckParams {
@@ -44,7 +45,7 @@ export interface UploadParamsOptions {
 
 function take(stateDict: StateDict, name: string): WeightTensor {
   const t = stateDict.get(name);
-  if (!t) throw new Error(`uploadParams: state_dict has no tensor "${name}"`);
+  if (!t) throw new WeightsError("<state_dict>", `uploadParams: state_dict has no tensor "${name}"`);
   return t;
 }
 
@@ -84,9 +85,17 @@ function fc(stateDict: StateDict, name: string, nchwInput?: [number, number, num
  *
  * @example
  * ```ts
- * // const params = uploadParams(config, await loadStateDict("weights.pth"));
- * import { uploadParams } from "./params.ts";
- * console.log(typeof uploadParams);
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { resolveConfig } from "./config.ts";
+ * import { initialStateDict } from "./init.ts";
+ * import { paramTensors, uploadParams } from "./params.ts";
+ * await getGpu();
+ * const config = resolveConfig({ preset: "small" });
+ * const params = uploadParams(config, initialStateDict(config, 1)); // or a state_dict from loadStateDict
+ * assert.strictEqual(params.layers.length, 4); // ResNet stages layer1..layer4
+ * assert.ok(params.mask !== null); // a Mask R-CNN config packs the mask head too
+ * for (const t of paramTensors(params)) t.dispose();
  * ```
  */
 export function uploadParams(
@@ -146,9 +155,17 @@ export function uploadParams(
  *
  * @example
  * ```ts
- * // for (const t of paramTensors(params)) t.dispose();
- * import { paramTensors } from "./params.ts";
- * console.log(typeof paramTensors);
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { resolveConfig } from "./config.ts";
+ * import { initialStateDict } from "./init.ts";
+ * import { paramTensors, uploadParams } from "./params.ts";
+ * await getGpu();
+ * const config = resolveConfig({ preset: "small" });
+ * const tensors = paramTensors(uploadParams(config, initialStateDict(config, 1)));
+ * assert.strictEqual(new Set(tensors).size, tensors.length); // each tensor once
+ * for (const t of tensors) t.dispose();
+ * assert.ok(tensors.every((t) => t.disposed));
  * ```
  */
 export function paramTensors(params: ModelParams): Tensor[] {

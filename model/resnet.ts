@@ -23,9 +23,23 @@ function bottleneck(x: Tensor, block: BottleneckParams): Tensor {
  *
  * @example
  * ```ts
- * // const [c2, c3, c4, c5] = resnetForward(params, batch.images);
+ * import assert from "node:assert";
  * import { resnetForward } from "./resnet.ts";
- * console.log(typeof resnetForward);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const [c2, c3, c4, c5] = resnetForward(params, images);
+ * assert.deepStrictEqual([c2.shape, c3.shape, c4.shape, c5.shape], [
+ *   [1, 16, 16, 256],
+ *   [1, 8, 8, 512],
+ *   [1, 4, 4, 1024],
+ *   [1, 2, 2, 2048],
+ * ]);
  * ```
  */
 export function resnetForward(params: ModelParams, images: Tensor): Tensor[] {

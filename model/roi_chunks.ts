@@ -32,9 +32,17 @@ export function roiChunkRows(rows: number, bytesPerRoi: number, limit: number): 
  *
  * @example
  * ```ts
- * // const [probs] = mapRoiChunks([rois, labels], 28 * 28 * 256 * 4, ([r, l]) => [maskProbs(r, l)]);
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { mul } from "../ops/elementwise.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
  * import { mapRoiChunks } from "./roi_chunks.ts";
- * console.log(typeof mapRoiChunks);
+ * await getGpu();
+ * // Per-RoI work whose output would exceed one binding is split into row chunks and joined again.
+ * const rois = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2]);
+ * const [squared] = mapRoiChunks([rois], 2 * 4, ([r]) => [mul(r, r)]);
+ * assert.deepStrictEqual(squared.shape, [3, 2]);
+ * assert.deepStrictEqual(await squared.read(), new Float32Array([1, 4, 9, 16, 25, 36]));
  * ```
  */
 export function mapRoiChunks(
@@ -68,8 +76,17 @@ export function mapRoiChunks(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
  * import { forEachRoiChunk } from "./roi_chunks.ts";
- * console.log(typeof forEachRoiChunk);
+ * await getGpu();
+ * const rois = tensorFromArray(new Float32Array(4 * 5), [4, 5]);
+ * let rows = 0;
+ * forEachRoiChunk([rois], 5 * 4, ([chunk]) => {
+ *   rows += chunk.shape[0]; // a training loss would accumulate here
+ * });
+ * assert.strictEqual(rows, 4); // every RoI is visited once
  * ```
  */
 export function forEachRoiChunk(

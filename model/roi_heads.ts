@@ -75,9 +75,28 @@ export function boxHead(
  *
  * @example
  * ```ts
- * // const detections = boxBranch(params, config, pyramid, proposals, imageSizes);
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { boxBranch } from "./roi_heads.ts";
- * console.log(typeof boxBranch);
+ * import { rpnForward } from "./rpn.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const mode = { preNmsTopN: 50, postNmsTopN: 10 };
+ * const proposals = rpnForward(params, model.config, pyramid, [[64, 64]], [64, 64], model.anchorCache, mode);
+ * const detections = boxBranch(params, model.config, pyramid, proposals, [[64, 64]]);
+ * assert.ok(detections.perImage <= model.config.boxDetectionsPerImg); // ≤ proposals × foreground classes
+ * assert.deepStrictEqual(detections.boxes.shape, [detections.perImage, 4]);
+ * const [count] = await detections.count.read();
+ * const labels = await detections.labels.read();
+ * assert.ok(labels.subarray(0, count).every((l) => l >= 1 && l < 4)); // foreground classes only
  * ```
  */
 export function boxBranch(

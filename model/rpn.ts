@@ -59,9 +59,22 @@ export interface RpnHeadOutput {
  *
  * @example
  * ```ts
- * // const head = rpnHead(params, pyramid);
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { rpnHead } from "./rpn.ts";
- * console.log(typeof rpnHead);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const head = rpnHead(params, fpnForward(params, resnetForward(params, images)));
+ * assert.deepStrictEqual(head.levelLengths, [16 * 16 * 3, 8 * 8 * 3, 4 * 4 * 3, 2 * 2 * 3, 3]); // 3 aspect ratios
+ * assert.deepStrictEqual(head.logits.shape, [1, 1023]);
+ * assert.deepStrictEqual(head.deltas.shape, [1023, 4]);
  * ```
  */
 export function rpnHead(params: ModelParams, pyramid: readonly Tensor[]): RpnHeadOutput {
@@ -99,9 +112,25 @@ export function rpnHead(params: ModelParams, pyramid: readonly Tensor[]): RpnHea
  *
  * @example
  * ```ts
- * // const proposals = filterProposals(config, head, anchors, imageSizes, { preNmsTopN: 1000, postNmsTopN: 1000 });
- * import { filterProposals } from "./rpn.ts";
- * console.log(typeof filterProposals);
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
+ * import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const head = rpnHead(params, pyramid);
+ * const anchors = anchorsFor(model.anchorCache, model.config, [64, 64], pyramid);
+ * const proposals = filterProposals(model.config, head, anchors, [[64, 64]], { preNmsTopN: 50, postNmsTopN: 10 });
+ * assert.strictEqual(proposals.perImage, 10);
+ * const boxes = await proposals.boxes.read();
+ * assert.ok(boxes.every((v) => v >= 0 && v <= 64)); // clipped to the image
  * ```
  */
 export function filterProposals(
@@ -149,8 +178,22 @@ export function filterProposals(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { anchorsFor } from "./rpn.ts";
- * console.log(typeof anchorsFor);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const anchors = anchorsFor(model.anchorCache, model.config, [64, 64], pyramid);
+ * assert.deepStrictEqual(anchors.shape, [1023, 4]); // Σ H·W·3 over P2..P6
+ * assert.strictEqual(anchorsFor(model.anchorCache, model.config, [64, 64], pyramid), anchors); // cached
  * ```
  */
 export function anchorsFor(
@@ -175,9 +218,24 @@ export function anchorsFor(
  *
  * @example
  * ```ts
- * // const proposals = rpnForward(params, config, pyramid, imageSizes, [hp, wp], cache, { preNmsTopN: 1000, postNmsTopN: 1000 });
+ * import assert from "node:assert";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { rpnForward } from "./rpn.ts";
- * console.log(typeof rpnForward);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * // One normalised 64×64 image, NHWC (transformImages makes these from pixels).
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const mode = { preNmsTopN: 50, postNmsTopN: 10 };
+ * const proposals = rpnForward(params, model.config, pyramid, [[64, 64]], [64, 64], model.anchorCache, mode);
+ * assert.deepStrictEqual(proposals.boxes.shape, [10, 4]);
+ * const valid = await proposals.valid.read();
+ * assert.ok(valid.some((v) => v === 1));
  * ```
  */
 export function rpnForward(

@@ -51,8 +51,17 @@ function firstTrainable(config: MaskRcnnConfig): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { backboneForwardTrain } from "./train_backbone.ts";
- * console.log(typeof backboneForwardTrain);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const tape = backboneForwardTrain(model.config, model.params!, images);
+ * assert.deepStrictEqual(tape.pyramid.map((p) => p.shape[1]), [16, 8, 4, 2, 1]); // P2..P6
+ * assert.strictEqual(tape.firstTrainableStage, 1); // trainableBackboneLayers 3: layer2..layer4 record
  * ```
  */
 export function backboneForwardTrain(
@@ -109,8 +118,25 @@ function convBackward(
  *
  * @example
  * ```ts
- * import { backboneBackward } from "./train_backbone.ts";
- * console.log(typeof backboneBackward);
+ * import assert from "node:assert";
+ * import { fill } from "../ops/elementwise.ts";
+ * import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import { layerGradients } from "./train_params.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, params, opt.entries); // layer → its gradient tensors in `opt`
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const tape = backboneForwardTrain(model.config, params, images);
+ * const pyramidGrads = tape.pyramid.map((p) => fill(p.shape, 1e-3)); // dLoss/dP2..P6 from the heads
+ * backboneBackward(params, tape, pyramidGrads, grads);
+ * const g = await grads.get(params.fpnLayer[0])!.weight!.read();
+ * assert.ok(g.some((v) => v !== 0)); // the FPN's 3×3 output conv received a gradient
  * ```
  */
 export function backboneBackward(

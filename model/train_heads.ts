@@ -40,8 +40,31 @@ function accumulate(pyramidGrads: (Tensor | null)[], level: number, g: Tensor): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fill } from "../ops/elementwise.ts";
+ * import type { Tensor } from "../ops/tensor.ts";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
+ * import { rpnHead } from "./rpn.ts";
  * import { rpnHeadBackward } from "./train_heads.ts";
- * console.log(typeof rpnHeadBackward);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import { layerGradients } from "./train_params.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, params, opt.entries); // layer → its gradient tensors in `opt`
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const head = rpnHead(params, pyramid);
+ * const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
+ * rpnHeadBackward(params, pyramid, head, fill(head.logits.shape, 0.01), fill(head.deltas.shape, 0.01), grads, pyramidGrads);
+ * assert.ok(pyramidGrads.every((g, l) => g !== null && g.shape.join() === pyramid[l].shape.join()));
+ * const bias = await grads.get(params.rpnCls)!.bias!.read();
+ * assert.ok(Math.abs(bias[0] - 0.01 * 1023 / 3) < 1e-3); // Σ over the anchors of its aspect ratio
  * ```
  */
 export function rpnHeadBackward(
@@ -123,8 +146,37 @@ export interface BoxHeadTargets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import type { Tensor } from "../ops/tensor.ts";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { boxHeadTrain } from "./train_heads.ts";
- * console.log(typeof boxHeadTrain);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import { layerGradients } from "./train_params.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, params, opt.entries); // layer → its gradient tensors in `opt`
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * // Two sampled RoIs of image 0: one foreground (class 2), one background (roiTargets makes these).
+ * const targets = {
+ *   rois: tensorFromArray(new Float32Array([0, 8, 8, 40, 40, 0, 0, 30, 20, 60]), [2, 5]),
+ *   labels: tensorFromArray(new Int32Array([2, 0]), [2]),
+ *   valid: tensorFromArray(new Uint32Array([1, 1]), [2]),
+ *   positive: tensorFromArray(new Uint32Array([1, 0]), [2]),
+ *   regressionTargets: tensorFromArray(new Float32Array([0.5, -0.5, 0.1, 0, 0, 0, 0, 0]), [2, 4]),
+ *   sampledCount: 2,
+ * };
+ * const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
+ * const { classifier, boxReg } = boxHeadTrain(params, pyramid, [[64, 64]], targets, grads, pyramidGrads);
+ * const [ce] = await classifier.read();
+ * assert.ok(Math.abs(ce - Math.log(4)) < 0.1); // near-zero initial logits: cross-entropy ≈ ln(numClasses)
+ * assert.ok((await boxReg.read())[0] > 0);
  * ```
  */
 export function boxHeadTrain(
@@ -185,8 +237,35 @@ export interface MaskHeadTargets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import type { Tensor } from "../ops/tensor.ts";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
  * import { maskHeadTrain } from "./train_heads.ts";
- * console.log(typeof maskHeadTrain);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import { layerGradients } from "./train_params.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, params, opt.entries); // layer → its gradient tensors in `opt`
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const targets = {
+ *   rois: tensorFromArray(new Float32Array([0, 8, 8, 40, 40]), [1, 5]),
+ *   labels: tensorFromArray(new Int32Array([1]), [1]),
+ *   positive: tensorFromArray(new Uint32Array([1]), [1]),
+ *   targets: tensorFromArray(Float32Array.from({ length: 28 * 28 }, (_, i) => (i % 28 < 14 ? 1 : 0)), [1, 28, 28]),
+ *   count: 1,
+ * };
+ * const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
+ * const loss = maskHeadTrain(params, pyramid, [[64, 64]], targets, grads, pyramidGrads);
+ * const [bce] = await loss.read();
+ * assert.ok(Number.isFinite(bce) && bce > 0);
+ * assert.ok(pyramidGrads.some((g) => g !== null)); // the RoI's levels got a gradient
  * ```
  */
 export function maskHeadTrain(

@@ -111,9 +111,17 @@ function layers(config: MaskRcnnConfig, params: ModelParams): [AnyLayer, Unpacke
  *
  * @example
  * ```ts
- * // const grads = layerGradients(model.config, model.params!, opt.entries);
+ * import assert from "node:assert";
  * import { layerGradients } from "./train_params.ts";
- * console.log(typeof layerGradients);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, model.params!, opt.entries);
+ * assert.ok(grads.has(model.params!.fpnInner[0])); // trainable: its weight and bias gradients
+ * assert.ok(!grads.has(model.params!.stem)); // frozen (trainableBackboneLayers 3)
  * ```
  */
 export function layerGradients(
@@ -138,8 +146,18 @@ export function layerGradients(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { unpackers } from "./train_params.ts";
- * console.log(typeof unpackers);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const map = unpackers(model.config, model.params!);
+ * const fc6 = map.get(model.params!.fc6.weight)!; // packed [in, out4·4] → torch's [out, in]
+ * assert.deepStrictEqual(fc6.torchShape, [128, 64 * 7 * 7]);
+ * const packed = new Float32Array(await model.params!.fc6.weight.read());
+ * const torch = fc6.unpack(packed);
+ * assert.deepStrictEqual(torch, model.stateDict!.get("roi_heads.box_head.fc6.weight")!.data);
  * ```
  */
 export function unpackers(config: MaskRcnnConfig, params: ModelParams): Map<Tensor, Unpacker> {
@@ -170,9 +188,22 @@ async function readEntries(
  *
  * @example
  * ```ts
- * // await exportParameters(model.config, model.params!, opt.entries, model.stateDict!);
+ * import assert from "node:assert";
+ * import { fillInPlace } from "../ops/elementwise.ts";
+ * import { optimizerStep } from "./optimizer.ts";
  * import { exportParameters } from "./train_params.ts";
- * console.log(typeof exportParameters);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const before = model.stateDict!.get("roi_heads.box_head.fc7.bias")!.data.slice();
+ * for (const e of opt.entries) fillInPlace(e.grad, 1);
+ * optimizerStep(opt);
+ * await exportParameters(model.config, model.params!, opt.entries, model.stateDict!);
+ * const after = model.stateDict!.get("roi_heads.box_head.fc7.bias")!.data;
+ * assert.ok(Math.abs(after[0] - (before[0] - 0.01 * (1 + 1e-4 * before[0]))) < 1e-6); // SGD with weight decay
  * ```
  */
 export async function exportParameters(
@@ -195,8 +226,20 @@ export async function exportParameters(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fillInPlace } from "../ops/elementwise.ts";
  * import { readGradients } from "./train_params.ts";
- * console.log(typeof readGradients);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * for (const e of opt.entries) fillInPlace(e.grad, 0.25);
+ * const grads = await readGradients(model.config, model.params!, opt.entries);
+ * const g = grads.get("roi_heads.box_predictor.bbox_pred.bias")!;
+ * assert.strictEqual(g.length, 4 * 4); // 4 deltas × 4 classes, torchvision's layout
+ * assert.ok(g.every((v) => v === 0.25));
  * ```
  */
 export async function readGradients(

@@ -24,6 +24,7 @@ import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
 import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
 import { layerGradients } from "./train_params.ts";
 import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 /** Ground truth of one image in input pixels. */
 export interface TrainTarget {
@@ -169,10 +170,30 @@ interface ForwardState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { readTensors } from "../ops/tensor.ts";
+ * import { ShapesDataset } from "../data/shapes.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
  * import { trainBackward, trainForward } from "./train_step.ts";
- * // const f = trainForward(model, opt, batch, { seed: 0, step: opt.stepCount });
- * // const losses = trainBackward(f, f.normalisers);
- * console.log(typeof trainForward, typeof trainBackward);
+ * // forwardBackward = trainForward + trainBackward (a data-parallel step reduces the normalisers between).
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const forward = trainForward(model, opt, { images: [image], targets: [target] }, { seed: 0, step: 0 });
+ * const losses = trainBackward(forward, forward.normalisers);
+ * const values = await readTensors([losses.rpnObjectness, losses.classifier, losses.mask]);
+ * assert.ok(values.every(([v]) => Number.isFinite(v) && v > 0));
  * ```
  */
 export function trainForward(
@@ -182,7 +203,7 @@ export function trainForward(
   options: TrainForwardOptions,
 ): TrainForward {
   const params = model.params;
-  if (!params) throw new Error("trainStep: the model has no weights; call loadWeights first");
+  if (!params) throw new NoWeightsError("trainStep: the model has no weights; call loadWeights first");
   checkBatch(model, batch);
   const config = model.config;
   const grads = layerGradients(config, params, opt.entries);
@@ -249,7 +270,8 @@ export function trainForward(
  * @example
  * ```ts
  * import { trainBackward } from "./train_step.ts";
- * console.log(typeof trainBackward); // trainBackward(forward, forward.normalisers)
+ * // const losses = trainBackward(forward, forward.normalisers): run in full in trainForward's example
+ * console.assert(trainBackward.length === 2);
  * ```
  */
 export function trainBackward(
@@ -340,8 +362,31 @@ export function trainBackward(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { readTensors } from "../ops/tensor.ts";
+ * import { ShapesDataset } from "../data/shapes.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
  * import { forwardBackward } from "./train_step.ts";
- * console.log(typeof forwardBackward); // used by trainStep and the gradient-parity test
+ * // trainStep = zeroGradients + forwardBackward + optimizerStep; small samplers keep this example quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const losses = forwardBackward(model, opt, { images: [image], targets: [target] }, { seed: 0, step: 0 });
+ * const values = await readTensors([losses.rpnObjectness, losses.classifier, losses.mask]);
+ * assert.ok(values.every(([v]) => Number.isFinite(v) && v > 0));
+ * const [grad] = await readTensors([opt.entries.at(-1)!.grad]);
+ * assert.ok(grad.some((v) => v !== 0)); // gradients accumulated, no update applied
  * ```
  */
 export function forwardBackward(
@@ -360,12 +405,26 @@ export function forwardBackward(
  *
  * @example
  * ```ts
- * import { buildModel, createOptimizer, loadWeights } from "../mod.ts";
+ * import assert from "node:assert";
+ * import { buildModel, createOptimizer, initWeights, ShapesDataset } from "../mod.ts";
  * import { trainStep } from "./train_step.ts";
- * const model = await buildModel({ preset: "small" });
- * await loadWeights(model, "small.safetensors");
+ * // loadWeights(model, file) to fine-tune; small samplers keep this example quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
  * const opt = createOptimizer(model, { type: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
- * // const losses = await trainStep(model, { images, targets }, opt);
+ * const { image, target } = new ShapesDataset({ count: 1, width: 64, height: 64 }).item(0);
+ * const losses = await trainStep(model, { images: [image], targets: [target] }, opt);
+ * const parts = losses.rpnObjectness + losses.rpnBoxReg + losses.classifier + losses.boxReg + losses.mask;
+ * assert.ok(Math.abs(losses.total - parts) < 1e-4 * parts); // total is the sum of the five losses
+ * assert.strictEqual(opt.stepCount, 1);
  * ```
  */
 export async function trainStep(

@@ -12,6 +12,7 @@ import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { type Optimizer, trainableParameters } from "./optimizer.ts";
 import { exportParameters } from "./train_params.ts";
 import type { StateDict } from "./weights.ts";
+import { NoWeightsError } from "./weights_errors.ts";
 
 const PACKED = "packed.";
 
@@ -21,13 +22,26 @@ const PACKED = "packed.";
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { fillInPlace } from "../ops/elementwise.ts";
+ * import { optimizerStep } from "./optimizer.ts";
  * import { syncStateDict } from "./training.ts";
- * // await syncStateDict(model, opt); const bytes = saveWeights(model);
- * console.log(typeof syncStateDict);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const name = "roi_heads.box_predictor.cls_score.bias";
+ * const before = model.stateDict!.get(name)!.data.slice();
+ * for (const e of opt.entries) fillInPlace(e.grad, 1);
+ * optimizerStep(opt); // updates the GPU parameters only
+ * await syncStateDict(model, opt); // now the CPU state_dict (saveWeights, checkpoints) sees the update
+ * assert.notDeepStrictEqual(model.stateDict!.get(name)!.data, before);
  * ```
  */
 export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promise<void> {
-  if (!model.params || !model.stateDict) throw new Error("syncStateDict: the model has no weights");
+  if (!model.params || !model.stateDict) throw new NoWeightsError("syncStateDict: the model has no weights");
   await exportParameters(model.config, model.params, opt.entries, model.stateDict);
 }
 
@@ -36,9 +50,22 @@ export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promi
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { readCheckpointFile } from "../mod.ts";
  * import { saveTrainingCheckpoint } from "./training.ts";
- * // await saveTrainingCheckpoint("runs/a/checkpoint.safetensors", model, opt, { rngState: { epoch: 3 } });
- * console.log(typeof saveTrainingCheckpoint);
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const dir = await Deno.makeTempDir();
+ * await saveTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
+ * const saved = await readCheckpointFile(`${dir}/checkpoint.safetensors`);
+ * assert.deepStrictEqual(saved.rngState, { epoch: 3 });
+ * const name = "roi_heads.box_head.fc6.bias";
+ * assert.deepStrictEqual(saved.weights.get(name)?.data, model.stateDict!.get(name)!.data);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveTrainingCheckpoint(
@@ -66,9 +93,19 @@ export async function saveTrainingCheckpoint(
  *
  * @example
  * ```ts
- * import { loadTrainingCheckpoint } from "./training.ts";
- * // const { step } = await loadTrainingCheckpoint("runs/a/checkpoint.safetensors", model, opt);
- * console.log(typeof loadTrainingCheckpoint);
+ * import assert from "node:assert";
+ * import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./training.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const dir = await Deno.makeTempDir();
+ * await saveTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
+ * const { step, rngState } = await loadTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt);
+ * assert.deepStrictEqual([step, rngState], [0, { epoch: 3 }]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTrainingCheckpoint(

@@ -126,3 +126,24 @@ export class PredictorTensorsError extends WeightsError {
     this.notPredictor = notPredictor;
   }
 }
+
+/**
+ * A model was used before it had weights: `detect`, `trainStep`, `saveWeights`, `trainableParameters` and
+ * `syncStateDict` need {@link loadWeights} (or `initWeights`) first. The message names the function.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, saveWeights } from "./mask_rcnn.ts";
+ * import { NoWeightsError } from "./weights_errors.ts";
+ * const model = await buildModel({ preset: "small" });
+ * assert.throws(() => saveWeights(model), NoWeightsError);
+ * ```
+ */
+export class NoWeightsError extends Error {
+  /** Creates the error; `message` names the function and how to give the model weights. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NoWeightsError";
+  }
+}

@@ -45,9 +45,21 @@ export interface RpnCandidates {
  *
  * @example
  * ```ts
- * // See model/rpn.ts: rpnCandidates(top.indices, logits, boxes, { minSize: 1e-3, scoreThresh: 0 })
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
  * import { rpnCandidates } from "./detection.ts";
- * console.log(typeof rpnCandidates);
+ * await getGpu();
+ * // B = 1 image, L = 2 levels, K = 2 top-k slots per level over T = 4 anchors; slot 3 is padding (−1).
+ * const topIdx = tensorFromArray(new Int32Array([1, 0, 2, -1]), [1, 2, 2]);
+ * const logits = tensorFromArray(new Float32Array([0, 1, 2, -1]), [1, 4]);
+ * const boxes = tensorFromArray(new Float32Array([0, 0, 10, 10, 0, 0, 1e-4, 5, 5, 5, 9, 9, 0, 0, 0, 0]), [4, 4]);
+ * const c = rpnCandidates(topIdx, logits, boxes, { minSize: 1e-3, scoreThresh: 0 });
+ * const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+ * const scores = await c.scores.read();
+ * [1, 0, 2].forEach((logit, i) => assert.ok(Math.abs(scores[i] - sigmoid(logit)) < 1e-6));
+ * assert.deepStrictEqual(await c.valid.read(), new Uint32Array([1, 0, 1, 0])); // slot 1 is thinner than minSize
+ * assert.deepStrictEqual(await c.levels.read(), new Int32Array([0, 0, 1, 1]));
  * ```
  */
 export function rpnCandidates(
@@ -113,8 +125,19 @@ export interface BoxCandidates {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
  * import { boxCandidates } from "./detection.ts";
- * console.log(typeof boxCandidates); // used by model/roi_heads.ts
+ * await getGpu();
+ * // R = 1 proposal, C = 3 classes (0 = background): one candidate per foreground class.
+ * const probs = tensorFromArray(new Float32Array([0.5, 0.45, 0.05]), [1, 3]);
+ * const boxes = tensorFromArray(new Float32Array([0, 0, 1, 1, 2, 2, 8, 8, 3, 3, 9, 9]), [1, 3, 4]);
+ * const rowValid = tensorFromArray(new Uint32Array([1]), [1]);
+ * const c = boxCandidates(probs, boxes, rowValid, { scoreThresh: 0.1, minSize: 1e-2 });
+ * assert.deepStrictEqual(await c.labels.read(), new Int32Array([1, 2]));
+ * assert.deepStrictEqual(await c.boxes.read(), new Float32Array([2, 2, 8, 8, 3, 3, 9, 9]));
+ * assert.deepStrictEqual(await c.valid.read(), new Uint32Array([1, 0])); // 0.05 ≤ scoreThresh
  * ```
  */
 export function boxCandidates(

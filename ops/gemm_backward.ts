@@ -232,8 +232,27 @@ export function rowLimitOf(
  *
  * @example See ops/conv2d_backward.ts, ops/linear.ts and ops/conv_transpose2d.ts.
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { emptyTensor, tensorFromArray } from "./tensor.ts";
+ * import { fillInPlace } from "./elementwise.ts";
+ * import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
  * import { accumulateParamGrads } from "./gemm_backward.ts";
- * console.log(typeof accumulateParamGrads);
+ * await getGpu();
+ * // A linear layer's GEMM: x [2 rows, 3 in], G [2, 4 out] → gradWeight += xᵀ·G [3, 4], gradBias += Σ rows G.
+ * const xs = [1, 2, 3, -1, 0.5, 2], gs = [1, 0, -1, 2, 0.5, 1, 1, -2];
+ * const x = tensorFromArray(new Float32Array(xs), [2, 3]);
+ * const g = tensorFromArray(new Float32Array(gs), [2, 4]);
+ * const grads = { weight: fillInPlace(emptyTensor([3, 4]), 0), bias: fillInPlace(emptyTensor([4]), 0) };
+ * const sizes = { batch: 1, h: 1, w: 2, ho: 1, wo: 2, kh: 1, kw: 1, stride: 1, pad: 0, m: 2, cin: 3, cols: 4, cout: 4 };
+ * accumulateParamGrads("demo", CONV_STORE, x, g, sizes, grads);
+ * const w = await grads.weight.read(), b = await grads.bias.read();
+ * for (let i = 0; i < 3; i++) {
+ *   for (let j = 0; j < 4; j++) {
+ *     assert.ok(Math.abs(w[i * 4 + j] - (xs[i] * gs[j] + xs[3 + i] * gs[4 + j])) < 1e-5);
+ *   }
+ * }
+ * assert.deepStrictEqual(b, new Float32Array([1.5, 1, 0, 0]));
  * ```
  */
 export function accumulateParamGrads(

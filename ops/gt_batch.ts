@@ -153,8 +153,15 @@ export function disposeGtBatch(gt: GtBatch): void {
  *
  * @example
  * ```ts
- * import { checkGtBatch } from "./gt_batch.ts";
- * console.log(typeof checkGtBatch); // checkGtBatch("rpnTargets", gt) === batch size
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { checkGtBatch, uploadGtBatch } from "./gt_batch.ts";
+ * await getGpu();
+ * const gt = uploadGtBatch([
+ *   { boxes: new Float32Array([0, 0, 10, 10, 5, 5, 20, 20]), labels: new Int32Array([1, 2]) },
+ *   { boxes: new Float32Array(0), labels: new Int32Array(0) }, // an image without objects
+ * ]);
+ * assert.strictEqual(checkGtBatch("rpnTargets", gt), 2); // the batch size
  * ```
  */
 export function checkGtBatch(op: string, gt: GtBatch): number {

@@ -90,8 +90,20 @@ export interface RoiTargets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * import { uploadGtBatch } from "./gt_batch.ts";
  * import { roiTargets } from "./roi_targets.ts";
- * console.log(typeof roiTargets); // roiTargets(proposals.boxes, gt, { seed, step, proposalValid: proposals.valid })
+ * await getGpu();
+ * const gt = uploadGtBatch([{ boxes: new Float32Array([10, 10, 30, 30]), labels: new Int32Array([3]) }]);
+ * // Two proposals of one image: one overlaps the GT (IoU 0.81), one does not; the GT box joins as a candidate.
+ * const proposals = tensorFromArray(new Float32Array([10, 10, 28, 28, 40, 40, 60, 60]), [2, 4]);
+ * const options = { seed: 1, step: 0, batchSizePerImage: 4, positiveFraction: 0.5, maskSize: 0 };
+ * const t = roiTargets(proposals, gt, options);
+ * const labels = [...await t.sampled.labels.read()].filter((l) => l >= 0).sort();
+ * assert.deepStrictEqual(labels, [0, 3, 3]); // background, the overlapping proposal and the GT itself
+ * assert.deepStrictEqual(await t.numPositive.read(), new Uint32Array([2]));
  * ```
  */
 export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOptions): RoiTargets {

@@ -127,8 +127,18 @@ export interface RpnTargets extends AnchorTargets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * import { uploadGtBatch } from "./gt_batch.ts";
  * import { rpnTargets } from "./targets.ts";
- * console.log(typeof rpnTargets); // rpnTargets(anchors, gt, { seed: 1, step }).sample.positive
+ * await getGpu();
+ * const gt = uploadGtBatch([{ boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) }]);
+ * const anchors = tensorFromArray(new Float32Array([0, 0, 9, 10, 20, 20, 30, 30, 0, 0, 6, 10]), [3, 4]);
+ * const t = rpnTargets(anchors, gt, { seed: 1, step: 0 });
+ * assert.deepStrictEqual(await t.labels.read(), new Int32Array([1, 0, -1])); // IoU 0.9 / 0 / 0.6 (ignored)
+ * assert.deepStrictEqual(await t.sample.positive.read(), new Uint32Array([1, 0, 0]));
+ * assert.deepStrictEqual(await t.sample.negative.read(), new Uint32Array([0, 1, 0]));
  * ```
  */
 export function rpnTargets(anchors: Tensor, gt: GtBatch, options: RpnTargetOptions): RpnTargets {

@@ -10,9 +10,16 @@ import type { DType, Tensor } from "./tensor.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * import { ShapeError } from "./errors.ts";
  * import { assertSameShape } from "./validate.ts";
- * // assertSameShape("add", ["a", a], ["b", b]);
- * console.log(typeof assertSameShape);
+ * await getGpu();
+ * const a = tensorFromArray(new Float32Array(6), [2, 3]);
+ * const b = tensorFromArray(new Float32Array(6), [3, 2]);
+ * assertSameShape("add", ["a", a], ["a2", a]); // fine
+ * assert.throws(() => assertSameShape("add", ["a", a], ["b", b]), ShapeError);
  * ```
  */
 export function assertSameShape(
@@ -33,8 +40,15 @@ export function assertSameShape(
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * import { DTypeError } from "./errors.ts";
  * import { assertDType } from "./validate.ts";
- * console.log(typeof assertDType);
+ * await getGpu();
+ * const labels = tensorFromArray(new Int32Array([1, 2]), [2]);
+ * assertDType("gather", "labels", labels, ["i32", "u32"]); // fine
+ * assert.throws(() => assertDType("relu", "x", labels, ["f32"]), DTypeError);
  * ```
  */
 export function assertDType(op: string, name: string, t: Tensor, allowed: readonly DType[]): void {
@@ -51,8 +65,15 @@ export function assertDType(op: string, name: string, t: Tensor, allowed: readon
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
+ * import { ShapeError } from "./errors.ts";
  * import { assertRank } from "./validate.ts";
- * console.log(typeof assertRank);
+ * await getGpu();
+ * const x = tensorFromArray(new Float32Array(12), [1, 2, 2, 3]);
+ * assertRank("conv2d", "x", x, 4, "N,H,W,C"); // fine
+ * assert.throws(() => assertRank("linear", "x", x, 2, "rows,features"), (e) => e instanceof ShapeError && /rows,features/.test(e.message));
  * ```
  */
 export function assertRank(op: string, name: string, t: Tensor, rank: number, dims = ""): void {

@@ -110,7 +110,9 @@ async function benchFc6(): Promise<BenchRow[]> {
  * @example
  * ```ts
  * import { benchConvBackward } from "./conv_backward.ts";
- * console.log(typeof benchConvBackward); // run with `deno task bench --only conv_backward`
+ * // `deno task bench --only conv_backward` runs this; CONV_BACKWARD_BENCH_ONLY=linear_fc6 keeps one key.
+ * const rows = await benchConvBackward();
+ * for (const row of rows) console.log(`${row.label}: ${row.value.toFixed(2)} ${row.unit}`);
  * ```
  */
 export async function benchConvBackward(): Promise<BenchRow[]> {
