@@ -71,11 +71,14 @@ Deno.test("trainStep lowers the loss on a repeated batch, and resuming a checkpo
 
 Deno.test("a non-finite loss stops the step, names the loss and leaves the weights untouched", async () => {
   const { model, opt } = await setup();
-  const bad = batch(0);
-  bad.targets[0] = { ...bad.targets[0], boxes: bad.targets[0].boxes.map((v, i) => (i === 2 ? NaN : v)) };
+  // Inputs are validated (a NaN box is an InvalidInputError before any GPU work), so the NaN comes from
+  // the weights: the classifier's bias, written straight into the parameter the forward reads.
+  const bias = opt.entries.find((e) => e.name.endsWith("box_predictor.cls_score.bias"));
+  assert.ok(bias, "the classifier bias is trainable");
+  bias.param.gpu.device.queue.writeBuffer(bias.param.buffer, bias.param.byteOffset, new Float32Array([NaN]));
   const before = await readTensors(opt.entries.map((e) => e.param));
   await assert.rejects(
-    () => trainStep(model, bad, opt),
+    () => trainStep(model, batch(0), opt),
     (e: Error) => e instanceof NonFiniteLossError && /rpn|box|classifier|mask/i.test(e.message),
   );
   const after = await readTensors(opt.entries.map((e) => e.param));
