@@ -147,9 +147,21 @@ async function versionInLibrary(path: string): Promise<string | null> {
   return text.match(/Mesa (\d+\.\d+\.\d+)/)?.[1] ?? null;
 }
 
+/** Reads a /proc file: directly where allowed (Deno asks `--allow-all` for /proc), else through `cat`. */
 async function readText(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
+  } catch {
+    // fall through to cat (needs --allow-run, which `deno task bench` has)
+  }
+  try {
+    const { success, stdout } = await new Deno.Command("cat", {
+      args: [path],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output();
+    return success ? new TextDecoder().decode(stdout) : "";
   } catch {
     return "";
   }
