@@ -1,10 +1,11 @@
 /**
- * `deno task bench [--json] [--only SECTION,...] [--peer-steps N]`: runs every benchmark section on the
- * adapter it finds and prints a table; with `--json` the last stdout line is one JSON object of all figures
- * (snake_case keys). Every run first records what the figures depend on: the CPU (model, family, AVX2 /
- * AVX-512 / FMA, cores), the Mesa version of the Vulkan driver in use and the load average (at the start
- * and at the end: other processes on the cores make the figures noisy). The `peer` section times
- * torchvision on the same inputs in the same run (see tools/bench/peer.ts) and gives `*_vs_torch` ratios.
+ * `deno task bench [--json] [--only SECTION,...] [--peer-steps N] [--peer-quick]`: runs every benchmark
+ * section on the adapter it finds and prints a table; with `--json` the last stdout line is one JSON object
+ * of all figures (snake_case keys). Every run first records what the figures depend on: the CPU (model,
+ * family, AVX2 / AVX-512 / FMA, cores), the Mesa version of the Vulkan driver in use and the load average
+ * (at the start and at the end: other processes on the cores make the figures noisy). The `peer` section
+ * times torchvision on the same inputs in the same run (see tools/bench/peer.ts) and gives `*_vs_torch`
+ * ratios; `--peer-quick` leaves R50-FPN out of it.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -27,7 +28,10 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   optimizer: () => import("./bench/optimizer.ts").then((m) => m.benchOptimizer()),
   train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
   targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),
-  peer: () => import("./bench/peer.ts").then((m) => m.benchPeer({ trainSteps: peerSteps })),
+  peer: () =>
+    import("./bench/peer.ts").then((m) =>
+      m.benchPeer({ trainSteps: peerSteps, r50Repeats: values["peer-quick"] ? 0 : 1 })
+    ),
 };
 
 const { values } = parseArgs({
@@ -36,13 +40,17 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     only: { type: "string" },
     "peer-steps": { type: "string" },
+    "peer-quick": { type: "boolean", default: false },
     help: { type: "boolean" },
   },
 });
 if (values.help) {
   console.log(
-    `usage: deno task bench [--json] [--only ${Object.keys(SECTIONS).join(",")}] [--peer-steps N]\n` +
-      "  --peer-steps N   timed training steps of the peer section, after one warm-up step (default 4)",
+    `usage: deno task bench [--json] [--only ${
+      Object.keys(SECTIONS).join(",")
+    }] [--peer-steps N] [--peer-quick]\n` +
+      "  --peer-steps N   timed training steps of the peer section, after one warm-up step (default 4)\n" +
+      "  --peer-quick     the peer section without R50-FPN (small model and conv only)",
   );
   Deno.exit(0);
 }

@@ -42,7 +42,7 @@ export interface PeerOptions {
   trainSteps?: number;
   /** Timed small-model detects after one warm-up (default 5). */
   detectRepeats?: number;
-  /** Timed R50-FPN detects after one warm-up (default 1). */
+  /** Timed R50-FPN detects after one warm-up (default 1); 0 leaves R50-FPN out (`--peer-quick`). */
   r50Repeats?: number;
 }
 
@@ -140,21 +140,27 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
   disposeOptimizer(opt);
   for (const t of paramTensors(small.params!)) t.dispose();
 
-  const r50 = deterministicModel({ preset: "maskrcnn_resnet50_fpn" });
-  await detectImages(r50, [r50Image]);
-  t0 = performance.now();
-  let r50Dets = await detectImages(r50, [r50Image]);
-  for (let i = 1; i < r50Repeats; i++) r50Dets = await detectImages(r50, [r50Image]);
-  const detectR50 = (performance.now() - t0) / r50Repeats;
-  for (const t of paramTensors(r50.params!)) t.dispose();
+  let detectR50 = NaN, r50Count = NaN;
+  if (r50Repeats > 0) {
+    const r50 = deterministicModel({ preset: "maskrcnn_resnet50_fpn" });
+    await detectImages(r50, [r50Image]);
+    t0 = performance.now();
+    let r50Dets = await detectImages(r50, [r50Image]);
+    for (let i = 1; i < r50Repeats; i++) r50Dets = await detectImages(r50, [r50Image]);
+    detectR50 = (performance.now() - t0) / r50Repeats;
+    r50Count = r50Dets[0].count;
+    for (const t of paramTensors(r50.params!)) t.dispose();
+  }
   const convRows = await benchConv(["conv3x3_256"]);
   const convGflops = convRows.find((r) => r.key === "conv3x3_256_gflops")!.value;
 
   row("detect, small, 128×128 (ours)", detectSmall, "ms", "peer_detect_small_ms");
   row("  detections kept (ours)", detectSmallCount, "", "peer_detect_small_detections");
   row("train step, small, 128×128, batch 4 (ours, median)", trainSmall, "ms", "peer_train_small_step_ms");
-  row("detect, R50-FPN, 800×1066 (ours)", detectR50, "ms", "peer_detect_r50_800_ms");
-  row("  detections kept (ours)", r50Dets[0].count, "", "peer_detect_r50_800_detections");
+  if (r50Repeats > 0) {
+    row("detect, R50-FPN, 800×1066 (ours)", detectR50, "ms", "peer_detect_r50_800_ms");
+    row("  detections kept (ours)", r50Count, "", "peer_detect_r50_800_detections");
+  }
   row(`${conv.label} (ours)`, convGflops, "GFLOP/s", "peer_conv3x3_256_gflops");
 
   // torch.
@@ -188,11 +194,15 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
       trainBatches: batches.map((b) => b.map(itemEntry)),
       optimizer: PEER_OPTIMIZER,
     },
-    r50: {
-      config: config({ preset: "maskrcnn_resnet50_fpn" }),
-      detectImage: imageEntry(r50Image),
-      detectRepeats: 2,
-    },
+    ...(r50Repeats > 0
+      ? {
+        r50: {
+          config: config({ preset: "maskrcnn_resnet50_fpn" }),
+          detectImage: imageEntry(r50Image),
+          detectRepeats: 2,
+        },
+      }
+      : {}),
     conv: { ...conv, repeats: 3 },
   });
   row(
@@ -213,9 +223,11 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
   );
   row("  RoIs sampled per image (torch)", torch.train_small_rois_sampled, "", "peer_train_small_torch_rois");
   row("  ours / torch", trainSmall / torch.train_small_step_ms, "×", "train_small_step_vs_torch");
-  row("detect, R50-FPN, 800×1066 (torch)", torch.detect_r50_ms, "ms", "peer_detect_r50_800_torch_ms");
-  row("  detections kept (torch)", torch.detect_r50_detections, "", "peer_detect_r50_800_torch_detections");
-  row("  ours / torch", detectR50 / torch.detect_r50_ms, "×", "detect_r50_800_vs_torch");
+  if (r50Repeats > 0) {
+    row("detect, R50-FPN, 800×1066 (torch)", torch.detect_r50_ms, "ms", "peer_detect_r50_800_torch_ms");
+    row("  detections kept (torch)", torch.detect_r50_detections, "", "peer_detect_r50_800_torch_detections");
+    row("  ours / torch", detectR50 / torch.detect_r50_ms, "×", "detect_r50_800_vs_torch");
+  }
   row(`${conv.label} (torch)`, torch.conv_gflops, "GFLOP/s", "peer_conv3x3_256_torch_gflops");
   row("  ours / torch (GFLOP/s)", convGflops / torch.conv_gflops, "×", "conv3x3_256_gflops_vs_torch");
   return rows;
