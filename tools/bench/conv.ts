@@ -81,11 +81,10 @@ function filled(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Times one conv2d per shape; rows `<key>_ms` and `<key>_gflops`. */
-export async function benchConv(): Promise<BenchRow[]> {
+/** Times one conv2d per shape (those of `only` when given); rows `<key>_ms` and `<key>_gflops`. */
+export async function benchConv(only = Deno.env.get("CONV_BENCH_ONLY")?.split(",")): Promise<BenchRow[]> {
   await getGpu();
   const gpu = currentGpu();
-  const only = Deno.env.get("CONV_BENCH_ONLY")?.split(",");
   const rows: BenchRow[] = [];
   for (const s of CONV_SHAPES) {
     if (only && !only.includes(s.key)) continue;

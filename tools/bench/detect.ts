@@ -17,7 +17,8 @@ import type { BenchRow } from "./_report.ts";
 import { deterministicModel } from "./_models.ts";
 import { dispatchStats } from "../../ops/kernel.ts";
 
-function syntheticImage(width: number, height: number): RawImage {
+/** A smooth deterministic RGB test image (no file needed). */
+export function syntheticImage(width: number, height: number): RawImage {
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

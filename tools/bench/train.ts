@@ -1,19 +1,29 @@
 /**
- * Training-step time and peak GPU memory: the small model at 128×128 with batch 4 and R50-FPN at 800×1066
- * with batch 1 (deterministic weights; speed does not depend on their values), SGD with momentum.
+ * Training-step time and peak GPU memory: the small model at 128×128 with batch 4, the demo's model and
+ * optimizer (`cli/demo.ts`: 64×64, batch 4, AdamW; the figure `deno task demo` is sized by) and R50-FPN at
+ * 800×1066 with batch 1 (deterministic weights; speed does not depend on their values), SGD with momentum
+ * unless said.
  * @module
  */
 import { createOptimizer, currentGpu, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
+import { DEMO_CONFIG, DEMO_STEPS, demoOptimizer } from "../../cli/demo.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
+import type { OptimizerOptions } from "../../model/optimizer.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
 import { deterministicModel } from "./_models.ts";
 import { dispatchStats } from "../../ops/kernel.ts";
 
-async function stepMs(model: MaskRcnnModel, size: [number, number], batch: number, steps: number) {
+async function stepMs(
+  model: MaskRcnnModel,
+  size: [number, number],
+  batch: number,
+  steps: number,
+  optimizer: OptimizerOptions = { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 },
+) {
   const gpu = currentGpu();
-  const opt = createOptimizer(model, { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
+  const opt = createOptimizer(model, optimizer);
   const batchAt = (s: number) => {
     const items = Array.from(
       { length: batch },
@@ -38,6 +48,14 @@ async function stepMs(model: MaskRcnnModel, size: [number, number], batch: numbe
 export async function benchTrain(): Promise<BenchRow[]> {
   await getGpu();
   const small = await stepMs(deterministicModel({ preset: "small" }), [128, 128], 4, 3);
+  const side = DEMO_CONFIG.minSize!;
+  const demo = await stepMs(
+    deterministicModel({ preset: "small", ...DEMO_CONFIG }),
+    [side, side],
+    4,
+    5,
+    demoOptimizer(DEMO_STEPS),
+  );
   const r50 = await stepMs(deterministicModel({ preset: "maskrcnn_resnet50_fpn" }), [800, 1066], 1, 1);
   return [
     {
@@ -48,6 +66,12 @@ export async function benchTrain(): Promise<BenchRow[]> {
     },
     { label: "  peak GPU memory (pool)", value: small.peak, unit: "MiB", key: "train_small_peak_mb" },
     { label: "  dispatches per step", value: small.dispatches, unit: "", key: "train_small_step_dispatches" },
+    {
+      label: `train step, demo model (${side}×${side}, batch 4, AdamW)`,
+      value: demo.ms,
+      unit: "ms",
+      key: "train_demo_step_ms",
+    },
     {
       label: "train step, R50-FPN, 800×1066, batch 1",
       value: r50.ms,
