@@ -235,7 +235,10 @@ export function parseCocoJson(text: string, file: string, onError: OnDataError =
  * `background` (any case), as labelme's and some other exporters write.
  * @example
  * ```ts
- * isBackgroundCategory({ id: 0, name: "_background_" }); // true
+ * import assert from "node:assert";
+ * import { isBackgroundCategory } from "./coco_json.ts";
+ * assert.ok(isBackgroundCategory({ name: "_background_" })); // labelme's category 0
+ * assert.ok(!isBackgroundCategory({ name: "cat" }));
  * ```
  */
 export function isBackgroundCategory(category: { name?: unknown }): boolean {

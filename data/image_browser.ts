@@ -56,9 +56,11 @@ function canvasCtor(): CanvasCtor {
  * Reads a drawable image's pixels as interleaved RGB (alpha dropped, no blending).
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { drawableToRgb } from "./image_browser.ts";
- * const img = document.querySelector("img")!; await img.decode();
- * const { width, height, data } = drawableToRgb(img); // data.length === width * height * 3
+ * // In a page: const { width, height, data } = drawableToRgb(document.querySelector("img")!);
+ * // (data.length === width * height * 3). Deno has no OffscreenCanvas: there it is a TypeError naming it.
+ * assert.throws(() => drawableToRgb({ width: 2, height: 2 } as never), /OffscreenCanvas/);
  * ```
  */
 export function drawableToRgb(source: DrawableImage): Image {
@@ -88,9 +90,11 @@ export function drawableToRgb(source: DrawableImage): Image {
  * Decodes PNG/JPEG bytes with the browser's codecs to interleaved RGB.
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { decodeImageInBrowser } from "./image_browser.ts";
- * const bytes = new Uint8Array(await (await fetch("photo.jpg")).arrayBuffer());
- * const image = await decodeImageInBrowser(bytes);
+ * // In a page: const image = await decodeImageInBrowser(new Uint8Array(await (await fetch(url)).arrayBuffer()));
+ * // Bytes that are no image are refused (in Deno, decodeImage uses imagescript instead of this).
+ * await assert.rejects(() => decodeImageInBrowser(new Uint8Array(8)));
  * ```
  */
 export async function decodeImageInBrowser(bytes: Uint8Array): Promise<Image> {
