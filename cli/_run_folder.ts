@@ -142,9 +142,18 @@ export async function findRunConfig(
  *
  * @example
  * ```ts
- * import { runModelChoice } from "./_run_folder.ts";
- * const choice = await runModelChoice({ weights: "runs/a/model.safetensors" });
- * console.log(choice.classNames);
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, saveWeights } from "../mod.ts";
+ * import { modelFile, runModelChoice } from "./_run_folder.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = await buildModel({ preset: "small", numClasses: 3 });
+ * initWeights(model, { seed: 0 });
+ * await Deno.writeFile(`${dir}/model.safetensors`, saveWeights(model));
+ * const names = ["background", "cat", "dog"];
+ * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(modelFile(model.config, names, [1, 2])));
+ * const choice = await runModelChoice({ weights: `${dir}/model.safetensors` });
+ * assert.deepStrictEqual(choice.classNames, names); // config and names found beside the weights
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function runModelChoice(values: ParsedValues): Promise<ModelChoice & { configSource?: string }> {

@@ -51,7 +51,14 @@ export async function firstFolder(
  * Reads a mask PNG of ids ({@link decodeIdPng}) and checks its size against the image's.
  * @example
  * ```ts
- * const map = await readIdMap("PedMasks/FudanPed00001_mask.png", 559, 536);
+ * import assert from "node:assert";
+ * import { readIdMap } from "./_id_mask_folders.ts";
+ * import { encodePng } from "./image_codec.ts";
+ * const file = await Deno.makeTempFile({ suffix: ".png" });
+ * await Deno.writeFile(file, encodePng(new Uint8Array([0, 1, 2, 0, 1, 2]), 3, 2, 1)); // ids, 3×2
+ * const map = await readIdMap(file, 3, 2);
+ * assert.deepStrictEqual([...map.ids], [0, 1, 2, 0, 1, 2]);
+ * await Deno.remove(file);
  * ```
  */
 export async function readIdMap(file: string, width: number, height: number): Promise<IdMap> {

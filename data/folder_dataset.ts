@@ -47,12 +47,13 @@ const MASK_NAME = /^(.+)_(\d+)_(\d+)\.png$/i;
  * await Deno.mkdir(`${root}/images`);
  * await Deno.mkdir(`${root}/masks`);
  * await Deno.writeFile(`${root}/images/cat_1.png`, encodePng(new Uint8Array(4 * 3 * 3).fill(50), 4, 3, 3));
- * const mask = new Uint8Array([0, 0, 0, 0, 0, 255, 255, 0, 0, 255, 255, 0]); // 4×3, one 2×2 instance
+ * // 4×3, one 2×2 instance; its box is torchvision's masks_to_boxes: (min x, min y, max x, max y)
+ * const mask = new Uint8Array([0, 0, 0, 0, 0, 255, 255, 0, 0, 255, 255, 0]);
  * await Deno.writeFile(`${root}/masks/cat_1_0_2.png`, encodePng(mask, 4, 3, 1)); // instance 0 of class 2
  * const ds = await loadFolderDataset(root);
  * const { image, target } = await ds.get(0);
  * assert.deepStrictEqual([image.width, image.height, ds.names], [4, 3, ["cat_1"]]);
- * assert.deepStrictEqual([target.labels, target.boxes], [new Int32Array([2]), new Float32Array([1, 1, 3, 3])]);
+ * assert.deepStrictEqual([target.labels, target.boxes], [new Int32Array([2]), new Float32Array([1, 1, 2, 2])]);
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -42,9 +42,19 @@ const IMAGE_EXT = /\.(png|jpe?g)$/i;
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { loadPennFudanDataset } from "./pennfudan_dataset.ts";
- * const ds = await loadPennFudanDataset("PennFudanPed");
- * const { image, target } = await ds.get(0); // target.labels are all 1
+ * import { encodePng } from "./image_codec.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/PNGImages`);
+ * await Deno.mkdir(`${root}/PedMasks`);
+ * await Deno.writeFile(`${root}/PNGImages/FudanPed00001.png`, encodePng(new Uint8Array(36).fill(90), 4, 3, 3));
+ * const ids = new Uint8Array([1, 1, 0, 0, 1, 1, 2, 2, 0, 0, 2, 2]); // 4×3: pedestrians 1 and 2
+ * await Deno.writeFile(`${root}/PedMasks/FudanPed00001_mask.png`, encodePng(ids, 4, 3, 1));
+ * const ds = await loadPennFudanDataset(root);
+ * const { target } = await ds.get(0);
+ * assert.deepStrictEqual([...target.labels], [1, 1]); // every instance is a pedestrian
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function loadPennFudanDataset(root: string): Promise<PennFudanDataset> {

@@ -90,10 +90,20 @@ async function readText(file: string): Promise<string | null> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { loadVocDataset } from "./voc_dataset.ts";
- * const ds = await loadVocDataset("VOCdevkit/VOC2012", { split: "train" });
+ * import { encodePng } from "./image_codec.ts";
+ * const root = await Deno.makeTempDir();
+ * for (const d of ["JPEGImages", "SegmentationObject", "SegmentationClass"]) await Deno.mkdir(`${root}/${d}`);
+ * await Deno.writeFile(`${root}/JPEGImages/2007_000032.png`, encodePng(new Uint8Array(36).fill(90), 4, 3, 3));
+ * const objects = new Uint8Array([1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 255]); // instance ids, 255 = void
+ * const classes = new Uint8Array([15, 15, 0, 0, 15, 15, 0, 0, 0, 0, 0, 255]); // 15 = person
+ * await Deno.writeFile(`${root}/SegmentationObject/2007_000032.png`, encodePng(objects, 4, 3, 1));
+ * await Deno.writeFile(`${root}/SegmentationClass/2007_000032.png`, encodePng(classes, 4, 3, 1));
+ * const ds = await loadVocDataset(root);
  * const { target } = await ds.get(0);
- * console.log(ds.classNames[target.labels[0]]);
+ * assert.equal(ds.classNames[target.labels[0]], "person");
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function loadVocDataset(root: string, options: VocDatasetOptions = {}): Promise<VocDataset> {

@@ -21,6 +21,7 @@
  * min/max size making them equal); each rank pads its own shard, as torchvision's DDP does.
  * @module
  */
+import { withBoundedDispatch } from "../ops/kernel.ts";
 import { flagNonFinite } from "../ops/optimizer.ts";
 import { currentGpu } from "../ops/gpu.ts";
 import {
@@ -146,9 +147,12 @@ export async function distributedTrainStep(
 
   // 1. Forward to the targets; exchange the loss denominators.
   let t = clock();
-  const held = empty
-    ? null
-    : tidyHeld(() => trainForward(model, opt, shard, { seed, step, firstImage: options.firstImage }));
+  const held = empty ? null : tidyHeld(() =>
+    withBoundedDispatch(
+      false, // as trainStep (see TRAIN_STEP_BOUNDED_DISPATCH there): bit-for-bit resume
+      () => trainForward(model, opt, shard, { seed, step, firstImage: options.firstImage }),
+    )
+  );
   const forward = held?.result;
   const counts = new Float64Array(3);
   if (forward) {
@@ -166,7 +170,10 @@ export async function distributedTrainStep(
   t = clock();
   if (forward) {
     const { list, flag } = tidy(() => {
-      const l = trainBackward(forward, { rpn: counts[0], box: counts[1], mask: counts[2] });
+      const l = withBoundedDispatch(
+        false,
+        () => trainBackward(forward, { rpn: counts[0], box: counts[1], mask: counts[2] }),
+      );
       const list = LOSS_NAMES.map((k) => l[k]);
       return { list, flag: flagNonFinite(list) };
     });

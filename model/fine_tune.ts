@@ -105,16 +105,20 @@ export async function backboneStateDict(
  * predictors replaced where the class count differs, or from `backboneWeights` into the body with the
  * rest initialised as torchvision does; with neither, from scratch. Returns what was replaced.
  *
- * @example Fine-tune COCO weights on 3 classes
+ * @example Fine-tune a 5-class model on 3 classes (COCO weights work the same way, with batchNormEps: 0)
  * ```ts
- * import { buildModel } from "./mask_rcnn.ts";
+ * import assert from "node:assert";
+ * import { buildModel, saveWeights } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
  * import { loadForFineTuning } from "./fine_tune.ts";
- * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn", numClasses: 3 });
- * const report = await loadForFineTuning(model, {
- *   weights: "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
- *   batchNormEps: 0,
- * });
- * console.log(report.replaced.map((r) => r.name)); // the six predictor tensors
+ * const trained = await buildModel({ preset: "small", numClasses: 5 });
+ * initWeights(trained, { seed: 1 });
+ * const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await Deno.writeFile(file, saveWeights(trained));
+ * const model = await buildModel({ preset: "small", numClasses: 3 });
+ * const report = await loadForFineTuning(model, { weights: file });
+ * assert.equal(report.replaced.length, 6); // cls_score, bbox_pred, mask_fcn_logits: weights and biases
+ * await Deno.remove(file);
  * ```
  */
 export async function loadForFineTuning(

@@ -6,6 +6,7 @@
  * stages, then the optimizer update — with one read-back (the five losses and the non-finite flag) at the end.
  * @module
  */
+import { withBoundedDispatch } from "../ops/kernel.ts";
 import { positiveLabels, sampledBinaryTargets } from "../ops/detection.ts";
 import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
 import { gatherRows } from "../ops/gather.ts";
@@ -400,6 +401,15 @@ export function forwardBackward(
 }
 
 /**
+ * Whether `trainStep` bounds the training mask head by its positives (indirect dispatches from GPU-side
+ * counts). Off: with it on, the losses of repeated runs differed in the last bits (~1e-7 relative, seen on
+ * lavapipe with both the f32-atomic and the compare-exchange RoIAlign backward), which breaks bit-for-bit
+ * resume; until that race is found, training covers every slot. `forwardBackward` itself follows the
+ * process-wide `setBoundedDispatch` (tests/model/train_heads_test.ts compares both paths).
+ */
+const TRAIN_STEP_BOUNDED_DISPATCH = false;
+
+/**
  * One optimisation step on a batch: forward, the five losses, backward, the optimizer update (skipped
  * and reported with {@link NonFiniteLossError} when a loss is not finite). Returns the losses.
  *
@@ -437,7 +447,10 @@ export async function trainStep(
   zeroGradients(opt.entries);
   const step = opt.stepCount;
   const { losses, flag } = tidy(() => {
-    const l = forwardBackward(model, opt, batch, { seed: options.seed ?? 0, step });
+    const l = withBoundedDispatch(
+      TRAIN_STEP_BOUNDED_DISPATCH,
+      () => forwardBackward(model, opt, batch, { seed: options.seed ?? 0, step }),
+    );
     const list = LOSS_NAMES.map((k) => l[k]);
     const f = flagNonFinite(list);
     optimizerStep(opt, { skip: f });

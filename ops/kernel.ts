@@ -106,6 +106,28 @@ export function setBoundedDispatch(enabled: boolean): void {
 }
 
 /**
+ * Runs `fn` (which encodes dispatches synchronously) with bounded dispatches on or off, then restores the
+ * previous setting; they stay off if they were off.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { boundedDispatchEnabled, withBoundedDispatch } from "./kernel.ts";
+ * assert.equal(withBoundedDispatch(false, () => boundedDispatchEnabled()), false);
+ * assert.equal(boundedDispatchEnabled(), true);
+ * ```
+ */
+export function withBoundedDispatch<T>(enabled: boolean, fn: () => T): T {
+  const previous = boundsEnabled;
+  boundsEnabled = previous && enabled;
+  try {
+    return fn();
+  } finally {
+    boundsEnabled = previous;
+  }
+}
+
+/**
  * Whether bounded dispatches are on ({@link setBoundedDispatch}); kernels that take a GPU-side row limit
  * as a loop bound follow the same switch.
  *
