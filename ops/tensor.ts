@@ -330,6 +330,17 @@ function collect(value: unknown, into: Set<Tensor>): void {
   }
 }
 
+/** Runs `fn` with a new innermost scope: the tensors made meanwhile are collected in `scope`. */
+function runInScope<T>(fn: () => T): { result: T; scope: Set<Tensor> } {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  try {
+    return { result: fn(), scope };
+  } finally {
+    scopes.pop();
+  }
+}
+
 /**
  * Runs `fn` and disposes every tensor created inside it, except the tensors it returns (directly, in an
  * array or in a plain object), which move to the enclosing scope. Synchronous, like `tf.tidy`.
@@ -346,14 +357,7 @@ function collect(value: unknown, into: Set<Tensor>): void {
  * ```
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    scopes.pop();
-  }
+  const { result, scope } = runInScope(fn);
   const keep = new Set<Tensor>();
   collect(result, keep);
   for (const t of scope) if (!keep.has(t)) t.dispose();
@@ -378,14 +382,7 @@ export function tidy<T>(fn: () => T): T {
  * ```
  */
 export function tidyHeld<T>(fn: () => T): { result: T; dispose: () => void } {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    scopes.pop();
-  }
+  const { result, scope } = runInScope(fn);
   // Only tensors of this scope matter; walk each object once (results may share sub-objects widely).
   const kept = new Set<Tensor>();
   const seen = new Set<unknown>();

@@ -18,27 +18,10 @@ export const CLIP_MAX_IMAGES = 15;
  * console.log(DECODE_BOXES_WGSL.includes("exp("));
  * ```
  */
-export const DECODE_BOXES_WGSL = /* wgsl */ `
-struct Params { total: u32, classes: u32, clip: f32, _pad: u32, weights: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> deltas: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> boxes: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let i = linearIndex(wid, lid, nwg);
-  if (i >= p.total) { return; }
-  let b = boxes[i / p.classes];
-  let size = b.zw - b.xy;
-  let ctr = b.xy + 0.5 * size;
-  let d = deltas[i] / p.weights;
-  let dwh = min(d.zw, vec2<f32>(p.clip));
-  let pred_ctr = d.xy * size + ctr;
-  let half = 0.5 * (exp(dwh) * size);
-  out[i] = vec4<f32>(pred_ctr - half, pred_ctr + half);
-}
-`;
+export const DECODE_BOXES_WGSL: string = decodeKernel(
+  "struct Params { total: u32, classes: u32, clip: f32, _pad: u32, weights: vec4<f32> }",
+  "  out[i] = vec4<f32>(pred_ctr - half, pred_ctr + half);",
+);
 
 /** Most images a {@link decodeBoxesWgsl} dispatch with clipping can take (sizes in the 256-byte params). */
 export const DECODE_CLIP_MAX_IMAGES = 14;
@@ -55,11 +38,23 @@ export const DECODE_CLIP_MAX_IMAGES = 14;
  */
 export function decodeBoxesWgsl(clipToImage: boolean): string {
   if (!clipToImage) return DECODE_BOXES_WGSL;
-  return /* wgsl */ `
-struct Params {
+  return decodeKernel(
+    `struct Params {
   total: u32, classes: u32, clip: f32, count: u32, weights: vec4<f32>,
   images: array<vec4<u32>, ${DECODE_CLIP_MAX_IMAGES}>,
+}`,
+    `  var k = 0u;
+  while (k + 1u < p.count && row >= p.images[k].z) { k++; }
+  let hw = vec2<f32>(p.images[k].xy);
+  let limit = vec4<f32>(hw.y, hw.x, hw.y, hw.x);
+  out[i] = clamp(vec4<f32>(pred_ctr - half, pred_ctr + half), vec4<f32>(0.0), limit);`,
+  );
 }
+
+/** The decode kernel around its params struct and its store (plain, or clamped to the row's image). */
+function decodeKernel(params: string, store: string): string {
+  return /* wgsl */ `
+${params}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> deltas: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> boxes: array<vec4<f32>>;
@@ -77,11 +72,7 @@ fn main(${MAIN_1D_ARGS}) {
   let dwh = min(d.zw, vec2<f32>(p.clip));
   let pred_ctr = d.xy * size + ctr;
   let half = 0.5 * (exp(dwh) * size);
-  var k = 0u;
-  while (k + 1u < p.count && row >= p.images[k].z) { k++; }
-  let hw = vec2<f32>(p.images[k].xy);
-  let limit = vec4<f32>(hw.y, hw.x, hw.y, hw.x);
-  out[i] = clamp(vec4<f32>(pred_ctr - half, pred_ctr + half), vec4<f32>(0.0), limit);
+${store}
 }
 `;
 }

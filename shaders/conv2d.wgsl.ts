@@ -87,6 +87,51 @@ export const CONV_STORE: StoreLayout = {
 };
 
 /**
+ * The GEMM store for the register tile `acc{r}_{t}`: bias (indexed by the clamped `col{t}`), optional
+ * residual and ReLU, written at output column `outCol(t)` (a vec4 column index) when inside the output.
+ * Shared by the direct kernel and the workgroup-memory tiled one (shaders/conv2d_tiled.wgsl.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { gemmEpilogueWgsl } from "./conv2d.wgsl.ts";
+ * const wgsl = gemmEpilogueWgsl({ bias: true, residual: false, relu: true, vecOut: true }, [0], [0], (t) => `c${t}`);
+ * assert.ok(wgsl.includes("acc0_0 + bias[col0]") && wgsl.includes("outIndex(row0, c0 * 4u)"));
+ * ```
+ */
+export function gemmEpilogueWgsl(
+  o: { bias: boolean; residual: boolean; relu: boolean; vecOut: boolean },
+  R: readonly number[],
+  T: readonly number[],
+  outCol: (t: number) => string,
+): string {
+  return R.map((r) =>
+    T.map((t) => {
+      const v = `acc${r}_${t}`;
+      const lines = [`  if (row${r} < p.m && ${outCol(t)} < p.cols4) {`];
+      lines.push(`    var v = ${v}${o.bias ? ` + bias[col${t}]` : ""};`);
+      if (o.vecOut) {
+        lines.push(`    let oi = outIndex(row${r}, ${outCol(t)} * 4u) / 4u;`);
+        if (o.residual) lines.push(`    v += res[oi];`);
+        if (o.relu) lines.push(`    v = max(v, vec4f(0.0));`);
+        lines.push(`    out[oi] = v;`);
+      } else {
+        lines.push(`    for (var i = 0u; i < 4u; i++) {`);
+        lines.push(`      let c = ${outCol(t)} * 4u + i;`);
+        lines.push(`      if (c < p.cols) {`);
+        lines.push(`        let oi = outIndex(row${r}, c);`);
+        lines.push(`        var s = v[i];`);
+        if (o.residual) lines.push(`        s += res[oi];`);
+        if (o.relu) lines.push(`        s = max(s, 0.0);`);
+        lines.push(`        out[oi] = s;`, `      }`, `    }`);
+      }
+      lines.push(`  }`);
+      return lines.join("\n");
+    }).join("\n")
+  ).join("\n");
+}
+
+/**
  * The implicit-GEMM kernel source for one variant. Bindings: 1 x, 2 w (packed `[K, cols4]` vec4),
  * then bias (vec4, padded) and residual when enabled, then out.
  *
@@ -139,30 +184,7 @@ ${
         .join("\n")
     }
     }`;
-  const epilogue = R.map((r) =>
-    T.map((t) => {
-      const v = `acc${r}_${t}`;
-      const lines = [`  if (row${r} < p.m && colRaw${t} < p.cols4) {`];
-      lines.push(`    var v = ${v}${o.bias ? ` + bias[col${t}]` : ""};`);
-      if (o.vecOut) {
-        lines.push(`    let oi = outIndex(row${r}, colRaw${t} * 4u) / 4u;`);
-        if (o.residual) lines.push(`    v += res[oi];`);
-        if (o.relu) lines.push(`    v = max(v, vec4f(0.0));`);
-        lines.push(`    out[oi] = v;`);
-      } else {
-        lines.push(`    for (var i = 0u; i < 4u; i++) {`);
-        lines.push(`      let c = colRaw${t} * 4u + i;`);
-        lines.push(`      if (c < p.cols) {`);
-        lines.push(`        let oi = outIndex(row${r}, c);`);
-        lines.push(`        var s = v[i];`);
-        if (o.residual) lines.push(`        s += res[oi];`);
-        if (o.relu) lines.push(`        s = max(s, 0.0);`);
-        lines.push(`        out[oi] = s;`, `      }`, `    }`);
-      }
-      lines.push(`  }`);
-      return lines.join("\n");
-    }).join("\n")
-  ).join("\n");
+  const epilogue = gemmEpilogueWgsl(o, R, T, (t) => `colRaw${t}`);
   return /* wgsl */ `
 ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;

@@ -5,7 +5,12 @@
  * of shaders/conv2d.wgsl.ts, which lavapipe runs (see ops/conv2d.ts for why).
  * @module
  */
-import { GEMM_PARAMS_WGSL, type GemmTile, type ImplicitGemmOptions } from "./conv2d.wgsl.ts";
+import {
+  GEMM_PARAMS_WGSL,
+  gemmEpilogueWgsl,
+  type GemmTile,
+  type ImplicitGemmOptions,
+} from "./conv2d.wgsl.ts";
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -87,30 +92,7 @@ export function tiledGemmWgsl(o: TiledGemmOptions): string {
   }
   return v;
 }`;
-  const epilogue = R.map((r) =>
-    T.map((t) => {
-      const v = `acc${r}_${t}`;
-      const lines = [`  if (row${r} < p.m && col${t} < p.cols4) {`];
-      lines.push(`    var v = ${v}${o.bias ? ` + bias[col${t}]` : ""};`);
-      if (o.vecOut) {
-        lines.push(`    let oi = outIndex(row${r}, col${t} * 4u) / 4u;`);
-        if (o.residual) lines.push(`    v += res[oi];`);
-        if (o.relu) lines.push(`    v = max(v, vec4f(0.0));`);
-        lines.push(`    out[oi] = v;`);
-      } else {
-        lines.push(`    for (var i = 0u; i < 4u; i++) {`);
-        lines.push(`      let c = col${t} * 4u + i;`);
-        lines.push(`      if (c < p.cols) {`);
-        lines.push(`        let oi = outIndex(row${r}, c);`);
-        lines.push(`        var s = v[i];`);
-        if (o.residual) lines.push(`        s += res[oi];`);
-        if (o.relu) lines.push(`        s = max(s, 0.0);`);
-        lines.push(`        out[oi] = s;`, `      }`, `    }`);
-      }
-      lines.push(`  }`);
-      return lines.join("\n");
-    }).join("\n")
-  ).join("\n");
+  const epilogue = gemmEpilogueWgsl(o, R, T, (t) => `col${t}`);
   return /* wgsl */ `
 ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
