@@ -139,9 +139,28 @@ export async function writeFinalWeights(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await syncStateDict(model, opt);
+  await writeFileAtomic(path, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
+}
+
+/**
+ * Writes `data` to a temporary file beside `path` (named so that `train`'s start-up cleanup recognises it)
+ * and renames it over `path`; on failure the temporary file is removed and `path` keeps its old content.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { writeFileAtomic } from "./_train_model.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/config.json`, "{}\n");
+ * assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["config.json"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = tempPathFor(path);
   try {
-    await Deno.writeFile(tmp, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

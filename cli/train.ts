@@ -18,7 +18,7 @@ import type { Dataset, TrainItem } from "../data/types.ts";
 import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
-import { removeStaleTempFiles, tempPathFor } from "../model/checkpoint.ts";
+import { removeStaleTempFiles } from "../model/checkpoint.ts";
 import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import {
   type CliIo,
@@ -45,7 +45,7 @@ import {
 } from "./_train_data.ts";
 import { formatDuration, trainLoop } from "./_train_loop.ts";
 import { type DistributedRun, startDistributed } from "./_distributed.ts";
-import { prepareModel, writeFinalWeights } from "./_train_model.ts";
+import { prepareModel, writeFileAtomic, writeFinalWeights } from "./_train_model.ts";
 import { findRunConfig, fittingPreset, modelFile, RUN_METADATA_KEY } from "./_run_folder.ts";
 import {
   optimizerFromArgs,
@@ -434,7 +434,7 @@ async function train(
       await Deno.writeTextFile(files.run, JSON.stringify(settings, null, 2) + "\n");
       await Deno.writeTextFile(files.losses, "");
       await Deno.remove(files.evals).catch(() => {});
-      await writeTextAtomic(files.config, JSON.stringify(JSON.parse(runModel), null, 2) + "\n");
+      await writeFileAtomic(files.config, JSON.stringify(JSON.parse(runModel), null, 2) + "\n");
     }
     const from = settings.weights ? `from ${settings.weights}` : `from scratch (seed ${settings.seed})`;
     const names = settings.classNames.slice(1);
@@ -546,12 +546,6 @@ async function weightsArchitecture(
   choice.options.preset = fit.preset;
   if (!fit.maskHead) choice.options.maskHead = false;
   return { numClasses: fit.numClasses };
-}
-
-async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const tmp = tempPathFor(path);
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 async function exists(path: string): Promise<boolean> {
