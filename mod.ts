@@ -23,7 +23,18 @@
 import { decodeImage } from "./data/image_codec.ts";
 import { type DrawableImage, drawableToRgb } from "./data/image_browser.ts";
 import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
-import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
+import { type LoadWeightsOptions, type MaskRcnnModel, setStateDict } from "./model/mask_rcnn.ts";
+import { checkFineTuneSources, setForFineTuning, type SetForFineTuningOptions } from "./model/fine_tune.ts";
+import type { FineTuneReport } from "./model/fine_tune.ts";
+import { captureCheckpoint, restoreCheckpoint } from "./model/training.ts";
+import type { StateDict } from "./model/state_dict.ts";
+import { NoWeightsError } from "./model/weights_errors.ts";
+import { loadStateDict, stateDictToSafetensors, type WeightsSource } from "./data/weights/load_state_dict.ts";
+import {
+  readCheckpointFile,
+  writeCheckpointFile,
+  type WriteCheckpointOptions,
+} from "./data/weights/checkpoint_file.ts";
 import { checkBatchSize, checkImageInput, checkTrainBatch } from "./model/input_checks.ts";
 import type { Optimizer } from "./model/optimizer.ts";
 import {
@@ -33,10 +44,10 @@ import {
   type TrainTarget,
 } from "./model/train_step.ts";
 
-export { buildModel, disposeModel, loadWeights, saveWeights, setStateDict } from "./model/mask_rcnn.ts";
+export { buildModel, disposeModel, setStateDict } from "./model/mask_rcnn.ts";
 export { initialStateDict, initRules, initWeights } from "./model/init.ts";
-export { backboneStateDict, loadForFineTuning } from "./model/fine_tune.ts";
-export type { FineTuneOptions, FineTuneReport } from "./model/fine_tune.ts";
+export { backboneStateDict, setForFineTuning } from "./model/fine_tune.ts";
+export type { FineTuneReport, SetForFineTuningOptions } from "./model/fine_tune.ts";
 export type { InitRule, InitSpec, InitWeightsOptions } from "./model/init.ts";
 export {
   createOptimizer,
@@ -56,17 +67,176 @@ export type {
 } from "./model/optimizer.ts";
 export { learningRate } from "./model/lr_schedule.ts";
 export type { LrScheduleOptions } from "./model/lr_schedule.ts";
-export {
-  CheckpointError,
-  loadCheckpoint as readCheckpointFile,
-  restoreOptimizer,
-  saveCheckpoint as writeCheckpointFile,
-} from "./model/checkpoint.ts";
-export {
-  loadTrainingCheckpoint as loadCheckpoint,
-  saveTrainingCheckpoint as saveCheckpoint,
-  syncStateDict,
-} from "./model/training.ts";
+export { CheckpointError } from "./model/checkpoint.ts";
+export type { Checkpoint, CheckpointExtra, OptimizerState } from "./model/checkpoint.ts";
+export { readOptimizerState, restoreOptimizer } from "./model/optimizer_state.ts";
+export { captureCheckpoint, restoreCheckpoint, syncStateDict } from "./model/training.ts";
+export { readCheckpointFile, writeCheckpointFile } from "./data/weights/checkpoint_file.ts";
+export type { WriteCheckpointOptions } from "./data/weights/checkpoint_file.ts";
+
+// Weights and checkpoints: the files (data/weights/) joined to the model's in-memory state dicts (model/).
+
+function sourceName(source: WeightsSource): string | undefined {
+  return typeof source === "string" ? source : source instanceof URL ? source.href : undefined;
+}
+
+/**
+ * Loads weights from a path, URL, `Response` or bytes into `model`: torch `.pth` (zip or legacy) or
+ * safetensors, either generation of torchvision names (`loadStateDict`, then `setStateDict`). Strict: a
+ * missing, unexpected or wrongly shaped tensor is listed by name in one error naming the file. Replaces
+ * (and frees) any weights loaded before.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, loadWeights, saveWeights } from "@maskrcnn/webgpu";
+ * // torchvision's COCO weights: buildModel({ preset: "maskrcnn_resnet50_fpn" }) then
+ * // loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 }).
+ * const trained = await buildModel({ preset: "small" });
+ * initWeights(trained, { seed: 3 });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/small.safetensors`, saveWeights(trained));
+ * const model = await buildModel({ preset: "small" });
+ * await loadWeights(model, `${dir}/small.safetensors`);
+ * const name = "backbone.fpn.layer_blocks.0.0.weight";
+ * assert.deepStrictEqual(model.stateDict!.get(name)!.data, trained.stateDict!.get(name)!.data);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function loadWeights(
+  model: MaskRcnnModel,
+  source: WeightsSource,
+  options: LoadWeightsOptions = {},
+): Promise<void> {
+  const file = sourceName(source);
+  setStateDict(model, await loadStateDict(source, { file }), { ...options, file });
+}
+
+/**
+ * The model's weights as safetensors bytes with torchvision 0.14 names (loadable by `loadWeights` and by
+ * torchvision after `safetensors.torch.load_file`). Throws `NoWeightsError` for a model without weights.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, readSafetensors, saveWeights } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const bytes = saveWeights(model); // e.g. await Deno.writeFile("model.safetensors", bytes)
+ * assert.ok(readSafetensors(bytes).tensors.has("roi_heads.mask_predictor.mask_fcn_logits.weight"));
+ * ```
+ */
+export function saveWeights(model: MaskRcnnModel): Uint8Array {
+  if (!model.stateDict) {
+    throw new NoWeightsError("saveWeights: the model has no weights (call loadWeights first)");
+  }
+  return stateDictToSafetensors(model.stateDict, { format: "pt" });
+}
+
+/** Options of {@link loadForFineTuning}: {@link SetForFineTuningOptions} with files, URLs or bytes. */
+export interface FineTuneOptions
+  extends Omit<SetForFineTuningOptions, "weights" | "backboneWeights" | "file"> {
+  /** A Mask R-CNN / Faster R-CNN checkpoint (any class count); its predictors are replaced if needed. */
+  weights?: WeightsSource | StateDict;
+  /** A classification ResNet checkpoint (`.pth` or safetensors) for the backbone body only. */
+  backboneWeights?: WeightsSource | StateDict;
+}
+
+/**
+ * Gives `model` its starting weights for fine-tuning from a detection checkpoint of any class count
+ * (`weights`: predictors replaced by torchvision's fresh initialisation where the shapes differ) or a
+ * classification ResNet (`backboneWeights`, into the body only); see `setForFineTuning`, which this
+ * calls after reading the files. Returns what was replaced.
+ *
+ * @example Fine-tune a 5-class model on 3 classes (COCO weights work the same way, with batchNormEps: 0)
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights, loadForFineTuning, saveWeights } from "@maskrcnn/webgpu";
+ * const trained = await buildModel({ preset: "small", numClasses: 5 });
+ * initWeights(trained, { seed: 1 });
+ * const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await Deno.writeFile(file, saveWeights(trained));
+ * const model = await buildModel({ preset: "small", numClasses: 3 });
+ * const report = await loadForFineTuning(model, { weights: file });
+ * assert.equal(report.replaced.length, 6); // cls_score, bbox_pred, mask_fcn_logits: weights and biases
+ * await Deno.remove(file);
+ * ```
+ */
+export async function loadForFineTuning(
+  model: MaskRcnnModel,
+  options: FineTuneOptions,
+): Promise<FineTuneReport> {
+  checkFineTuneSources(options);
+  const source = options.weights ?? options.backboneWeights;
+  const file = source === undefined || source instanceof Map ? undefined : sourceName(source) ?? "<bytes>";
+  const read = async (s: WeightsSource | StateDict | undefined) =>
+    s === undefined || s instanceof Map ? s : await loadStateDict(s, { file });
+  return setForFineTuning(model, {
+    ...options,
+    weights: await read(options.weights),
+    backboneWeights: await read(options.backboneWeights),
+    file,
+  });
+}
+
+/**
+ * Writes a checkpoint of `model` and `opt` to `path` (`captureCheckpoint`, then `writeCheckpointFile`):
+ * weights, the exact packed GPU values, optimizer state, step, config and `extra.rngState`, atomically
+ * (a temporary file renamed over `path`; a failed write keeps the previous checkpoint).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, createOptimizer, initWeights, readCheckpointFile, saveCheckpoint } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
+ * const saved = await readCheckpointFile(`${dir}/checkpoint.safetensors`);
+ * assert.deepStrictEqual(saved.rngState, { epoch: 3 });
+ * const name = "roi_heads.box_head.fc6.bias";
+ * assert.deepStrictEqual(saved.weights.get(name)?.data, model.stateDict!.get(name)!.data);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function saveCheckpoint(
+  path: string,
+  model: MaskRcnnModel,
+  opt: Optimizer,
+  extra: { rngState?: unknown } = {},
+  options: WriteCheckpointOptions = {},
+): Promise<void> {
+  await writeCheckpointFile(path, await captureCheckpoint(model, opt, extra), options);
+}
+
+/**
+ * Restores a checkpoint written by {@link saveCheckpoint} into `model` and `opt` (created for the same
+ * architecture and optimizer type): `readCheckpointFile`, then `restoreCheckpoint`. Returns the step and
+ * the saved RNG state; a `CheckpointError` names the file and what does not fit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, createOptimizer, initWeights, loadCheckpoint, saveCheckpoint } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
+ * const { step, rngState } = await loadCheckpoint(`${dir}/checkpoint.safetensors`, model, opt);
+ * assert.deepStrictEqual([step, rngState], [0, { epoch: 3 }]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function loadCheckpoint(
+  path: string,
+  model: MaskRcnnModel,
+  opt: Optimizer,
+): Promise<{ step: number; rngState: unknown }> {
+  return restoreCheckpoint(model, opt, await readCheckpointFile(path));
+}
+
 export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
 export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
 export { distributedTrainStep, releaseDistributedBuffers, shardBatch } from "./model/distributed.ts";
@@ -92,7 +262,6 @@ export async function initMpi(options?: MpiInitOptions): Promise<MpiCommunicator
   const mpi = await import("./ops/mpi.ts");
   return await mpi.initMpi(options);
 }
-export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
 export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
 export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
@@ -348,32 +517,22 @@ export {
   isPredictorName,
 } from "./model/state_dict_names.ts";
 export type { ExpectedTensor } from "./model/state_dict_names.ts";
+export { canonicalStateDict, checkStateDict } from "./model/weights.ts";
+export type { CheckStateDictOptions } from "./model/weights.ts";
+export type { StateDict, WeightDType, WeightTensor } from "./model/state_dict.ts";
+export { loadStateDict, stateDictToSafetensors } from "./data/weights/load_state_dict.ts";
+export type { LoadStateDictOptions, WeightsSource } from "./data/weights/load_state_dict.ts";
+export { readSafetensors, writeSafetensors } from "./data/weights/safetensors.ts";
+export type { SafetensorsFile } from "./data/weights/safetensors.ts";
+export { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "./data/weights/checksum.ts";
+export type { TorchReadOptions } from "./data/weights/torch_file.ts";
 export {
-  canonicalStateDict,
-  checkStateDict,
-  loadStateDict,
-  stateDictToSafetensors,
-} from "./model/weights.ts";
-export type {
-  CheckStateDictOptions,
-  LoadStateDictOptions,
-  StateDict,
-  WeightsSource,
-  WeightTensor,
-} from "./model/weights.ts";
-export { readSafetensors, writeSafetensors } from "./model/safetensors.ts";
-export type { SafetensorsFile } from "./model/safetensors.ts";
-export { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "./model/checksum.ts";
-export type { TorchReadOptions } from "./model/weights_torch.ts";
-export type { WeightDType } from "./model/weights_dtype.ts";
-export {
-  ForbiddenGlobalError,
   NoWeightsError,
   PredictorTensorsError,
   StateDictMismatchError,
   WeightsError,
-  WeightsFormatError,
 } from "./model/weights_errors.ts";
+export { ForbiddenGlobalError, WeightsFormatError } from "./data/weights/errors.ts";
 export type { ShapeMismatch } from "./model/weights_errors.ts";
 export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
 export {

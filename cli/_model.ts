@@ -7,7 +7,8 @@
  */
 import type { Detection, RawImage } from "../model/detect.ts";
 import { checkImageFitsAdapter, detectImages } from "../model/detect.ts";
-import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
+import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
+import { loadWeights } from "../mod.ts";
 import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
 import { explainMismatch } from "./_run_folder.ts";

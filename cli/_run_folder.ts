@@ -14,7 +14,9 @@
 import { dirname, join } from "node:path";
 import { type MaskRcnnConfig, type PresetName, PRESETS, resolveConfig } from "../model/config.ts";
 import { isPredictorName } from "../model/state_dict_names.ts";
-import { checkStateDict, loadStateDict, type StateDict, type WeightsSource } from "../model/weights.ts";
+import { checkStateDict } from "../model/weights.ts";
+import { loadStateDict, type WeightsSource } from "../data/weights/load_state_dict.ts";
+import type { StateDict } from "../model/state_dict.ts";
 import { StateDictMismatchError } from "../model/weights_errors.ts";
 import {
   configFromJson,

@@ -18,7 +18,7 @@ import type { Batch, TrainItem } from "../data/types.ts";
 import { learningRate } from "../model/lr_schedule.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import type { Optimizer } from "../model/optimizer.ts";
-import { saveTrainingCheckpoint } from "../model/training.ts";
+import { saveCheckpoint } from "../mod.ts";
 import { type Losses, trainStep } from "../model/train_step.ts";
 import type { CliIo } from "./_common.ts";
 import { drawLossCurve, type LossRecord } from "./_loss_curve.ts";
@@ -203,7 +203,7 @@ export async function trainLoop<T extends TrainItem>(
 
   const checkpoint = async () => {
     if (!writeFiles) return;
-    await saveTrainingCheckpoint(`${out}/checkpoint.safetensors`, model, opt, {
+    await saveCheckpoint(`${out}/checkpoint.safetensors`, model, opt, {
       rngState: { ...o.runState, seed: o.seed, data: position },
     });
     await Deno.writeFile(`${out}/loss_curve.png`, drawLossCurve(records));

@@ -6,15 +6,17 @@
  * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
  * @module
  */
-import { tempPathFor } from "../model/checkpoint.ts";
-import { type FineTuneReport, loadForFineTuning } from "../model/fine_tune.ts";
+import { tempPathFor } from "../data/atomic_file.ts";
+import type { FineTuneReport } from "../model/fine_tune.ts";
+import { loadForFineTuning } from "../mod.ts";
 import { initWeights } from "../model/init.ts";
 import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { stateDictToSafetensors } from "../model/weights.ts";
+import { stateDictToSafetensors } from "../data/weights/load_state_dict.ts";
 import { explainMismatch } from "./_run_folder.ts";
 import { createOptimizer, type Optimizer, type OptimizerOptions } from "../model/optimizer.ts";
 import type { MaskRcnnConfig } from "../model/config.ts";
-import { loadTrainingCheckpoint, syncStateDict } from "../model/training.ts";
+import { loadCheckpoint } from "../mod.ts";
+import { syncStateDict } from "../model/training.ts";
 import type { DataPosition } from "./_train_loop.ts";
 
 /** What a run needs to build its model. */
@@ -94,7 +96,7 @@ export async function prepareModel(
   if (checkpoint === null) {
     return { model, opt, step: 0, position: { epoch: 0, batchInEpoch: 0 }, fineTune };
   }
-  const { step, rngState } = await loadTrainingCheckpoint(checkpoint, model, opt);
+  const { step, rngState } = await loadCheckpoint(checkpoint, model, opt);
   const state = rngState as { dataset?: string; batch?: number; data?: DataPosition } | null;
   if (!state?.data || state.dataset !== settings.dataset || state.batch !== settings.batch) {
     throw new Error(

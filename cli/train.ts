@@ -18,7 +18,7 @@ import type { Dataset, TrainItem } from "../data/types.ts";
 import { PRESETS } from "../model/config.ts";
 import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { NonFiniteLossError } from "../model/train_step.ts";
-import { removeStaleTempFiles } from "../model/checkpoint.ts";
+import { removeStaleTempFiles } from "../data/atomic_file.ts";
 import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import {
   type CliIo,
@@ -536,7 +536,7 @@ async function weightsArchitecture(
     choice.batchNormEps ??= found.batchNormEps;
     return numClasses === undefined ? undefined : { numClasses, classNames: found.classNames };
   }
-  const { loadStateDict } = await import("../model/weights.ts");
+  const { loadStateDict } = await import("../data/weights/load_state_dict.ts");
   const fit = fittingPreset(await loadStateDict(weights));
   if (!fit) {
     throw new UsageError(

@@ -1,6 +1,6 @@
 /**
- * Fine-tuning starts in one call, as torchvision's tutorial does them by hand: {@link loadForFineTuning}
- * loads a detection checkpoint whose predictors may be for another class count (the box predictor's
+ * Fine-tuning starts in one call, as torchvision's tutorial does them by hand: {@link setForFineTuning}
+ * installs a detection state_dict whose predictors may be for another class count (the box predictor's
  * `cls_score` / `bbox_pred` and the mask predictor's `mask_fcn_logits` are then replaced by freshly
  * initialised ones, torchvision's `FastRCNNPredictor` / `MaskRCNNPredictor` initialisers), or a plain
  * ImageNet classification ResNet (torchvision's `weights_backbone`) into the backbone body only, the rest
@@ -12,28 +12,32 @@
  * torchvision's `resnet50` names (`conv1.weight`, `bn1.*`, `layer1.0.conv1.weight`, …), optionally with a
  * `backbone.body.` or `module.` prefix; `fc.*` is ignored; BatchNorm statistics become FrozenBatchNorm2d
  * buffers (`num_batches_tracked` dropped). As in torchvision, `weights` and `backboneWeights` exclude each
- * other (its builder ignores `weights_backbone` when `weights` is given).
+ * other (its builder ignores `weights_backbone` when `weights` is given). The state_dicts come in memory;
+ * the public `loadForFineTuning` reads them from files, URLs or bytes first.
  * @module
  */
 import { initialStateDict } from "./init.ts";
 import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { expectedStateDict, isIgnoredName, isPredictorName } from "./state_dict_names.ts";
-import { checkStateDict, loadStateDict, type StateDict, type WeightsSource } from "./weights.ts";
+import type { StateDict } from "./state_dict.ts";
+import { checkStateDict } from "./weights.ts";
 import { type ShapeMismatch, StateDictMismatchError } from "./weights_errors.ts";
 
-/** Options of {@link loadForFineTuning}. */
-export interface FineTuneOptions {
-  /** A Mask R-CNN / Faster R-CNN checkpoint (any class count); its predictors are replaced if needed. */
-  weights?: WeightsSource;
-  /** A classification ResNet checkpoint (`.pth` or safetensors) for the backbone body only. */
-  backboneWeights?: WeightsSource;
+/** Options of {@link setForFineTuning}. */
+export interface SetForFineTuningOptions {
+  /** A Mask R-CNN / Faster R-CNN state_dict (any class count); its predictors are replaced if needed. */
+  weights?: StateDict;
+  /** A classification ResNet state_dict (torchvision `resnet50` names) for the backbone body only. */
+  backboneWeights?: StateDict;
+  /** Names `weights` or `backboneWeights` in errors (default `<state_dict>`). */
+  file?: string;
   /** Seed of the fresh tensors (replaced predictors; everything but the body with `backboneWeights`). */
   seed?: number;
   /** FrozenBatchNorm2d eps (default 1e-5; 0 for torchvision's published COCO Mask R-CNN weights). */
   batchNormEps?: number;
 }
 
-/** What {@link loadForFineTuning} did. */
+/** What {@link setForFineTuning} did. */
 export interface FineTuneReport {
   /** Predictor tensors replaced by fresh ones, with the checkpoint's shape (null when absent). */
   replaced: { name: string; from: number[] | null; to: number[] }[];
@@ -47,29 +51,30 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function sourceName(source: WeightsSource): string | undefined {
-  return typeof source === "string" ? source : source instanceof URL ? source.href : undefined;
-}
-
 /**
- * The backbone body tensors of a classification ResNet checkpoint under `backbone.body.*` names: strips a
- * `module.` / `backbone.body.` prefix, drops `fc.*`, and checks every body tensor of `model`'s config is
- * present with its shape (one {@link StateDictMismatchError} naming all problems otherwise).
+ * The backbone body tensors of a classification ResNet state_dict under `backbone.body.*` names: strips a
+ * `module.` / `backbone.body.` prefix, drops `fc.*`, and checks every body tensor of `config` is present
+ * with its shape (one {@link StateDictMismatchError} naming all problems, and `file`, otherwise).
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { resolveConfig } from "./config.ts";
  * import { backboneStateDict } from "./fine_tune.ts";
- * // const body = await backboneStateDict(resolveConfig(), "resnet50-0676ba61.pth");
- * console.log(typeof backboneStateDict);
+ * import { initialStateDict } from "./init.ts";
+ * // e.g. backboneStateDict(config, await loadStateDict("resnet50-0676ba61.pth"), "resnet50-0676ba61.pth")
+ * const config = resolveConfig({ preset: "small" });
+ * const resnet = new Map([...initialStateDict(config, 1)].filter(([n]) => n.startsWith("backbone.body."))
+ *   .map(([n, t]) => [n.slice("backbone.body.".length), t]));
+ * const body = backboneStateDict(config, resnet);
+ * assert.ok(body.has("backbone.body.conv1.weight"));
  * ```
  */
-export async function backboneStateDict(
+export function backboneStateDict(
   config: MaskRcnnModel["config"],
-  source: WeightsSource,
-): Promise<StateDict> {
-  const file = sourceName(source) ?? "<bytes>";
-  const raw = await loadStateDict(source, { file });
+  raw: StateDict,
+  file = "<state_dict>",
+): StateDict {
   const body: StateDict = new Map();
   const unexpected: string[] = [];
   for (const [name, tensor] of raw) {
@@ -108,29 +113,17 @@ export async function backboneStateDict(
  * @example Fine-tune a 5-class model on 3 classes (COCO weights work the same way, with batchNormEps: 0)
  * ```ts
  * import assert from "node:assert";
- * import { buildModel, saveWeights } from "./mask_rcnn.ts";
- * import { initWeights } from "./init.ts";
- * import { loadForFineTuning } from "./fine_tune.ts";
- * const trained = await buildModel({ preset: "small", numClasses: 5 });
- * initWeights(trained, { seed: 1 });
- * const file = await Deno.makeTempFile({ suffix: ".safetensors" });
- * await Deno.writeFile(file, saveWeights(trained));
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initialStateDict } from "./init.ts";
+ * import { setForFineTuning } from "./fine_tune.ts";
+ * const trained = initialStateDict((await buildModel({ preset: "small", numClasses: 5 })).config, 1);
  * const model = await buildModel({ preset: "small", numClasses: 3 });
- * const report = await loadForFineTuning(model, { weights: file });
+ * const report = setForFineTuning(model, { weights: trained });
  * assert.equal(report.replaced.length, 6); // cls_score, bbox_pred, mask_fcn_logits: weights and biases
- * await Deno.remove(file);
  * ```
  */
-export async function loadForFineTuning(
-  model: MaskRcnnModel,
-  options: FineTuneOptions,
-): Promise<FineTuneReport> {
-  if (options.weights !== undefined && options.backboneWeights !== undefined) {
-    throw new TypeError(
-      "loadForFineTuning: give weights or backboneWeights, not both (torchvision ignores weights_backbone " +
-        "when weights are given)",
-    );
-  }
+export function setForFineTuning(model: MaskRcnnModel, options: SetForFineTuningOptions): FineTuneReport {
+  checkFineTuneSources(options);
   const config = model.config;
   const fresh = initialStateDict(config, options.seed ?? 0);
   const out: StateDict = new Map();
@@ -138,12 +131,12 @@ export async function loadForFineTuning(
   let loaded: StateDict = new Map();
   let file = "initialStateDict";
   if (options.weights !== undefined) {
-    file = sourceName(options.weights) ?? "<bytes>";
-    loaded = await loadStateDict(options.weights, { file });
+    file = options.file ?? "<state_dict>";
+    loaded = options.weights;
     checkStateDict(config, loaded, { skipPredictor: true, file });
   } else if (options.backboneWeights !== undefined) {
-    file = `${sourceName(options.backboneWeights) ?? "<bytes>"} (backbone)`;
-    loaded = await backboneStateDict(config, options.backboneWeights);
+    file = `${options.file ?? "<state_dict>"} (backbone)`;
+    loaded = backboneStateDict(config, options.backboneWeights, options.file);
   }
   for (const { name, shape } of expectedStateDict(config)) {
     const have = loaded.get(name);
@@ -160,4 +153,24 @@ export async function loadForFineTuning(
   }
   setStateDict(model, out, { batchNormEps: options.batchNormEps, file });
   return report;
+}
+
+/**
+ * Throws the `TypeError` of {@link setForFineTuning} when both `weights` and `backboneWeights` are given
+ * (torchvision ignores `weights_backbone` when `weights` is given); callers that read files check first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { checkFineTuneSources } from "./fine_tune.ts";
+ * assert.throws(() => checkFineTuneSources({ weights: "a.pth", backboneWeights: "b.pth" }), TypeError);
+ * ```
+ */
+export function checkFineTuneSources(options: { weights?: unknown; backboneWeights?: unknown }): void {
+  if (options.weights !== undefined && options.backboneWeights !== undefined) {
+    throw new TypeError(
+      "loadForFineTuning: give weights or backboneWeights, not both (torchvision ignores weights_backbone " +
+        "when weights are given)",
+    );
+  }
 }

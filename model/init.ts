@@ -29,7 +29,7 @@
 import type { MaskRcnnConfig } from "./config.ts";
 import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { expectedStateDict } from "./state_dict_names.ts";
-import type { StateDict } from "./weights_dtype.ts";
+import type { StateDict } from "./state_dict.ts";
 import { WeightsError } from "./weights_errors.ts";
 
 /** How torchvision 0.14 initialises one tensor. */

@@ -9,7 +9,7 @@ import { type PackedLinear, packLinearWeights } from "../ops/linear.ts";
 import { packConvTranspose2dWeights, type PackedConvTranspose2d } from "../ops/conv_transpose2d.ts";
 import { Tensor } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
-import type { StateDict, WeightTensor } from "./weights.ts";
+import type { StateDict, WeightTensor } from "./state_dict.ts";
 import { WeightsError } from "./weights_errors.ts";
 
 /** One ResNet bottleneck: 1×1 → 3×3 (stride) → 1×1 (+ downsample) with the BNs folded in. */

@@ -12,7 +12,7 @@ import { readTensors, type Tensor } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import type { ParamEntry } from "./optimizer.ts";
 import type { ModelParams } from "./params.ts";
-import type { StateDict } from "./weights.ts";
+import type { StateDict } from "./state_dict.ts";
 
 /** Gradient targets of one packed layer (absent members are frozen). */
 export interface LayerGrads {

@@ -1,17 +1,19 @@
 /**
- * Training checkpoints of a model and its optimizer: `saveTrainingCheckpoint` writes the weights (with
- * torchvision names and layout), the exact packed GPU values of
- * the trainable tensors (so resuming continues bit for bit: unfolding the frozen batch norm and folding it
- * again would round), the optimizer state, the step, the config and the caller's RNG state — into one
- * file, atomically (`checkpoint.ts`). `loadTrainingCheckpoint` puts all of it back.
+ * Training checkpoints of a model and its optimizer, in memory: {@link captureCheckpoint} gathers the
+ * weights (with torchvision names and layout), the exact packed GPU values of the trainable tensors (so
+ * resuming continues bit for bit: unfolding the frozen batch norm and folding it again would round), the
+ * optimizer state, the step, the config and the caller's RNG state into one `Checkpoint`;
+ * {@link restoreCheckpoint} puts all of it back. Writing it to a file is `data/weights/checkpoint_file.ts`'s;
+ * the public `saveCheckpoint` / `loadCheckpoint` join the two.
  * @module
  */
 import { readTensors, writeTensor } from "../ops/tensor.ts";
-import { CheckpointError, loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, CheckpointError } from "./checkpoint.ts";
+import { readOptimizerState, restoreOptimizer } from "./optimizer_state.ts";
 import { type MaskRcnnModel, setStateDict } from "./mask_rcnn.ts";
 import { type Optimizer, trainableParameters } from "./optimizer.ts";
 import { exportParameters } from "./train_params.ts";
-import type { StateDict } from "./weights.ts";
+import type { StateDict } from "./state_dict.ts";
 import { NoWeightsError } from "./weights_errors.ts";
 
 const PACKED = "packed.";
@@ -46,74 +48,73 @@ export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promi
 }
 
 /**
- * Writes a checkpoint of `model` and `opt` to `path` (atomic: a temporary file renamed over `path`).
+ * Gathers a checkpoint of `model` and `opt` in memory (reading the trained values back from the GPU):
+ * the weights (torchvision layout) plus `packed.<param>` (the exact GPU values), the optimizer state, the
+ * step (`opt.stepCount`), the config and `extra.rngState`.
  *
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { readCheckpointFile } from "../mod.ts";
- * import { saveTrainingCheckpoint } from "./training.ts";
+ * import { captureCheckpoint } from "./training.ts";
  * import { buildModel } from "./mask_rcnn.ts";
  * import { initWeights } from "./init.ts";
  * import { createOptimizer } from "./optimizer.ts";
  * const model = await buildModel({ preset: "small" });
  * initWeights(model, { seed: 1 });
  * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
- * const dir = await Deno.makeTempDir();
- * await saveTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
- * const saved = await readCheckpointFile(`${dir}/checkpoint.safetensors`);
- * assert.deepStrictEqual(saved.rngState, { epoch: 3 });
+ * const checkpoint = await captureCheckpoint(model, opt, { rngState: { epoch: 3 } });
+ * assert.deepStrictEqual([checkpoint.step, checkpoint.rngState], [0, { epoch: 3 }]);
  * const name = "roi_heads.box_head.fc6.bias";
- * assert.deepStrictEqual(saved.weights.get(name)?.data, model.stateDict!.get(name)!.data);
- * await Deno.remove(dir, { recursive: true });
+ * assert.deepStrictEqual(checkpoint.weights.get(name)?.data, model.stateDict!.get(name)!.data);
  * ```
  */
-export async function saveTrainingCheckpoint(
-  path: string,
+export async function captureCheckpoint(
   model: MaskRcnnModel,
   opt: Optimizer,
   extra: { rngState?: unknown } = {},
-): Promise<void> {
+): Promise<Checkpoint> {
   await syncStateDict(model, opt);
   const packed = await readTensors(opt.entries.map((e) => e.param));
   const weights: StateDict = new Map(model.stateDict!);
   opt.entries.forEach((e, i) =>
     weights.set(PACKED + e.name, { shape: [...e.param.shape], data: packed[i] as Float32Array })
   );
-  await saveCheckpoint(path, weights, opt, {
+  return {
     step: opt.stepCount,
+    weights,
+    optimizer: await readOptimizerState(opt),
     rngState: extra.rngState ?? null,
     config: model.config,
-  });
+  };
 }
 
 /**
- * Restores a checkpoint written by {@link saveTrainingCheckpoint} into `model` and `opt` (created for the
- * same config and optimizer type); returns the step and the saved RNG state.
+ * Restores a checkpoint made by {@link captureCheckpoint} (or read from its file) into `model` and `opt`
+ * (created for the same architecture and optimizer type); returns the step and the saved RNG state.
+ * Throws {@link CheckpointError} naming the checkpoint's file for another architecture, optimizer or
+ * parameter set.
  *
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./training.ts";
+ * import { captureCheckpoint, restoreCheckpoint } from "./training.ts";
  * import { buildModel } from "./mask_rcnn.ts";
  * import { initWeights } from "./init.ts";
  * import { createOptimizer } from "./optimizer.ts";
  * const model = await buildModel({ preset: "small" });
  * initWeights(model, { seed: 1 });
  * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
- * const dir = await Deno.makeTempDir();
- * await saveTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt, { rngState: { epoch: 3 } });
- * const { step, rngState } = await loadTrainingCheckpoint(`${dir}/checkpoint.safetensors`, model, opt);
+ * const checkpoint = await captureCheckpoint(model, opt, { rngState: { epoch: 3 } });
+ * const { step, rngState } = restoreCheckpoint(model, opt, checkpoint);
  * assert.deepStrictEqual([step, rngState], [0, { epoch: 3 }]);
- * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function loadTrainingCheckpoint(
-  path: string,
+export function restoreCheckpoint(
   model: MaskRcnnModel,
   opt: Optimizer,
-): Promise<{ step: number; rngState: unknown }> {
-  const checkpoint = await loadCheckpoint(path);
+  checkpoint: Checkpoint,
+): { step: number; rngState: unknown } {
+  const path = checkpoint.file ?? "<checkpoint>";
   const architecture = (c: unknown) => {
     const { backbone, fpnChannels, boxHeadDim, maskHeadLayers, maskPredictorChannels, maskHead, numClasses } =
       c as MaskRcnnModel["config"];

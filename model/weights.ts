@@ -1,80 +1,18 @@
 /**
- * Loading and checking model weights: {@link loadStateDict} sniffs the format (torch zip, legacy torch
- * stream or safetensors) and returns f32 tensors under canonical torchvision 0.14 names;
- * {@link checkStateDict} compares them strictly with a config; {@link stateDictToSafetensors} writes them.
+ * Weights in memory: {@link canonicalStateDict} renames a state_dict to canonical torchvision 0.14 names,
+ * {@link checkStateDict} compares it strictly with a config. Reading and writing weight files is
+ * `data/weights/` (`loadStateDict`, `stateDictToSafetensors`).
  * @module
  */
 import type { MaskRcnnConfig } from "./config.ts";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { canonicalName, expectedStateDict, isIgnoredName, isPredictorName } from "./state_dict_names.ts";
-import { isZip } from "./torch_zip.ts";
-import type { StateDict, WeightTensor } from "./weights_dtype.ts";
-import { type ShapeMismatch, StateDictMismatchError, WeightsFormatError } from "./weights_errors.ts";
-import { isLegacyTorch, readTorchLegacy, readTorchZip, type TorchReadOptions } from "./weights_torch.ts";
-
-/**
- * Where weights come from: file bytes, a fetch `Response`, a path, or a `file:` / `http(s):` URL. In a
- * browser page (no `Deno`), a string is a URL resolved against the page, fetched with `fetch`.
- */
-export type WeightsSource = Uint8Array | ArrayBuffer | Response | string | URL;
-
-async function fetchBytes(url: string | URL, name: string): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new WeightsFormatError(name, `cannot fetch (${(e as Error).message})`, { cause: e });
-  }
-  return await responseBytes(response, name);
-}
-
-async function responseBytes(response: Response, name: string): Promise<Uint8Array> {
-  if (!response.ok) throw new WeightsFormatError(name, `HTTP ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Options of {@link loadStateDict}. */
-export interface LoadStateDictOptions extends TorchReadOptions {
-  /** Names the source in errors (default: the path or URL, or `<bytes>`). */
-  file?: string;
-}
-
-async function readSource(source: WeightsSource, file?: string): Promise<[Uint8Array, string]> {
-  if (source instanceof Uint8Array) return [source, file ?? "<bytes>"];
-  if (source instanceof ArrayBuffer) return [new Uint8Array(source), file ?? "<bytes>"];
-  if (typeof Response !== "undefined" && source instanceof Response) {
-    return [
-      await responseBytes(source, file ?? (source.url || "<response>")),
-      file ?? (source.url || "<response>"),
-    ];
-  }
-  const name = file ?? String(source);
-  if (source instanceof URL && source.protocol !== "file:") return [await fetchBytes(source, name), name];
-  const inBrowser = (globalThis as { Deno?: unknown }).Deno === undefined;
-  if (typeof source === "string" && (inBrowser || /^https?:\/\//.test(source))) {
-    return [await fetchBytes(source, name), name];
-  }
-  try {
-    return [await Deno.readFile(source as string | URL), name];
-  } catch (e) {
-    throw new WeightsFormatError(name, `cannot read the file (${(e as Error).message})`, { cause: e });
-  }
-}
-
-function looksLikeSafetensors(bytes: Uint8Array): boolean {
-  if (bytes.length < 9) return false;
-  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  // a plausible header length and a JSON object start; readSafetensors reports truncation precisely
-  return n > 1n && n < 100_000_000n && bytes[8] === 0x7b; // "{"
-}
-
-function isTar(bytes: Uint8Array): boolean {
-  return bytes.length >= 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar";
-}
+import type { StateDict, WeightTensor } from "./state_dict.ts";
+import { type ShapeMismatch, StateDictMismatchError, WeightsError } from "./weights_errors.ts";
 
 /**
  * Renames tensors to canonical torchvision 0.14 names ({@link canonicalName}) and drops BatchNorm
- * `num_batches_tracked`; throws if two names (e.g. both generations) map to the same tensor.
+ * `num_batches_tracked`; throws a `WeightsError` naming `file` if two names (e.g. both generations) map to
+ * the same tensor.
  *
  * @example
  * ```ts
@@ -93,7 +31,7 @@ export function canonicalStateDict(
     if (isIgnoredName(name)) continue;
     const canonical = canonicalName(name);
     if (out.has(canonical)) {
-      throw new WeightsFormatError(
+      throw new WeightsError(
         file,
         `tensors ${from.get(canonical)} and ${name} both map to ${canonical}`,
       );
@@ -102,43 +40,6 @@ export function canonicalStateDict(
     from.set(canonical, name);
   }
   return out;
-}
-
-/**
- * Loads weights from a torch checkpoint (zip format, or the legacy pre-1.6 stream) or a safetensors file
- * and returns f32 tensors keyed by canonical torchvision 0.14 name. Opening a checkpoint never runs code:
- * pickles may only reference tensor-rebuilding globals. Throws {@link WeightsFormatError} (naming the file)
- * for other formats, truncated or corrupt files, and {@link ForbiddenGlobalError} for other globals.
- *
- * @example
- * ```ts
- * import { loadStateDict } from "./weights.ts";
- * const sd = await loadStateDict("tests/fixtures/model/small_subset.safetensors");
- * console.log(sd.get("backbone.body.conv1.weight")?.shape); // [64, 3, 7, 7]
- * ```
- */
-export async function loadStateDict(
-  source: WeightsSource,
-  options: LoadStateDictOptions = {},
-): Promise<StateDict> {
-  const [bytes, file] = await readSource(source, options.file);
-  let raw: StateDict;
-  if (isZip(bytes)) raw = await readTorchZip(bytes, file, options);
-  else if (isLegacyTorch(bytes)) raw = readTorchLegacy(bytes, file);
-  else if (looksLikeSafetensors(bytes)) raw = readSafetensors(bytes, file).tensors;
-  else if (isTar(bytes)) {
-    throw new WeightsFormatError(
-      file,
-      "tar-format torch checkpoints (torch < 0.4) are not supported; re-save it",
-    );
-  } else {
-    throw new WeightsFormatError(
-      file,
-      "not safetensors or a torch zip (nor a legacy torch.save stream); " +
-        (bytes.length < 9 ? `only ${bytes.length} bytes` : "unrecognised header"),
-    );
-  }
-  return canonicalStateDict(raw, file);
 }
 
 /** Options of {@link checkStateDict}. */
@@ -186,23 +87,3 @@ export function checkStateDict(
     throw new StateDictMismatchError(options.file ?? "<state_dict>", missing, unexpected, wrongShape);
   }
 }
-
-/**
- * Serialises a state_dict as safetensors (F32) under canonical torchvision 0.14 names, with metadata
- * `{"format": "pt"}` plus `metadata`.
- *
- * @example
- * ```ts
- * import { loadStateDict, stateDictToSafetensors } from "./weights.ts";
- * const bytes = stateDictToSafetensors(new Map([["rpn.head.conv.weight", { shape: [1], data: new Float32Array([2]) }]]));
- * console.log([...(await loadStateDict(bytes)).keys()]); // ["rpn.head.conv.0.0.weight"]
- * ```
- */
-export function stateDictToSafetensors(
-  stateDict: ReadonlyMap<string, WeightTensor>,
-  metadata: Record<string, string> = {},
-): Uint8Array<ArrayBuffer> {
-  return writeSafetensors(canonicalStateDict(stateDict), { format: "pt", ...metadata });
-}
-
-export type { StateDict, WeightTensor } from "./weights_dtype.ts";

@@ -1,11 +1,13 @@
 /**
- * Typed errors of the weight-file readers and the state_dict check. Every message names the file (a path,
- * URL or `<bytes>`) and, where one is at fault, the tensor or entry.
+ * Typed errors of weights in memory: the base {@link WeightsError} (also of the file readers' errors in
+ * `data/weights/errors.ts`), a state_dict that does not match the config, predictor tensors that are not
+ * predictor tensors, a model used before it has weights. Every message names the weights (a path, URL,
+ * `<bytes>` or `<state_dict>`) and, where one is at fault, the tensor.
  * @module
  */
 
 /**
- * Base class of every weight-loading error.
+ * Base class of every weight-loading error (file formats and state_dict checks alike).
  *
  * @example
  * ```ts
@@ -16,47 +18,14 @@
 export class WeightsError extends Error {
   /** The file (path, URL or `<bytes>`) at fault. */
   readonly file: string;
+  /** What is wrong, without the file name. */
+  readonly detail: string;
   /** Creates the error; the message is `"<file>: <detail>"`. */
   constructor(file: string, detail: string, options?: ErrorOptions) {
     super(`${file}: ${detail}`, options);
     this.name = new.target.name;
     this.file = file;
-  }
-}
-
-/**
- * The bytes are not a valid weight file of a supported format, or are truncated or corrupt.
- *
- * @example
- * ```ts
- * import { WeightsFormatError } from "./weights_errors.ts";
- * console.log(new WeightsFormatError("x.bin", "not safetensors or a torch zip").message);
- * ```
- */
-export class WeightsFormatError extends WeightsError {}
-
-/**
- * A pickle references a Python global outside the allow-list (e.g. `os.system`). Loading stops at the
- * reference: nothing is ever called or imported.
- *
- * @example
- * ```ts
- * import { ForbiddenGlobalError } from "./weights_errors.ts";
- * const e = new ForbiddenGlobalError("evil.pth", "os.system");
- * console.log(e.global, e.message.includes("os.system"));
- * ```
- */
-export class ForbiddenGlobalError extends WeightsError {
-  /** The rejected global as `module.name`. */
-  readonly global: string;
-  /** Creates the error for the rejected global `module.name`. */
-  constructor(file: string, global: string) {
-    super(
-      file,
-      `pickle references the global ${global}, which is not on the allow-list of tensor-rebuilding ` +
-        "functions; refusing to load it (a checkpoint must not be able to run code)",
-    );
-    this.global = global;
+    this.detail = detail;
   }
 }
 
@@ -129,15 +98,17 @@ export class PredictorTensorsError extends WeightsError {
 
 /**
  * A model was used before it had weights: `detect`, `trainStep`, `saveWeights`, `trainableParameters` and
- * `syncStateDict` need {@link loadWeights} (or `initWeights`) first. The message names the function.
+ * `syncStateDict` need `loadWeights` / `setStateDict` (or `initWeights`) first. The message names the
+ * function.
  *
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { buildModel, saveWeights } from "./mask_rcnn.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { trainableParameters } from "./optimizer.ts";
  * import { NoWeightsError } from "./weights_errors.ts";
  * const model = await buildModel({ preset: "small" });
- * assert.throws(() => saveWeights(model), NoWeightsError);
+ * assert.throws(() => trainableParameters(model), NoWeightsError);
  * ```
  */
 export class NoWeightsError extends Error {

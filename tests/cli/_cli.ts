@@ -7,7 +7,7 @@ import { main } from "../../cli.ts";
 import { encodePng } from "../../data/image_codec.ts";
 import { generateShapesItem } from "../../data/shapes.ts";
 import { resolveConfig } from "../../model/config.ts";
-import { writeSafetensors } from "../../model/safetensors.ts";
+import { writeSafetensors } from "../../data/weights/safetensors.ts";
 import { expectedStateDict } from "../../model/state_dict_names.ts";
 import { deterministicTensor } from "../_det_weights.ts";
 

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { readImageFile } from "../../data/image_codec.ts";
-import { buildModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel } from "../../model/mask_rcnn.ts";
+import { loadWeights } from "../../mod.ts";
 import { DEMO_STEPS, demoOptimizer } from "../../cli/demo.ts";
 import { lastJson, runCli } from "./_cli.ts";
 

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { readCocoResults, toCocoResults } from "../../data/coco_results.ts";
 import { readImageFile } from "../../data/image_codec.ts";
 import { detectImages } from "../../model/detect.ts";
-import { buildModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel } from "../../model/mask_rcnn.ts";
+import { loadWeights } from "../../mod.ts";
 import { lastJson, runCli, writeShapesPngs, writeSmallWeights } from "./_cli.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "cli_detect_" });

@@ -14,7 +14,8 @@ import { readCocoResults, toCocoResults } from "../../data/coco_results.ts";
 import { readImageFile } from "../../data/image_codec.ts";
 import { rleEncode } from "../../data/rle.ts";
 import { detectImages } from "../../model/detect.ts";
-import { buildModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel } from "../../model/mask_rcnn.ts";
+import { loadWeights } from "../../mod.ts";
 import { lastJson, runCli, writeShapesPngs, writeSmallWeights } from "./_cli.ts";
 
 const FIXTURES = new URL("../fixtures/coco/", import.meta.url).pathname;

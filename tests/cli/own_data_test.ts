@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { resolveConfig } from "../../model/config.ts";
-import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../data/weights/safetensors.ts";
 import { modelFile, RUN_METADATA_KEY } from "../../cli/_run_folder.ts";
 import { VOC_CLASS_NAMES } from "../../data/voc_dataset.ts";
 import { lastJson, runCli, writeSmallWeights } from "./_cli.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { readSafetensors } from "../../model/safetensors.ts";
+import { readSafetensors } from "../../data/weights/safetensors.ts";
 import { runCli } from "./_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

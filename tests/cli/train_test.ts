@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { readImageFile } from "../../data/image_codec.ts";
-import { buildModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel } from "../../model/mask_rcnn.ts";
 import { createOptimizer } from "../../model/optimizer.ts";
 import { initWeights } from "../../model/init.ts";
-import { loadTrainingCheckpoint } from "../../model/training.ts";
+import { loadCheckpoint, loadWeights } from "../../mod.ts";
 import { drawLossCurve, LOSS_SERIES } from "../../cli/_loss_curve.ts";
 import { lastJson, runCli } from "./_cli.ts";
 
@@ -67,7 +67,7 @@ Deno.test("train writes losses.jsonl, a loadable checkpoint and model, a loss cu
   await loadWeights(model, `${a}/model.safetensors`);
   initWeights(model, { seed: 5 });
   const opt = createOptimizer(model, settings.optimizer);
-  const restored = await loadTrainingCheckpoint(`${a}/checkpoint.safetensors`, model, opt);
+  const restored = await loadCheckpoint(`${a}/checkpoint.safetensors`, model, opt);
   assert.equal(restored.step, 2);
   assert.deepEqual((restored.rngState as { data: unknown }).data, { epoch: 0, batchInEpoch: 2 });
   const curve = await readImageFile(`${a}/loss_curve.png`);

@@ -1,6 +1,6 @@
 // A minimal PNG writer for tests: all-zero pixels of any declared size, streamed through
 // CompressionStream so a 20000×20000 image costs a few MB (its rows are deflated, never held at once).
-import { crc32 } from "../../model/torch_zip.ts";
+import { crc32 } from "../../data/weights/torch_zip.ts";
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { encodePng } from "../../data/image_codec.ts";
 import { ShapesDataset } from "../../data/shapes.ts";
-import { buildModel, disposeModel, saveWeights } from "../../model/mask_rcnn.ts";
+import { buildModel, disposeModel } from "../../model/mask_rcnn.ts";
+import { saveWeights } from "../../mod.ts";
 import { initWeights } from "../../model/init.ts";
 import { bundleForBrowser, hasChromium, launchChromium, serveStatic } from "../../tools/browser/harness.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { WeightTensor } from "../../model/weights.ts";
+import type { WeightTensor } from "../../model/state_dict.ts";
 
 /** URL of a file in tests/fixtures/model/. */
 export function fixtureUrl(name: string): URL {

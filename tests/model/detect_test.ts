@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildModel, detectImages, loadWeights, saveWeights } from "../../mod.ts";
 import type { Detection } from "../../model/detect.ts";
-import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../data/weights/safetensors.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { matchDetections } from "./_match.ts";
 

@@ -6,13 +6,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadForFineTuning } from "../../model/fine_tune.ts";
+import { loadForFineTuning } from "../../mod.ts";
 import { initialStateDict } from "../../model/init.ts";
-import { buildModel, disposeModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel, disposeModel } from "../../model/mask_rcnn.ts";
+import { loadWeights } from "../../mod.ts";
 import { expectedStateDict, isPredictorName } from "../../model/state_dict_names.ts";
-import { loadStateDict, stateDictToSafetensors } from "../../model/weights.ts";
+import { loadStateDict, stateDictToSafetensors } from "../../data/weights/load_state_dict.ts";
 import { PredictorTensorsError, StateDictMismatchError } from "../../model/weights_errors.ts";
-import { writeSafetensors } from "../../model/safetensors.ts";
+import { writeSafetensors } from "../../data/weights/safetensors.ts";
 
 const WEIGHTS = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
 

@@ -5,7 +5,7 @@ import { expectedStateDict } from "../../model/state_dict_names.ts";
 import { paramTensors, uploadParams } from "../../model/params.ts";
 import { resnetForward } from "../../model/resnet.ts";
 import { fpnForward } from "../../model/fpn.ts";
-import type { StateDict } from "../../model/weights.ts";
+import type { StateDict } from "../../model/state_dict.ts";
 import { deterministicTensor } from "../_det_weights.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { relativeError } from "../_util.ts";

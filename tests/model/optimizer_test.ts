@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildModel, disposeModel, loadWeights } from "../../model/mask_rcnn.ts";
+import { buildModel, disposeModel } from "../../model/mask_rcnn.ts";
+import { loadWeights } from "../../mod.ts";
 import {
   createOptimizer,
   disposeOptimizer,
@@ -15,7 +16,7 @@ import { loadFixture } from "../_fixtures.ts";
 import { deterministicTensor } from "../_det_weights.ts";
 import { resolveConfig } from "../../model/config.ts";
 import { expectedStateDict } from "../../model/state_dict_names.ts";
-import { writeSafetensors } from "../../model/safetensors.ts";
+import { writeSafetensors } from "../../data/weights/safetensors.ts";
 import { assertClose } from "../_util.ts";
 
 const TORCH = loadFixture("ops/optimizer_trainable.json").meta.small as Record<string, [string, number[]][]>;

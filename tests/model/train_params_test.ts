@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { buildModel, loadWeights } from "../../mod.ts";
 import { createOptimizer } from "../../model/optimizer.ts";
 import { exportParameters, layerGradients } from "../../model/train_params.ts";
-import type { StateDict } from "../../model/weights.ts";
+import type { StateDict } from "../../model/state_dict.ts";
 
 const WEIGHTS = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
 

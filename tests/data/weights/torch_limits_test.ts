@@ -2,9 +2,10 @@
 // stride or container is a WeightsFormatError naming the file and tensor — never a RangeError, a stack
 // overflow or NaN weights.
 import assert from "node:assert/strict";
-import { unpickle } from "../../model/unpickle.ts";
-import { WeightsError, WeightsFormatError } from "../../model/weights_errors.ts";
-import { readTorchZip } from "../../model/weights_torch.ts";
+import { unpickle } from "../../../data/weights/unpickle.ts";
+import { WeightsError } from "../../../model/weights_errors.ts";
+import { WeightsFormatError } from "../../../data/weights/errors.ts";
+import { readTorchZip } from "../../../data/weights/torch_file.ts";
 import { f32Bytes, PickleWriter, stateDictPickle, type TensorSpec, torchZip } from "./_torch_files.ts";
 
 const STORAGE = [1, 2, 3, 4, 5, 6];

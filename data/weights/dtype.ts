@@ -1,27 +1,17 @@
 /**
  * Element types of weight files and their conversion to Float32Array: f16 and bf16 are widened exactly,
- * f64 and integers are rounded to the nearest f32. All formats we read store little-endian bytes. Also the
- * record every reader returns: {@link WeightTensor}.
+ * f64 and integers are rounded to the nearest f32. All formats we read store little-endian bytes. The
+ * record every reader returns, `WeightTensor`, is model/'s (`model/state_dict.ts`).
  * @module
  */
-
-/** One loaded tensor: row-major (contiguous) f32 values and the shape; `dtype` is the file's element type. */
-export interface WeightTensor {
-  shape: number[];
-  data: Float32Array;
-  /** The element type in the file (the data is always f32); absent for tensors made in memory. */
-  dtype?: WeightDType;
-}
-
-/** Named tensors; {@link loadStateDict} keys them by canonical torchvision 0.14 name. */
-export type StateDict = Map<string, WeightTensor>;
+import type { WeightDType } from "../../model/state_dict.ts";
 
 /**
  * Number of elements of a shape (1 for a scalar `[]`).
  *
  * @example
  * ```ts
- * import { numel } from "./weights_dtype.ts";
+ * import { numel } from "./dtype.ts";
  * console.log(numel([2, 3, 4]), numel([])); // 24 1
  * ```
  */
@@ -29,15 +19,12 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);
 }
 
-/** Element types found in safetensors and torch checkpoints (safetensors spelling). */
-export type WeightDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
-
 /**
  * Bytes per element of each dtype.
  *
  * @example
  * ```ts
- * import { DTYPE_SIZE } from "./weights_dtype.ts";
+ * import { DTYPE_SIZE } from "./dtype.ts";
  * console.log(DTYPE_SIZE.BF16); // 2
  * ```
  */
@@ -59,7 +46,7 @@ export const DTYPE_SIZE: Readonly<Record<WeightDType, number>> = Object.freeze({
  *
  * @example
  * ```ts
- * import { isWeightDType } from "./weights_dtype.ts";
+ * import { isWeightDType } from "./dtype.ts";
  * console.log(isWeightDType("F16"), isWeightDType("F8_E4M3")); // true false
  * ```
  */
@@ -74,7 +61,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  *
  * @example
  * ```ts
- * import { halfToFloat } from "./weights_dtype.ts";
+ * import { halfToFloat } from "./dtype.ts";
  * console.log(halfToFloat(0x3c00), halfToFloat(0xc000), halfToFloat(0x0001)); // 1 -2 5.960464477539063e-8
  * ```
  */
@@ -93,7 +80,7 @@ export function halfToFloat(h: number): number {
  *
  * @example
  * ```ts
- * import { toFloat32 } from "./weights_dtype.ts";
+ * import { toFloat32 } from "./dtype.ts";
  * console.log(toFloat32(new Uint8Array([0x00, 0x3c, 0x80, 0x3f]), "F16", 2)); // Float32Array [1, 1.875]
  * ```
  */

@@ -11,7 +11,7 @@
  * checksums existed, or by other tools) load unverified.
  * @module
  */
-import { WeightsFormatError } from "./weights_errors.ts";
+import { WeightsFormatError } from "./errors.ts";
 
 /** The `__metadata__` key holding the checksums: `{"algorithm":"xxh32","tensors":{…},"metadata":"…"}`. */
 export const CHECKSUM_KEY = "maskrcnn_checksum";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { removeStaleTempFiles, tempPathFor } from "../../model/checkpoint.ts";
+import { removeStaleTempFiles, tempPathFor } from "../../data/atomic_file.ts";
 
 Deno.test("removeStaleTempFiles removes only the temporary files of killed writes of other processes", async () => {
   const dir = await Deno.makeTempDir();

@@ -10,7 +10,7 @@
  * may repeat elements, up to {@link MAX_BROADCAST_ELEMENTS} elements in all (or the storage size if larger).
  * @module
  */
-import { WeightsFormatError } from "./weights_errors.ts";
+import { WeightsFormatError } from "./errors.ts";
 
 /** A tensor's view of its storage, in elements. */
 export interface TensorView {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ZipArchive } from "../../model/torch_zip.ts";
-import { PY_STATE, unpickle, type UnpickleOptions } from "../../model/unpickle.ts";
-import { ForbiddenGlobalError, WeightsFormatError } from "../../model/weights_errors.ts";
-import { fixtureBytes } from "./_weights_fixtures.ts";
+import { ZipArchive } from "../../../data/weights/torch_zip.ts";
+import { PY_STATE, unpickle, type UnpickleOptions } from "../../../data/weights/unpickle.ts";
+import { ForbiddenGlobalError, WeightsFormatError } from "../../../data/weights/errors.ts";
+import { fixtureBytes } from "../../model/_weights_fixtures.ts";
 
 /** data.pkl of the torch-written subset checkpoint (protocol 2, as torch.save writes it). */
 const dataPkl = await ZipArchive.open(fixtureBytes("small_subset.pth")).read("small_subset/data.pkl");

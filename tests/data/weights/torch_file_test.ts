@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { canonicalName, isIgnoredName } from "../../model/state_dict_names.ts";
-import { crc32, ZipArchive } from "../../model/torch_zip.ts";
-import { loadStateDict } from "../../model/weights.ts";
-import { ForbiddenGlobalError, WeightsFormatError } from "../../model/weights_errors.ts";
-import { readTorchLegacy, readTorchZip } from "../../model/weights_torch.ts";
+import { canonicalName, isIgnoredName } from "../../../model/state_dict_names.ts";
+import { crc32, ZipArchive } from "../../../data/weights/torch_zip.ts";
+import { loadStateDict } from "../../../data/weights/load_state_dict.ts";
+import { ForbiddenGlobalError, WeightsFormatError } from "../../../data/weights/errors.ts";
+import { readTorchLegacy, readTorchZip } from "../../../data/weights/torch_file.ts";
 import {
   assertChecksum,
   type Checksums,
   fixtureBytes,
   fixtureJson,
   fixtureUrl,
-} from "./_weights_fixtures.ts";
+} from "../../model/_weights_fixtures.ts";
 
 /** Per-tensor checksums of what torch.load returns for each fixture file. */
 const checksums = fixtureJson<Checksums>("checksums.json");

@@ -1,9 +1,9 @@
 // Zip bombs in torch checkpoints: refused before (or, when the central directory lies, right after the
 // first chunk of) inflating, within a second of opening and adding well under 100 MB of resident memory.
 import assert from "node:assert/strict";
-import { WeightsFormatError } from "../../model/weights_errors.ts";
-import { loadStateDict } from "../../model/weights.ts";
-import { readTorchZip } from "../../model/weights_torch.ts";
+import { WeightsFormatError } from "../../../data/weights/errors.ts";
+import { loadStateDict } from "../../../data/weights/load_state_dict.ts";
+import { readTorchZip } from "../../../data/weights/torch_file.ts";
 import { deflatedZeros, stateDictPickle, type TensorSpec, torchZip, zipArchive } from "./_torch_files.ts";
 
 const GIB = 1 << 30;

@@ -10,7 +10,7 @@
  * naming the file and the byte offset.
  * @module
  */
-import { ForbiddenGlobalError, WeightsFormatError } from "./weights_errors.ts";
+import { ForbiddenGlobalError, WeightsFormatError } from "./errors.ts";
 
 /** A JS stand-in for an allowed Python callable: REDUCE / NEWOBJ call it with the argument tuple. */
 export interface PyCallable {

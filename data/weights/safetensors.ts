@@ -4,8 +4,9 @@
  * optional `__metadata__` string map, then the raw little-endian tensor bytes.
  * @module
  */
-import { DTYPE_SIZE, isWeightDType, numel, type StateDict, toFloat32 } from "./weights_dtype.ts";
-import { WeightsFormatError } from "./weights_errors.ts";
+import type { StateDict } from "../../model/state_dict.ts";
+import { DTYPE_SIZE, isWeightDType, numel, toFloat32 } from "./dtype.ts";
+import { WeightsFormatError } from "./errors.ts";
 import { CHECKSUM_KEY, checksumMetadata, verifyChecksums } from "./checksum.ts";
 
 /** A parsed safetensors file: tensors (as f32) under their stored names, and `__metadata__`. */
@@ -123,6 +124,34 @@ export function writeSafetensors(
   tensors: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
   metadata?: Record<string, string>,
 ): Uint8Array<ArrayBuffer> {
+  const chunks = safetensorsChunks(tensors, metadata);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The bytes {@link writeSafetensors} returns, as chunks that are not copied: the header, then a view of
+ * each tensor's data. For streaming a large file to disk without a second copy in memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { safetensorsChunks, writeSafetensors } from "./safetensors.ts";
+ * const tensors = new Map([["b", { shape: [2], data: new Float32Array([3, 4]) }]]);
+ * const chunks = safetensorsChunks(tensors);
+ * assert.strictEqual(chunks[1].buffer, tensors.get("b")!.data.buffer); // a view, not a copy
+ * assert.deepStrictEqual(new Uint8Array(chunks.flatMap((c) => [...c])), writeSafetensors(tensors));
+ * ```
+ */
+export function safetensorsChunks(
+  tensors: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array[] {
   const bytesOf = (t: { data: Float32Array }) =>
     new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const stored = { ...metadata };
@@ -144,20 +173,9 @@ export function writeSafetensors(
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let at = 8 + json.byteLength;
-  for (const t of tensors.values()) {
-    out.set(bytesOf(t), at);
-    at += t.data.byteLength;
-  }
-  return out;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(8 + Math.ceil(json.byteLength / 8) * 8).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(head.byteLength - 8), true);
+  head.set(json, 8);
+  return [head, ...[...tensors.values()].map(bytesOf)];
 }

@@ -4,13 +4,14 @@
 // finite, bit for bit (identical tensors when nothing that matters changed) — or throw the library's
 // WeightsError. Any other exception, or a NaN / invented value, fails the test with the mutation to replay.
 import assert from "node:assert/strict";
-import { ZipArchive } from "../../model/torch_zip.ts";
-import { WeightsError } from "../../model/weights_errors.ts";
-import { readTorchZip } from "../../model/weights_torch.ts";
-import { DTYPE_SIZE, type StateDict, toFloat32, type WeightDType } from "../../model/weights_dtype.ts";
-import { unpickle } from "../../model/unpickle.ts";
-import { rng } from "../_util.ts";
-import { fixtureBytes } from "./_weights_fixtures.ts";
+import { ZipArchive } from "../../../data/weights/torch_zip.ts";
+import { WeightsError } from "../../../model/weights_errors.ts";
+import { readTorchZip } from "../../../data/weights/torch_file.ts";
+import { DTYPE_SIZE, toFloat32 } from "../../../data/weights/dtype.ts";
+import type { StateDict, WeightDType } from "../../../model/state_dict.ts";
+import { unpickle } from "../../../data/weights/unpickle.ts";
+import { rng } from "../../_util.ts";
+import { fixtureBytes } from "../../model/_weights_fixtures.ts";
 import { zipArchive } from "./_torch_files.ts";
 
 const SEED = 20261207;

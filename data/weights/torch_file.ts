@@ -12,8 +12,9 @@
  * @module
  */
 import { PY_STATE, type PyCallable, unpickle } from "./unpickle.ts";
-import { DTYPE_SIZE, type StateDict, toFloat32, type WeightDType } from "./weights_dtype.ts";
-import { WeightsFormatError } from "./weights_errors.ts";
+import type { StateDict, WeightDType } from "../../model/state_dict.ts";
+import { DTYPE_SIZE, toFloat32 } from "./dtype.ts";
+import { WeightsFormatError } from "./errors.ts";
 import { DEFAULT_MAX_INFLATE_RATIO, ZipArchive } from "./torch_zip.ts";
 import { checkView, materialiseView } from "./torch_view.ts";
 
@@ -31,7 +32,7 @@ export interface TorchReadOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_PICKLE_BYTES } from "./weights_torch.ts";
+ * import { DEFAULT_MAX_PICKLE_BYTES } from "./torch_file.ts";
  * console.log(DEFAULT_MAX_PICKLE_BYTES); // 67108864
  * ```
  */
@@ -226,7 +227,7 @@ function collect(
  *
  * @example
  * ```ts
- * import { readTorchZip } from "./weights_torch.ts";
+ * import { readTorchZip } from "./torch_file.ts";
  * const sd = await readTorchZip(await Deno.readFile("tests/fixtures/model/small_subset.pth"), "small_subset.pth");
  * console.log(sd.get("rpn.head.conv.0.0.weight")?.shape); // [64, 64, 3, 3]
  * ```
@@ -287,7 +288,7 @@ export async function readTorchZip(
  *
  * @example
  * ```ts
- * import { isLegacyTorch } from "./weights_torch.ts";
+ * import { isLegacyTorch } from "./torch_file.ts";
  * console.log(isLegacyTorch(new Uint8Array([0x80, 2, 0x8a, 10]))); // true
  * ```
  */
@@ -300,7 +301,7 @@ export function isLegacyTorch(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { readTorchLegacy } from "./weights_torch.ts";
+ * import { readTorchLegacy } from "./torch_file.ts";
  * const sd = readTorchLegacy(await Deno.readFile("tests/fixtures/model/small_legacy.pth"), "small_legacy.pth");
  * console.log(sd.size > 0); // true
  * ```

@@ -1,23 +1,26 @@
+/**
+ * Checkpoint files: a round trip keeps weights, optimizer state (read off the GPU by model/'s
+ * `readOptimizerState`), step, config and RNG state, and the restored optimizer continues exactly; a failed
+ * write keeps the previous file and leaves no temporary file; reading names the file and what is wrong.
+ * @module
+ */
 import assert from "node:assert/strict";
-import {
-  CheckpointError,
-  loadCheckpoint,
-  readOptimizerState,
-  restoreOptimizer,
-  saveCheckpoint,
-} from "../../model/checkpoint.ts";
+import { type Checkpoint, CheckpointError } from "../../../model/checkpoint.ts";
+import { readCheckpointFile, writeCheckpointFile } from "../../../data/weights/checkpoint_file.ts";
+import { readOptimizerState, restoreOptimizer } from "../../../model/optimizer_state.ts";
 import {
   createOptimizer,
   disposeOptimizer,
+  type Optimizer,
   optimizerStep,
   type TrainableParam,
-} from "../../model/optimizer.ts";
-import { writeSafetensors } from "../../model/safetensors.ts";
-import type { StateDict } from "../../model/weights.ts";
-import { getGpu } from "../../ops/gpu.ts";
-import { fillInPlace } from "../../ops/elementwise.ts";
-import { readTensors, tensorFromArray } from "../../ops/tensor.ts";
-import { randomFloats } from "../_util.ts";
+} from "../../../model/optimizer.ts";
+import { readSafetensors, writeSafetensors } from "../../../data/weights/safetensors.ts";
+import type { StateDict } from "../../../model/state_dict.ts";
+import { getGpu } from "../../../ops/gpu.ts";
+import { fillInPlace } from "../../../ops/elementwise.ts";
+import { readTensors, tensorFromArray } from "../../../ops/tensor.ts";
+import { randomFloats } from "../../_util.ts";
 
 await getGpu();
 
@@ -46,6 +49,11 @@ async function trainedOptimizer(type: "sgd" | "adamw") {
   return opt;
 }
 
+/** The checkpoint of `WEIGHTS` and `opt` (its state read back from the GPU) at `step`. */
+async function checkpointOf(opt: Optimizer | null, extra: Omit<Checkpoint, "weights" | "optimizer">) {
+  return { weights: WEIGHTS, optimizer: opt ? await readOptimizerState(opt) : null, ...extra };
+}
+
 function tempFiles(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".tmp"));
 }
@@ -56,9 +64,12 @@ for (const type of ["sgd", "adamw"] as const) {
     const path = `${dir}/ckpt.safetensors`;
     const opt = await trainedOptimizer(type);
     const config = { preset: "small", lr: 0.01, nested: { a: [1, 2] } };
-    await saveCheckpoint(path, WEIGHTS, opt, { step: 2, rngState: { seed: 7, counter: 12345 }, config });
+    await writeCheckpointFile(
+      path,
+      await checkpointOf(opt, { step: 2, rngState: { seed: 7, counter: 12345 }, config }),
+    );
     assert.deepEqual(tempFiles(dir), []);
-    const loaded = await loadCheckpoint(path);
+    const loaded = await readCheckpointFile(path);
     assert.equal(loaded.step, 2);
     assert.deepEqual(loaded.config, config);
     assert.deepEqual(loaded.rngState, { seed: 7, counter: 12345 });
@@ -82,7 +93,7 @@ for (const type of ["sgd", "adamw"] as const) {
     });
     restoreOptimizer(fresh, loaded);
     assert.equal(fresh.stepCount, 2);
-    const [a, b] = [await readOptimizerState(opt), await readOptimizerState(fresh)];
+    const [a, b] = [(await readOptimizerState(opt)).state, (await readOptimizerState(fresh)).state];
     for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, name);
     for (const o of [opt, fresh]) {
       for (const e of o.entries) fillInPlace(e.grad, 0.3);
@@ -101,7 +112,7 @@ Deno.test("a failed checkpoint write leaves the previous checkpoint intact and n
   const dir = await Deno.makeTempDir();
   const path = `${dir}/ckpt.safetensors`;
   const opt = await trainedOptimizer("sgd");
-  await saveCheckpoint(path, WEIGHTS, opt, { step: 2 });
+  await writeCheckpointFile(path, await checkpointOf(opt, { step: 2 }));
   const good = await Deno.readFile(path);
   // the writer dies half-way through the temporary file (disk full, crash of the writer…)
   const failing = async (tmp: string, chunks: readonly Uint8Array[]) => {
@@ -109,41 +120,43 @@ Deno.test("a failed checkpoint write leaves the previous checkpoint intact and n
     throw new Error("No space left on device");
   };
   await assert.rejects(
-    () => saveCheckpoint(path, WEIGHTS, opt, { step: 3 }, { writeFile: failing }),
+    async () => writeCheckpointFile(path, await checkpointOf(opt, { step: 3 }), { writeFile: failing }),
     (e: Error) => e instanceof CheckpointError && /previous checkpoint kept.*No space/.test(e.message),
   );
   assert.deepEqual(await Deno.readFile(path), good);
   assert.deepEqual(tempFiles(dir), []);
-  assert.equal((await loadCheckpoint(path)).step, 2);
+  assert.equal((await readCheckpointFile(path)).step, 2);
   // the rename fails (the target is a directory): the temporary file is removed too
   await Deno.mkdir(`${dir}/taken`);
-  await assert.rejects(() => saveCheckpoint(`${dir}/taken`, WEIGHTS, null, { step: 1 }), CheckpointError);
+  await assert.rejects(
+    async () => writeCheckpointFile(`${dir}/taken`, await checkpointOf(null, { step: 1 })),
+    CheckpointError,
+  );
   assert.deepEqual(tempFiles(dir), []);
   disposeOptimizer(opt);
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("loadCheckpoint names the file and what is missing; restoreOptimizer lists mismatches", async () => {
+Deno.test("readCheckpointFile names the file and what is missing; restoreOptimizer lists mismatches", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/ckpt.safetensors`;
-  await assert.rejects(() => loadCheckpoint(path), /ckpt.safetensors: cannot read/);
+  await assert.rejects(() => readCheckpointFile(path), /ckpt.safetensors: cannot read/);
   await Deno.writeFile(path, writeSafetensors(WEIGHTS, { format: "pt" }));
-  await assert.rejects(() => loadCheckpoint(path), /ckpt.safetensors: not a training checkpoint/);
+  await assert.rejects(() => readCheckpointFile(path), /ckpt.safetensors: not a training checkpoint/);
   const opt = await trainedOptimizer("adamw");
-  await saveCheckpoint(path, WEIGHTS, opt, { step: 2 });
-  const loaded = await loadCheckpoint(path);
+  await writeCheckpointFile(path, await checkpointOf(opt, { step: 2 }));
+  const loaded = await readCheckpointFile(path);
   // drop one optimizer tensor and re-write the file with the same metadata
-  const meta =
-    (await import("../../model/safetensors.ts")).readSafetensors(await Deno.readFile(path)).metadata;
+  const meta = readSafetensors(await Deno.readFile(path)).metadata;
   const tensors = new Map([...loaded.weights, ...loaded.optimizer!.state]);
   tensors.delete("optimizer.rpn.head.conv.0.0.bias.exp_avg_sq");
   await Deno.writeFile(path, writeSafetensors(tensors, meta));
   await assert.rejects(
-    () => loadCheckpoint(path),
+    () => readCheckpointFile(path),
     /ckpt.safetensors: optimizer state missing: optimizer.rpn.head.conv.0.0.bias.exp_avg_sq/,
   );
   await Deno.writeFile(path, writeSafetensors(tensors, { ...meta, step: "x" }));
-  await assert.rejects(() => loadCheckpoint(path), /metadata "step" is invalid/);
+  await assert.rejects(() => readCheckpointFile(path), /metadata "step" is invalid/);
   // restoring into an optimizer of another type or over other params fails with the differences
   const sgd = createOptimizer(params(3), { type: "sgd", lr: 0.1 });
   assert.throws(() => restoreOptimizer(sgd, loaded), /optimizer is adamw, this one is sgd/);
@@ -153,7 +166,20 @@ Deno.test("loadCheckpoint names the file and what is missing; restoreOptimizer l
     () => restoreOptimizer(other, loaded),
     /missing params: rpn.head.cls_logits.weight; unexpected params/,
   );
-  await assert.rejects(() => saveCheckpoint(path, WEIGHTS, null, { step: -1 }), /step/);
+  await assert.rejects(async () => writeCheckpointFile(path, await checkpointOf(null, { step: -1 })), /step/);
+  // a tensor whose values do not fill its shape, and a weight under the reserved prefix, are refused by name
+  const short = new Map([["w", { shape: [2, 3], data: new Float32Array(5) }]]);
+  await assert.rejects(
+    () => writeCheckpointFile(path, { step: 1, weights: short, optimizer: null }),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      /ckpt.safetensors: tensor w has 5 values but shape \[2,3\]/.test(e.message),
+  );
+  const reserved = new Map([["optimizer.w", { shape: [1], data: new Float32Array(1) }]]);
+  await assert.rejects(
+    () => writeCheckpointFile(path, { step: 1, weights: reserved, optimizer: null }),
+    /weight name optimizer.w is reserved/,
+  );
   for (const o of [opt, sgd, other]) disposeOptimizer(o);
   await Deno.remove(dir, { recursive: true });
 });

@@ -9,7 +9,7 @@
  * declared size (the central directory may lie). Memory stays at the declared size.
  * @module
  */
-import { WeightsFormatError } from "./weights_errors.ts";
+import { WeightsFormatError } from "./errors.ts";
 
 /** One central-directory entry. */
 export interface ZipEntry {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "../../model/checksum.ts";
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../../model/checkpoint.ts";
-import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
-import { loadStateDict } from "../../model/weights.ts";
-import { randomFloats } from "../_util.ts";
-import { fixtureBytes } from "./_weights_fixtures.ts";
+import { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "../../../data/weights/checksum.ts";
+import { CheckpointError } from "../../../model/checkpoint.ts";
+import { readCheckpointFile, writeCheckpointFile } from "../../../data/weights/checkpoint_file.ts";
+import { readSafetensors, writeSafetensors } from "../../../data/weights/safetensors.ts";
+import { loadStateDict } from "../../../data/weights/load_state_dict.ts";
+import { randomFloats } from "../../_util.ts";
+import { fixtureBytes } from "../../model/_weights_fixtures.ts";
 
 /** A safetensors file as writers without checksums produce it (header JSON, then the f32 data). */
 function plainSafetensors(tensors: [string, Float32Array][], metadata: Record<string, string>): Uint8Array {
@@ -100,8 +101,14 @@ Deno.test("a checkpoint with 50 flipped bits is refused on load; one written bef
       ["backbone.body.conv1.weight", { shape: [32, 3, 3, 3], data: randomFloats(32 * 27, 5) }],
       ["rpn.head.conv.0.0.bias", { shape: [32], data: randomFloats(32, 6) }],
     ]);
-    await saveCheckpoint(path, weights, null, { step: 3, config: { preset: "small" }, rngState: 9 });
-    const good = await loadCheckpoint(path);
+    await writeCheckpointFile(path, {
+      step: 3,
+      weights,
+      optimizer: null,
+      config: { preset: "small" },
+      rngState: 9,
+    });
+    const good = await readCheckpointFile(path);
     assert.deepEqual(
       good.weights.get("rpn.head.conv.0.0.bias")?.data,
       weights.get("rpn.head.conv.0.0.bias")?.data,
@@ -115,7 +122,7 @@ Deno.test("a checkpoint with 50 flipped bits is refused on load; one written bef
       bytes[at] ^= 1 << (seed >>> 29);
     }
     await Deno.writeFile(path, bytes);
-    await assert.rejects(() => loadCheckpoint(path), (e) => {
+    await assert.rejects(() => readCheckpointFile(path), (e) => {
       assert.ok(e instanceof CheckpointError);
       assert.ok(e.cause instanceof ChecksumMismatchError);
       assert.ok(e.message.includes(path) && /integrity check failed/.test(e.message));
@@ -130,7 +137,7 @@ Deno.test("a checkpoint with 50 flipped bits is refused on load; one written bef
       rng_state: "null",
     });
     await Deno.writeFile(path, old);
-    assert.equal((await loadCheckpoint(path)).step, 5);
+    assert.equal((await readCheckpointFile(path)).step, 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
-import { halfToFloat, toFloat32 } from "../../model/weights_dtype.ts";
-import { WeightsFormatError } from "../../model/weights_errors.ts";
-import { randomFloats } from "../_util.ts";
-import { assertChecksum, type Checksums, fixtureBytes, fixtureJson } from "./_weights_fixtures.ts";
+import { readSafetensors, writeSafetensors } from "../../../data/weights/safetensors.ts";
+import { halfToFloat, toFloat32 } from "../../../data/weights/dtype.ts";
+import { WeightsFormatError } from "../../../data/weights/errors.ts";
+import { randomFloats } from "../../_util.ts";
+import { assertChecksum, type Checksums, fixtureBytes, fixtureJson } from "../../model/_weights_fixtures.ts";
 
 const checksums = fixtureJson<Checksums>("checksums.json")["small_subset.safetensors"];
 

@@ -4,7 +4,7 @@
  * zip writer whose entries may be stored or deflated and may declare a size other than their contents.
  * @module
  */
-import { crc32 } from "../../model/torch_zip.ts";
+import { crc32 } from "../../../data/weights/torch_zip.ts";
 
 const enc = new TextEncoder();
 
