@@ -76,12 +76,12 @@ export async function readOptimizerState(opt: Optimizer): Promise<OptimizerState
  * const w = tensorFromArray(new Float32Array([1, 2]), [2]);
  * const opt = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
  * fillInPlace(opt.entries[0].grad, 1);
- * optimizerStep(opt); // momentum buffer is now [1, 1]
+ * optimizerStep(opt); // the momentum buffer is now the gradient plus weight decay
  * const checkpoint = { step: 1, weights: new Map(), optimizer: await readOptimizerState(opt) };
  * const fresh = createOptimizer([{ name: "w", param: w, columnScale: null }], { type: "sgd", lr: 0.1, momentum: 0.9 });
  * restoreOptimizer(fresh, checkpoint);
  * assert.strictEqual(fresh.stepCount, 1);
- * assert.deepStrictEqual(await fresh.entries[0].state[0].read(), new Float32Array([1, 1]));
+ * assert.deepStrictEqual(await fresh.entries[0].state[0].read(), await opt.entries[0].state[0].read());
  * ```
  */
 export function restoreOptimizer(opt: Optimizer, checkpoint: Checkpoint): void {
