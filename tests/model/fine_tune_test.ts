@@ -120,3 +120,25 @@ Deno.test("initialPredictor holding non-predictor tensors is a PredictorTensorsE
   );
   assert.equal(model.stateDict, null, "nothing was loaded");
 });
+
+Deno.test("loadForFineTuning takes a state_dict in memory as it takes its file; both sources is a TypeError before reading", async () => {
+  const fromFile = await buildModel({ preset: "small", numClasses: 7 });
+  const fromMemory = await buildModel({ preset: "small", numClasses: 7 });
+  const fileReport = await loadForFineTuning(fromFile, { weights: WEIGHTS, seed: 2 });
+  const memoryReport = await loadForFineTuning(fromMemory, {
+    weights: await loadStateDict(WEIGHTS),
+    seed: 2,
+  });
+  assert.deepEqual(memoryReport, fileReport);
+  assert.deepEqual([...fromMemory.stateDict!.keys()], [...fromFile.stateDict!.keys()]);
+  for (const [name, t] of fromFile.stateDict!) {
+    assert.deepEqual(fromMemory.stateDict!.get(name)!.data, t.data, name);
+  }
+  // neither file exists: the argument error comes first, not a file error
+  await assert.rejects(
+    () => loadForFineTuning(fromFile, { weights: "missing.pth", backboneWeights: "missing-resnet.pth" }),
+    (e: Error) => e instanceof TypeError && /not both/.test(e.message),
+  );
+  disposeModel(fromFile);
+  disposeModel(fromMemory);
+});
