@@ -7,7 +7,7 @@
 import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/image_transform.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
-import { scaleBoxes } from "../ops/detection.ts";
+import { scaleBoxes } from "../ops/detection/scale_boxes.ts";
 import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
 import { LimitError, ShapeError } from "../ops/errors.ts";
 import { currentGpu } from "../ops/gpu.ts";

@@ -7,7 +7,8 @@
  */
 import { softmax } from "../ops/activation.ts";
 import { BBOX_XFORM_CLIP, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
-import { boxCandidates, gatherSlots } from "../ops/detection.ts";
+import { boxCandidates } from "../ops/detection/candidates.ts";
+import { gatherSlots } from "../ops/detection/rois.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear } from "../ops/linear.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";

@@ -11,7 +11,7 @@ import { conv2dBackward } from "../ops/conv2d_backward.ts";
 import { convTranspose2d, convTranspose2dBackward } from "../ops/conv_transpose2d.ts";
 import { addInto } from "../ops/elementwise.ts";
 import { gatherRows, splitLastAxis } from "../ops/gather.ts";
-import { compactFlags } from "../ops/detection.ts";
+import { compactFlags } from "../ops/compact.ts";
 import { currentGpu } from "../ops/gpu.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear, linearBackward } from "../ops/linear.ts";

@@ -7,16 +7,16 @@
  * @module
  */
 import { withBoundedDispatch } from "../ops/kernel.ts";
-import { positiveLabels, sampledBinaryTargets } from "../ops/detection.ts";
+import { positiveLabels, sampledBinaryTargets } from "../ops/detection/sampled_labels.ts";
 import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { uploadGtBatch } from "../ops/gt_batch.ts";
+import { uploadGtBatch } from "../ops/detection/gt_batch.ts";
 import { bceWithLogits, smoothL1 } from "../ops/losses.ts";
 import { flagNonFinite } from "../ops/optimizer.ts";
-import { roiTargets } from "../ops/roi_targets.ts";
-import { rpnTargets } from "../ops/targets.ts";
+import { roiTargets } from "../ops/detection/roi_targets.ts";
+import { rpnTargets } from "../ops/detection/rpn_targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
-import { resizeMasksNearest } from "../ops/upsample.ts";
+import { resizeMasksNearest } from "../data/mask_resize.ts";
 import { type RawImage, transformImages } from "./detect.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";

@@ -7,10 +7,10 @@
  * @module
  */
 import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
-import { torchvisionAnchors } from "../../ops/anchors.ts";
-import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { roiTargets } from "../../ops/roi_targets.ts";
-import { assignAnchorTargets, rpnTargets } from "../../ops/targets.ts";
+import { torchvisionAnchors } from "../../ops/detection/anchors.ts";
+import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/detection/gt_batch.ts";
+import { roiTargets } from "../../ops/detection/roi_targets.ts";
+import { assignAnchorTargets, rpnTargets } from "../../ops/detection/rpn_targets.ts";
 import type { BenchRow } from "./_report.ts";
 
 function rng(seed: number): () => number {

@@ -4,8 +4,8 @@
  * slots, and the gathers that fill those slots. Every kernel binds at most 7 storage buffers.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./targets.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
+import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./rpn_targets.wgsl.ts";
 
 /**
  * RoI heads' `add_gt_proposals`: candidates [B, P + Gmax] = the proposals, then the image's GT boxes;

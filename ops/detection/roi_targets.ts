@@ -11,23 +11,23 @@
  * With every candidate sampled (batch ≥ candidates) the slots equal torchvision's outputs in order.
  * @module
  */
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
 import {
   APPEND_GT_WGSL,
   CANDIDATE_LABELS_WGSL,
   GATHER_SLOT_BOXES_WGSL,
   GATHER_SLOT_INTS_WGSL,
   SELECT_SAMPLED_WGSL,
-} from "../shaders/roi_targets.wgsl.ts";
-import { ROI_BOX_WEIGHTS } from "./box_coder.ts";
-import { ShapeError } from "./errors.ts";
+} from "../../shaders/detection/roi_targets.wgsl.ts";
+import { ROI_BOX_WEIGHTS } from "../box_coder.ts";
+import { ShapeError } from "../errors.ts";
 import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, params } from "../kernel.ts";
 import { maskTargets } from "./mask_targets.ts";
 import { matchBoxes } from "./matcher.ts";
 import { sampleBalanced } from "./sampler.ts";
-import { emptyTensor, type Tensor, tidy } from "./tensor.ts";
-import { assertDType } from "./validate.ts";
+import { emptyTensor, type Tensor, tidy } from "../tensor.ts";
+import { assertDType } from "../validate.ts";
 
 const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
 
@@ -91,8 +91,8 @@ export interface RoiTargets {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu } from "./gpu.ts";
- * import { tensorFromArray } from "./tensor.ts";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { roiTargets } from "./roi_targets.ts";
  * await getGpu();

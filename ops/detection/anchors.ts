@@ -13,8 +13,8 @@
  * `index · anchor_stride · feature_stride` without a half-pixel offset).
  * @module
  */
-import { ShapeError } from "./errors.ts";
-import { type Tensor, tensorFromArray } from "./tensor.ts";
+import { ShapeError } from "../errors.ts";
+import { type Tensor, tensorFromArray } from "../tensor.ts";
 
 /** torchvision Mask R-CNN's anchor sizes, one tuple per FPN level. */
 export const TORCHVISION_ANCHOR_SIZES: readonly (readonly number[])[] = [[32], [64], [128], [256], [512]];
@@ -160,7 +160,7 @@ export function matterportPyramidAnchors(
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "../../mod.ts";
  * import { anchorsTensor, torchvisionAnchors } from "./anchors.ts";
  * await getGpu();
  * const t = anchorsTensor(torchvisionAnchors([64, 64], [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]]));

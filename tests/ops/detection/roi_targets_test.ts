@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
-import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { maskTargets } from "../../ops/mask_targets.ts";
-import { roiTargets } from "../../ops/roi_targets.ts";
-import { loadFixture } from "../_fixtures.ts";
-import { assertClose } from "../_util.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
+import { maskTargets } from "../../../ops/detection/mask_targets.ts";
+import { roiTargets } from "../../../ops/detection/roi_targets.ts";
+import { loadFixture } from "../../_fixtures.ts";
+import { assertClose } from "../../_util.ts";
 
 await getGpu();
 const fx = loadFixture("ops/targets_roi.json");

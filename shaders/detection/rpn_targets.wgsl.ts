@@ -1,6 +1,6 @@
 /**
  * WGSL of the RPN's training targets (torchvision `RegionProposalNetwork.assign_targets_to_anchors` +
- * `box_coder.encode`) and the snippets shared with `shaders/roi_targets.wgsl.ts`. Kernels bind at most 7
+ * `box_coder.encode`) and the snippets shared with `shaders/detection/roi_targets.wgsl.ts`. Kernels bind at most 7
  * storage buffers (portable below WebGPU's default of 8).
  *
  * Match codes: ≥ 0 GT index within the image, −1 background, −2 between thresholds, −3 invalid.
@@ -8,7 +8,7 @@
  * are 0 (torchvision encodes an all-zero box there, giving −inf, but only positives are ever used).
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
 
 /** `fn encodeBox(gt, proposal, weights)`: torchvision `encode_boxes` for one box. */
 export const ENCODE_FN_WGSL = /* wgsl */ `
@@ -34,7 +34,7 @@ fn labelOf(m: i32, seg: vec2u) -> i32 {
  *
  * @example
  * ```ts
- * import { paramsWgsl } from "./targets.wgsl.ts";
+ * import { paramsWgsl } from "./rpn_targets.wgsl.ts";
  * console.log(paramsWgsl("total: u32").includes("var<uniform> p: Params"));
  * ```
  */
@@ -48,7 +48,7 @@ struct Params { ${fields} }
  *
  * @example
  * ```ts
- * import { RPN_ASSIGN_WGSL } from "./targets.wgsl.ts";
+ * import { RPN_ASSIGN_WGSL } from "./rpn_targets.wgsl.ts";
  * console.log(RPN_ASSIGN_WGSL.includes("encodeBox"));
  * ```
  */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError } from "../../mod.ts";
+import { getGpu, ShapeError } from "../../../mod.ts";
 import {
   anchorsTensor,
   cellAnchors,
@@ -7,8 +7,8 @@ import {
   TORCHVISION_ANCHOR_SIZES,
   TORCHVISION_ASPECT_RATIOS,
   torchvisionAnchors,
-} from "../../ops/anchors.ts";
-import { loadFixture } from "../_fixtures.ts";
+} from "../../../ops/detection/anchors.ts";
+import { loadFixture } from "../../_fixtures.ts";
 
 await getGpu();
 const fixture = loadFixture("ops/anchors.json");

@@ -8,8 +8,8 @@
  * for a matched index outside the image's GT.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
+import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "../roi_sampling.wgsl.ts";
 
 /**
  * The mask-target kernel. Bindings: rois [R, 5], matched [R] i32, table [B, 2], maskTable [Gtot, 4],

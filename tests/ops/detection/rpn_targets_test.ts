@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
-import { torchvisionAnchors } from "../../ops/anchors.ts";
-import { disposeGtBatch, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { assignAnchorTargets, rpnTargets } from "../../ops/targets.ts";
-import { loadFixture } from "../_fixtures.ts";
-import { assertClose } from "../_util.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { torchvisionAnchors } from "../../../ops/detection/anchors.ts";
+import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
+import { assignAnchorTargets, rpnTargets } from "../../../ops/detection/rpn_targets.ts";
+import { loadFixture } from "../../_fixtures.ts";
+import { assertClose } from "../../_util.ts";
 
 await getGpu();
 const fx = loadFixture("ops/targets_rpn.json");

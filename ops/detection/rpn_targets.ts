@@ -7,20 +7,20 @@
  *   512 samples per image at 0.25, targets with weights (10, 10, 5, 5)) and, with masks,
  *   `project_masks_on_boxes` for the positives (28 × 28).
  *
- * Layout: GT as in `ops/gt_batch.ts`. Sampled RoIs come out in fixed-capacity slots per image, in
+ * Layout: GT as in `ops/detection/gt_batch.ts`. Sampled RoIs come out in fixed-capacity slots per image, in
  * torchvision's order (ascending candidate index: the valid proposals in order, then the GT boxes), −1
  * padded, with counts as GPU tensors; the positives again in a second, smaller slot list (⌊512 · 0.25⌋ =
  * 128 per image) that the mask branch uses.
  * @module
  */
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
-import { RPN_ASSIGN_WGSL } from "../shaders/targets.wgsl.ts";
-import { RPN_BOX_WEIGHTS } from "./box_coder.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
+import { RPN_ASSIGN_WGSL } from "../../shaders/detection/rpn_targets.wgsl.ts";
+import { RPN_BOX_WEIGHTS } from "../box_coder.ts";
 import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, params } from "../kernel.ts";
 import { matchBoxes } from "./matcher.ts";
 import { sampleBalanced, type SampleResult } from "./sampler.ts";
-import { emptyTensor, type Tensor } from "./tensor.ts";
+import { emptyTensor, type Tensor } from "../tensor.ts";
 
 const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
 
@@ -50,9 +50,9 @@ export interface AnchorMatchOptions {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "../../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
- * import { assignAnchorTargets } from "./targets.ts";
+ * import { assignAnchorTargets } from "./rpn_targets.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) }]);
  * const anchors = tensorFromArray(new Float32Array([0, 0, 9, 10, 20, 20, 30, 30]), [2, 4]);
@@ -128,10 +128,10 @@ export interface RpnTargets extends AnchorTargets {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu } from "./gpu.ts";
- * import { tensorFromArray } from "./tensor.ts";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
- * import { rpnTargets } from "./targets.ts";
+ * import { rpnTargets } from "./rpn_targets.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) }]);
  * const anchors = tensorFromArray(new Float32Array([0, 0, 9, 10, 20, 20, 30, 30, 0, 0, 6, 10]), [3, 4]);

@@ -5,7 +5,7 @@
  * distinct (exact as f32) and top-k by key picks a uniformly random subset with no ties to break.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
 
 /** Largest number of elements per image (the key space). */
 export const SAMPLER_MAX_ELEMENTS = 1 << 24;
