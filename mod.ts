@@ -243,14 +243,14 @@ export type { Conv2dOptions, PackedConv2d } from "./ops/conv2d.ts";
 export { linear, linearBackward, packLinearWeights } from "./ops/linear.ts";
 export { conv2dBackward } from "./ops/conv2d_backward.ts";
 export type { Conv2dBackwardOptions } from "./ops/conv2d_backward.ts";
-export type { GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
+export type { GemmBackwardOptions, GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
 export type { PackedLinear, PackLinearOptions } from "./ops/linear.ts";
 export {
   convTranspose2d,
   convTranspose2dBackward,
   packConvTranspose2dWeights,
 } from "./ops/conv_transpose2d.ts";
-export type { PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
+export type { ConvTranspose2dBackwardOptions, PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
 export { maxPool2d, maxPool2dBackward, maxPool2dOutputSize } from "./ops/pool.ts";
 export type { MaxPool2dOptions } from "./ops/pool.ts";
 export { upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
@@ -268,19 +268,9 @@ export {
   anchorsTensor,
   cellAnchors,
   matterportPyramidAnchors,
-  TORCHVISION_ANCHOR_SIZES,
-  TORCHVISION_ASPECT_RATIOS,
   torchvisionAnchors,
 } from "./ops/detection/anchors.ts";
-export {
-  BBOX_XFORM_CLIP,
-  clipBoxesToImage,
-  decodeBoxes,
-  encodeBoxes,
-  removeSmallBoxes,
-  ROI_BOX_WEIGHTS,
-  RPN_BOX_WEIGHTS,
-} from "./ops/box_coder.ts";
+export { clipBoxesToImage, decodeBoxes, encodeBoxes, removeSmallBoxes } from "./ops/box_coder.ts";
 export type { BoxWeights } from "./ops/box_coder.ts";
 export { roiAlign } from "./ops/roi_align.ts";
 export { multiScaleRoiAlignBackward, roiAlignBackward } from "./ops/roi_align_backward.ts";
@@ -330,10 +320,14 @@ export { maskTargets } from "./ops/detection/mask_targets.ts";
 
 // Model: configuration and weights.
 export {
+  BBOX_XFORM_CLIP,
   ConfigError,
   MASKRCNN_RESNET50_FPN,
   PRESETS,
   resolveConfig,
+  ROI_BOX_WEIGHTS,
+  RPN_BOX_WEIGHTS,
+  SIZE_DIVISIBLE,
   validateConfig,
 } from "./model/config.ts";
 export type {

@@ -5,7 +5,7 @@
  * @module
  */
 import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/image_transform.ts";
-import type { MaskRcnnConfig } from "./config.ts";
+import { type MaskRcnnConfig, SIZE_DIVISIBLE } from "./config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
 import { scaleBoxes } from "../ops/detection/scale_boxes.ts";
 import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
@@ -95,6 +95,7 @@ export function transformImages(config: MaskRcnnConfig, images: readonly RawImag
     maxSize: config.maxSize,
     mean: config.imageMean,
     std: config.imageStd,
+    sizeDivisible: SIZE_DIVISIBLE,
   });
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { anchorsTensor, torchvisionAnchors } from "../ops/detection/anchors.ts";
-import { BBOX_XFORM_CLIP, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { decodeBoxes } from "../ops/box_coder.ts";
 import { conv2d } from "../ops/conv2d.ts";
 import { rpnCandidates } from "../ops/detection/candidates.ts";
 import { gatherSlots } from "../ops/detection/rois.ts";
@@ -17,7 +17,7 @@ import { concatLastAxis, gatherRows } from "../ops/gather.ts";
 import { batchedNms } from "../ops/nms.ts";
 import { keep, type Tensor, tidy } from "../ops/tensor.ts";
 import { topk } from "../ops/topk.ts";
-import type { MaskRcnnConfig } from "./config.ts";
+import { BBOX_XFORM_CLIP, type MaskRcnnConfig, RPN_BOX_WEIGHTS } from "./config.ts";
 import type { ModelParams } from "./params.ts";
 
 /** Proposals of a batch: `perImage` slots per image, padding slots marked invalid. */

@@ -18,6 +18,7 @@ import { rpnTargets } from "../ops/detection/rpn_targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
 import { resizeMasksNearest } from "../data/mask_resize.ts";
 import { type RawImage, transformImages } from "./detect.ts";
+import { ROI_BOX_WEIGHTS, RPN_BOX_WEIGHTS } from "./config.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
 import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
@@ -237,6 +238,7 @@ export function trainForward(
     positiveFraction: config.rpnPositiveFraction,
     fgIouThresh: config.rpnFgIouThresh,
     bgIouThresh: config.rpnBgIouThresh,
+    boxWeights: RPN_BOX_WEIGHTS,
   });
   const proposals = filterProposals(config, head, anchors, imageSizes, {
     preNmsTopN: config.rpnPreNmsTopNTrain,
@@ -251,6 +253,7 @@ export function trainForward(
     bgIouThresh: config.boxBgIouThresh,
     batchSizePerImage: config.boxBatchSizePerImage,
     positiveFraction: config.boxPositiveFraction,
+    boxWeights: ROI_BOX_WEIGHTS,
     maskSize: config.maskHead ? 28 : 0,
   });
   const state: ForwardState = { config, params, grads, tape, imageSizes, head, rpn, roi };

@@ -68,6 +68,26 @@ export const WGRAD_SPLIT = {
   maxPartialBytes: 64 * 1024 * 1024,
 };
 
+/**
+ * What every GEMM backward (`conv2dBackward`, `linearBackward`, `convTranspose2dBackward`) is told
+ * about its forward and what it should compute.
+ *
+ * @example
+ * ```ts
+ * import type { GemmBackwardOptions } from "./gemm_backward.ts";
+ * const options: GemmBackwardOptions = { relu: true, out: null, needInputGrad: false };
+ * console.log(options.relu);
+ * ```
+ */
+export interface GemmBackwardOptions {
+  /** The forward fused ReLU: `out` is then required to mask the gradient. Default false. */
+  relu?: boolean;
+  /** The forward's output (needed when `relu`). */
+  out?: Tensor | null;
+  /** Compute the input gradient (default true); false returns `gradInput: null`. */
+  needInputGrad?: boolean;
+}
+
 /** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
 export interface GemmParamGrads {
   /** Like the packed weight. */

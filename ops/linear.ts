@@ -15,6 +15,7 @@ import { padTo, runImplicitGemm } from "./conv2d.ts";
 import {
   accumulateParamGrads,
   checkGrad,
+  type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
   reluGrad,
@@ -169,20 +170,19 @@ export function linear(
  * const out = linear(x, packed, { relu: true });
  * const gb = tensorFromArray(new Float32Array(4), [4]);
  * const g = tensorFromArray(new Float32Array([1, 1]), [1, 2]);
- * const { gradInput } = linearBackward(x, packed, out, true, g, { bias: gb });
+ * const { gradInput } = linearBackward(x, packed, g, { bias: gb }, { relu: true, out });
  * console.log(await gradInput!.read(), await gb.read()); // [1, 2] [1, 0, 0, 0]
  * ```
  */
 export function linearBackward(
   x: Tensor, // [R, in]
   packed: PackedLinear,
-  out: Tensor | null | undefined, // [R, out], the forward output (needed when relu)
-  relu: boolean,
   gradOut: Tensor, // [R, out]
   grads: GemmParamGrads,
-  needInputGrad = true,
+  options: GemmBackwardOptions = {}, // options.out: [R, out], the forward output (needed when relu)
 ): GemmBackwardResult {
   const op = "linearBackward";
+  const { relu = false, out, needInputGrad = true } = options;
   x.check(op, "x");
   gradOut.check(op, "gradOut");
   packed.weight.check(op, "weight");

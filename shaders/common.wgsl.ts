@@ -61,3 +61,21 @@ ${helpers}
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);`;
 }
+
+/**
+ * `fn nhwcCoords(i, h, w, c) -> vec4u`: the (n, y, x, channel) of element `i` of an NHWC `[N, h, w, c]`
+ * tensor (channels fastest), the index decoding of the one-thread-per-element pool and upsample kernels.
+ *
+ * @example
+ * ```ts
+ * import { NHWC_COORDS_WGSL } from "./common.wgsl.ts";
+ * console.log(NHWC_COORDS_WGSL.includes("fn nhwcCoords"));
+ * ```
+ */
+export const NHWC_COORDS_WGSL = /* wgsl */ `
+fn nhwcCoords(i: u32, h: u32, w: u32, c: u32) -> vec4u {
+  let pixel = i / c;
+  let row = pixel / w;
+  return vec4u(row / h, row % h, pixel % w, i % c);
+}
+`;

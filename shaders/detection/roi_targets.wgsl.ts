@@ -5,7 +5,8 @@
  * @module
  */
 import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
-import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./rpn_targets.wgsl.ts";
+import { ENCODE_FN_WGSL } from "../box_coder.wgsl.ts";
+import { LABEL_FN_WGSL, paramsWgsl } from "./rpn_targets.wgsl.ts";
 
 /**
  * RoI heads' `add_gt_proposals`: candidates [B, P + Gmax] = the proposals, then the image's GT boxes;

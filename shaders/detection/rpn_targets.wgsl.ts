@@ -1,6 +1,7 @@
 /**
  * WGSL of the RPN's training targets (torchvision `RegionProposalNetwork.assign_targets_to_anchors` +
- * `box_coder.encode`) and the snippets shared with `shaders/detection/roi_targets.wgsl.ts`. Kernels bind at most 7
+ * `box_coder.encode`, the formula of `shaders/box_coder.wgsl.ts`) and the snippets shared with
+ * `shaders/detection/roi_targets.wgsl.ts`. Kernels bind at most 7
  * storage buffers (portable below WebGPU's default of 8).
  *
  * Match codes: ≥ 0 GT index within the image, −1 background, −2 between thresholds, −3 invalid.
@@ -8,18 +9,8 @@
  * are 0 (torchvision encodes an all-zero box there, giving −inf, but only positives are ever used).
  * @module
  */
+import { ENCODE_FN_WGSL } from "../box_coder.wgsl.ts";
 import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
-
-/** `fn encodeBox(gt, proposal, weights)`: torchvision `encode_boxes` for one box. */
-export const ENCODE_FN_WGSL = /* wgsl */ `
-fn encodeBox(g: vec4f, e: vec4f, w: vec4f) -> vec4f {
-  let ex_size = e.zw - e.xy;
-  let ex_ctr = e.xy + 0.5 * ex_size;
-  let gt_size = g.zw - g.xy;
-  let gt_ctr = g.xy + 0.5 * gt_size;
-  return vec4f(w.xy * (gt_ctr - ex_ctr) / ex_size, w.zw * log(gt_size / ex_size));
-}
-`;
 
 /** `fn labelOf(match, seg)`: class of a match code (needs `gtLabels`). */
 export const LABEL_FN_WGSL = /* wgsl */ `

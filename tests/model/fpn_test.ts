@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, imageTransform, readTensors } from "../../mod.ts";
-import { resolveConfig } from "../../model/config.ts";
+import { resolveConfig, SIZE_DIVISIBLE } from "../../model/config.ts";
 import { expectedStateDict } from "../../model/state_dict_names.ts";
 import { paramTensors, uploadParams } from "../../model/params.ts";
 import { resnetForward } from "../../model/resnet.ts";
@@ -30,6 +30,9 @@ Deno.test("R50-FPN features match torchvision (deterministic full-size weights, 
   const batch = imageTransform([{ data: image.data as Uint8Array, height, width }], {
     minSize: 320,
     maxSize: config.maxSize,
+    mean: config.imageMean,
+    std: config.imageStd,
+    sizeDivisible: SIZE_DIVISIBLE,
   });
   const pyramid = fpnForward(params, resnetForward(params, batch.images));
   const levels = await readTensors(pyramid);
