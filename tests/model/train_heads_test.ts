@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { createOptimizer, generateShapesItem, getGpu, readTensors, tidy, zeroGradients } from "../../mod.ts";
 import { setBoundedDispatch } from "../../ops/kernel.ts";
-import { tensorFromArray } from "../../ops/tensor.ts";
 import { forwardBackward } from "../../model/train_step.ts";
 import { readGradients } from "../../model/train_params.ts";
 import { deterministicModel } from "../../tools/bench/_models.ts";
