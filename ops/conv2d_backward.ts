@@ -20,18 +20,17 @@ import { dispatchWithWeightTexture, gemmTile, type PackedConv2d, weightTexture }
 import { ShapeError } from "./errors.ts";
 import {
   accumulateParamGrads,
-  checkGrad,
+  checkBackwardOperands,
   type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
-  reluGrad,
+  preActivationGrad,
   rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
 import { currentGpu } from "./gpu.ts";
 import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
-import { assertDType, assertRank } from "./validate.ts";
 
 /** Options of {@link conv2dBackward}: the forward's stride, padding and epilogue (ReLU, its output). */
 export interface Conv2dBackwardOptions extends GemmBackwardOptions {
@@ -74,13 +73,8 @@ export function conv2dBackward(
   options: Conv2dBackwardOptions = {},
 ): GemmBackwardResult {
   const op = "conv2dBackward";
-  const { stride = 1, padding = 0, relu = false, out, needInputGrad = true } = options;
-  x.check(op, "x");
-  gradOut.check(op, "gradOut");
-  packed.weight.check(op, "weight");
-  assertDType(op, "x", x, ["f32"]);
-  assertDType(op, "gradOut", gradOut, ["f32"]);
-  assertRank(op, "x", x, 4, "N,H,W,Cin");
+  const { stride = 1, padding = 0, needInputGrad = true } = options;
+  checkBackwardOperands(op, x, gradOut, packed.weight, "N,H,W,Cin");
   const [batch, h, w, cin] = x.shape;
   const { cout, kh, kw } = packed;
   const wdesc = `weight [Cout ${cout}, Cin ${packed.cin}, ${kh}, ${kw}]`;
@@ -98,9 +92,7 @@ export function conv2dBackward(
       `gradOut ${gradOut.describe()} must match the output [${outShape}] (x ${x.describe()}, ${wdesc})`,
     );
   }
-  checkGrad(op, "grads.weight", grads.weight, packed.weight);
-  checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  const gPre = reluGrad(op, gradOut, out, relu);
+  const gPre = preActivationGrad(op, gradOut, packed, grads, options);
   accumulateParamGrads(
     op,
     CONV_STORE,

@@ -21,11 +21,11 @@ import { runImplicitGemm } from "./conv2d.ts";
 import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
 import {
   accumulateParamGrads,
-  checkGrad,
+  checkBackwardOperands,
   type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
-  reluGrad,
+  preActivationGrad,
   rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
@@ -176,13 +176,8 @@ export function convTranspose2dBackward(
   options: ConvTranspose2dBackwardOptions = {},
 ): GemmBackwardResult {
   const op = "convTranspose2dBackward";
-  const { relu = false, out, needInputGrad = true, occupied } = options;
-  x.check(op, "x");
-  gradOut.check(op, "gradOut");
-  packed.weight.check(op, "weight");
-  assertDType(op, "x", x, ["f32"]);
-  assertDType(op, "gradOut", gradOut, ["f32"]);
-  assertRank(op, "x", x, 4, "N,H,W,Cin");
+  const { needInputGrad = true, occupied } = options;
+  checkBackwardOperands(op, x, gradOut, packed.weight, "N,H,W,Cin");
   const [batch, h, w, cin] = x.shape;
   const { cout } = packed;
   const wdesc = `weight [Cin ${packed.cin}, Cout ${cout}, 2, 2]`;
@@ -194,9 +189,7 @@ export function convTranspose2dBackward(
       `gradOut ${gradOut.describe()} must match the output [${outShape}] (x ${x.describe()}, ${wdesc})`,
     );
   }
-  checkGrad(op, "grads.weight", grads.weight, packed.weight);
-  checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  const gPre = reluGrad(op, gradOut, out, relu);
+  const gPre = preActivationGrad(op, gradOut, packed, grads, options);
   const m = batch * h * w;
   accumulateParamGrads(
     op,
