@@ -87,6 +87,27 @@ export const CONV_STORE: StoreLayout = {
 };
 
 /**
+ * The epilogue's bindings from 3 on: `bias` (vec4, padded) and `res` when enabled, then `out` (vec4 or
+ * scalar). Shared by the direct kernel and the tiled one (shaders/conv2d_tiled.wgsl.ts).
+ *
+ * @example
+ * ```ts
+ * import { gemmOutputBindingsWgsl } from "./conv2d.wgsl.ts";
+ * console.log(gemmOutputBindingsWgsl({ bias: false, residual: true, vecOut: true }).includes("@binding(4)"));
+ * ```
+ */
+export function gemmOutputBindingsWgsl(o: { bias: boolean; residual: boolean; vecOut: boolean }): string {
+  const outT = o.vecOut ? "vec4f" : "f32";
+  let binding = 3;
+  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
+  const resDecl = o.residual
+    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
+    : "";
+  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
+  return `${biasDecl}\n${resDecl}\n${outDecl}`;
+}
+
+/**
  * The GEMM store for the register tile `acc{r}_{t}`: bias (indexed by the clamped `col{t}`), optional
  * residual and ReLU, written at output column `outCol(t)` (a vec4 column index) when inside the output.
  * Shared by the direct kernel and the workgroup-memory tiled one (shaders/conv2d_tiled.wgsl.ts).
@@ -233,13 +254,6 @@ export function implicitGemmWgsl(o: ImplicitGemmOptions): string {
   const R = range(tm);
   const T = range(tn4);
   const inT = o.vecIn ? "vec4f" : "f32";
-  const outT = o.vecOut ? "vec4f" : "f32";
-  let binding = 3;
-  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
-  const resDecl = o.residual
-    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
-    : "";
-  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
   const wDecl = gemmLoadBWgsl("w", o.texB);
   // Inner K step: vec4 input → 4 weight rows per load of A; scalar input → 1 weight row.
   const inner = gemmChannelLoopWgsl(o.tile, {
@@ -254,9 +268,7 @@ ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${inT}>;
 ${wDecl}
-${biasDecl}
-${resDecl}
-${outDecl}
+${gemmOutputBindingsWgsl(o)}
 ${o.store.wgsl}
 
 @compute @workgroup_size(${wx}, ${wy})
