@@ -39,8 +39,8 @@ export const SIGMOID1_WGSL = "fn sigmoid1(x: f32) -> f32 { return 1.0 / (1.0 + e
 
 /**
  * The head of a 1-D kernel with one thread per element: `struct Params { params }` at binding 0, the
- * storage `bindings`, any `helpers` (WGSL functions), and `main` up to `let i = linearIndex(…);`. The caller
- * appends the body and the closing `}`.
+ * storage `bindings`, any `helpers` (WGSL functions), and `main` up to `let <index> = linearIndex(…);`
+ * (`index` default `i`). The caller appends the body and the closing `}`.
  *
  * @example
  * ```ts
@@ -50,7 +50,7 @@ export const SIGMOID1_WGSL = "fn sigmoid1(x: f32) -> f32 { return 1.0 / (1.0 + e
  * console.log(wgsl.includes("let i = linearIndex(wid, lid, nwg);"));
  * ```
  */
-export function kernel1dWgsl(params: string, bindings: string, helpers = ""): string {
+export function kernel1dWgsl(params: string, bindings: string, helpers = "", index = "i"): string {
   return /* wgsl */ `
 struct Params { ${params} }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -59,7 +59,7 @@ ${LINEAR_INDEX_WGSL}
 ${helpers}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
-  let i = linearIndex(wid, lid, nwg);`;
+  let ${index} = linearIndex(wid, lid, nwg);`;
 }
 
 /**

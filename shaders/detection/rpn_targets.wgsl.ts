@@ -10,7 +10,7 @@
  * @module
  */
 import { ENCODE_FN_WGSL } from "../box_coder.wgsl.ts";
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "../common.wgsl.ts";
+import { kernel1dWgsl } from "../common.wgsl.ts";
 
 /** `fn labelOf(match, seg)`: class of a match code (needs `gtLabels`). */
 export const LABEL_FN_WGSL = /* wgsl */ `
@@ -43,21 +43,18 @@ struct Params { ${fields} }
  * console.log(RPN_ASSIGN_WGSL.includes("encodeBox"));
  * ```
  */
-export const RPN_ASSIGN_WGSL = /* wgsl */ `${
-  paramsWgsl("total: u32, perImage: u32, anchorStride: u32, _p: u32, w: vec4f")
-}
-@group(0) @binding(1) var<storage, read> matches: array<i32>;
+export const RPN_ASSIGN_WGSL = kernel1dWgsl(
+  "total: u32, perImage: u32, anchorStride: u32, _p: u32, w: vec4f",
+  `@group(0) @binding(1) var<storage, read> matches: array<i32>;
 @group(0) @binding(2) var<storage, read> table: array<vec2u>;
 @group(0) @binding(3) var<storage, read> gtBoxes: array<vec4f>;
 @group(0) @binding(4) var<storage, read> anchors: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> labels: array<i32>;
 @group(0) @binding(6) var<storage, read_write> matched: array<vec4f>;
-@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;
-${ENCODE_FN_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;`,
+  ENCODE_FN_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.perImage;
   let seg = table[b];
