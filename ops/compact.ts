@@ -16,9 +16,13 @@ const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
  *
  * @example
  * ```ts
- * import { getGpu, indexValid, tensorFromArray } from "../mod.ts";
+ * import assert from "node:assert";
+ * import { indexValid } from "./compact.ts";
+ * import { getGpu } from "./gpu.ts";
+ * import { tensorFromArray } from "./tensor.ts";
  * await getGpu();
- * console.log(await indexValid(tensorFromArray(new Int32Array([3, -1]), [2])).read()); // [1, 0]
+ * const valid = await indexValid(tensorFromArray(new Int32Array([3, -1]), [2])).read();
+ * assert.deepStrictEqual(valid, new Uint32Array([1, 0]));
  * ```
  */
 export function indexValid(idx: Tensor): Tensor {
@@ -43,11 +47,15 @@ export function indexValid(idx: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "./gpu.ts";
+ * import { readTensors, tensorFromArray } from "./tensor.ts";
  * import { compactFlags } from "./compact.ts";
  * await getGpu();
  * const { index, total } = compactFlags(tensorFromArray(new Uint32Array([0, 1, 1, 0, 1]), [5]));
- * console.log(await readTensors([index, total])); // [1, 2, 4, -1, -1], [3]
+ * const [idx, count] = await readTensors([index, total]);
+ * assert.deepStrictEqual(idx, new Int32Array([1, 2, 4, -1, -1]));
+ * assert.deepStrictEqual(count, new Uint32Array([3]));
  * ```
  */
 export function compactFlags(flags: Tensor): { index: Tensor; total: Tensor } {

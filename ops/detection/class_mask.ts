@@ -17,10 +17,16 @@ const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
  *
  * @example
  * ```ts
- * import { getGpu, selectClassMask, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
+ * import { selectClassMask } from "./class_mask.ts";
  * await getGpu();
+ * // one RoI, a 1×2 mask, C = 2 classes; the RoI's label is 1: channel 1 is kept
  * const logits = tensorFromArray(new Float32Array([0, 2, 0, -2]), [1, 1, 2, 2]);
- * console.log(await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read());
+ * const mask = await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read();
+ * const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+ * [2, -2].forEach((logit, i) => assert.ok(Math.abs(mask[i] - sigmoid(logit)) < 1e-6));
  * ```
  */
 export function selectClassMask(logits: Tensor, labels: Tensor, occupied?: OccupiedRows): Tensor {

@@ -17,10 +17,14 @@ const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
  *
  * @example
  * ```ts
- * import { boxesToRois, getGpu, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
+ * import { boxesToRois } from "./rois.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
- * console.log(await boxesToRois(boxes, 1).read()); // [0, 1, 2, 3, 4, 1, 5, 6, 7, 8]
+ * const rois = await boxesToRois(boxes, 1).read(); // one box per image
+ * assert.deepStrictEqual(rois, new Float32Array([0, 1, 2, 3, 4, 1, 5, 6, 7, 8]));
  * ```
  */
 export function boxesToRois(boxes: Tensor, perImage: number): Tensor {
@@ -60,12 +64,15 @@ export interface GatheredSlots {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
  * import { gatherSlots } from "./rois.ts";
  * await getGpu();
  * const src = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
  * const slots = gatherSlots(src, tensorFromArray(new Int32Array([1, -1]), [2]), 2);
- * console.log(await slots.rois.read(), await slots.valid!.read()); // [0, 5, 6, 7, 8, 0, 0, 0, 0, 0], [1, 0]
+ * assert.deepStrictEqual(await slots.rois.read(), new Float32Array([0, 5, 6, 7, 8, 0, 0, 0, 0, 0]));
+ * assert.deepStrictEqual(await slots.valid!.read(), new Uint32Array([1, 0]));
  * ```
  */
 export function gatherSlots(

@@ -17,9 +17,13 @@ const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
  *
  * @example
  * ```ts
- * import { getGpu, positiveLabels, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
+ * import { positiveLabels } from "./sampled_labels.ts";
  * await getGpu();
- * console.log(await positiveLabels(tensorFromArray(new Int32Array([2, 0, -1]), [3])).read()); // [1, 0, 0]
+ * const positive = await positiveLabels(tensorFromArray(new Int32Array([2, 0, -1]), [3])).read();
+ * assert.deepStrictEqual(positive, new Uint32Array([1, 0, 0])); // class 2, background, empty slot
  * ```
  */
 export function positiveLabels(labels: Tensor): Tensor {
@@ -42,12 +46,16 @@ export function positiveLabels(labels: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, sampledBinaryTargets, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
+ * import { sampledBinaryTargets } from "./sampled_labels.ts";
  * await getGpu();
  * const pos = tensorFromArray(new Uint32Array([1, 0, 0]), [3]);
  * const neg = tensorFromArray(new Uint32Array([0, 1, 0]), [3]);
  * const { targets, valid } = sampledBinaryTargets(pos, neg);
- * console.log(await targets.read(), await valid.read()); // [1, 0, 0] [1, 1, 0]
+ * assert.deepStrictEqual(await targets.read(), new Float32Array([1, 0, 0]));
+ * assert.deepStrictEqual(await valid.read(), new Uint32Array([1, 1, 0]));
  * ```
  */
 export function sampledBinaryTargets(positive: Tensor, negative: Tensor): { targets: Tensor; valid: Tensor } {

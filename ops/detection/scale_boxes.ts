@@ -27,10 +27,14 @@ export const SCALE_MAX_IMAGES = 14;
  *
  * @example
  * ```ts
- * import { getGpu, scaleBoxes, tensorFromArray } from "../../mod.ts";
+ * import assert from "node:assert";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
+ * import { scaleBoxes } from "./scale_boxes.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([10, 10, 20, 20]), [1, 4]);
- * console.log(await scaleBoxes(boxes, [[0.5, 2]]).read()); // [20, 5, 40, 10]
+ * const scaled = await scaleBoxes(boxes, [[0.5, 2]]).read(); // [ratioH, ratioW]: x × 2, y × 0.5
+ * assert.deepStrictEqual(scaled, new Float32Array([20, 5, 40, 10]));
  * ```
  */
 export function scaleBoxes(boxes: Tensor, ratios: readonly (readonly [number, number])[]): Tensor {
