@@ -129,15 +129,21 @@ export interface GemmSizes {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { reluGrad } from "./gemm_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
  * const y = tensorFromArray(new Float32Array([0, 1, -1]), [3]);
- * console.log(await reluGrad("demo", g, y, true).read()); // [0, 2, 0]
+ * assert.deepStrictEqual(await reluGrad("demo", g, { relu: true, out: y }).read(), new Float32Array([0, 2, 0]));
  * ```
  */
-export function reluGrad(op: string, gradOut: Tensor, out: Tensor | null | undefined, relu: boolean): Tensor {
+export function reluGrad(
+  op: string,
+  gradOut: Tensor,
+  options: { relu?: boolean; out?: Tensor | null },
+): Tensor {
+  const { relu = false, out } = options;
   if (!relu) return gradOut;
   if (!out) throw new ShapeError(op, `relu needs the forward output (gradOut ${gradOut.describe()})`);
   out.check(op, "out");
@@ -234,7 +240,7 @@ export function preActivationGrad(
 ): Tensor {
   checkGrad(op, "grads.weight", grads.weight, packed.weight);
   checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  return reluGrad(op, gradOut, options.out, options.relu ?? false);
+  return reluGrad(op, gradOut, options);
 }
 
 /**
