@@ -18,7 +18,7 @@ import { rpnTargets } from "../ops/detection/rpn_targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
 import { resizeMasksNearest } from "../data/mask_resize.ts";
 import { type RawImage, transformImages } from "./detect.ts";
-import { ROI_BOX_WEIGHTS, RPN_BOX_WEIGHTS } from "./config.ts";
+import { roiTargetOptions, rpnTargetOptions } from "./stage_config.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
 import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
@@ -231,30 +231,21 @@ export function trainForward(
     transformed.images.shape[2],
   ], pyramid);
   const rpn = rpnTargets(anchors, gt, {
+    ...rpnTargetOptions(config),
     seed: options.seed,
     step: options.step,
     firstImage,
-    batchSizePerImage: config.rpnBatchSizePerImage,
-    positiveFraction: config.rpnPositiveFraction,
-    fgIouThresh: config.rpnFgIouThresh,
-    bgIouThresh: config.rpnBgIouThresh,
-    boxWeights: RPN_BOX_WEIGHTS,
   });
   const proposals = filterProposals(config, head, anchors, imageSizes, {
     preNmsTopN: config.rpnPreNmsTopNTrain,
     postNmsTopN: config.rpnPostNmsTopNTrain,
   });
   const roi = roiTargets(proposals.boxes, gt, {
+    ...roiTargetOptions(config),
     seed: options.seed,
     step: options.step,
     firstImage,
     proposalValid: proposals.valid,
-    fgIouThresh: config.boxFgIouThresh,
-    bgIouThresh: config.boxBgIouThresh,
-    batchSizePerImage: config.boxBatchSizePerImage,
-    positiveFraction: config.boxPositiveFraction,
-    boxWeights: ROI_BOX_WEIGHTS,
-    maskSize: config.maskHead ? 28 : 0,
   });
   const state: ForwardState = { config, params, grads, tape, imageSizes, head, rpn, roi };
   return {

@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import { getGpu, ShapeError } from "../../mod.ts";
 import { imageTransform, resizedImageSize, type Rgb8Image } from "../../ops/image_transform.ts";
-import { MASKRCNN_RESNET50_FPN, SIZE_DIVISIBLE } from "../../model/config.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
 
 await getGpu();
 const fixture = loadFixture("ops/image_transform.json");
 // torchvision's GeneralizedRCNNTransform normalisation and padding (the fixture's), sizes per case.
-const TORCHVISION = {
-  mean: MASKRCNN_RESNET50_FPN.imageMean,
-  std: MASKRCNN_RESNET50_FPN.imageStd,
-  sizeDivisible: SIZE_DIVISIBLE,
-  minSize: MASKRCNN_RESNET50_FPN.minSize,
-  maxSize: MASKRCNN_RESNET50_FPN.maxSize,
-};
+const TORCHVISION = transformOptions(MASKRCNN_RESNET50_FPN);
 
 function imagesOf(name: string, count: number): Rgb8Image[] {
   return Array.from({ length: count }, (_, i) => {

@@ -10,12 +10,8 @@ import { decodeBoxes } from "../../ops/box_coder.ts";
 import { imageTransform } from "../../ops/image_transform.ts";
 import { maxPool2d } from "../../ops/pool.ts";
 import type { BenchRow } from "./_report.ts";
-import {
-  BBOX_XFORM_CLIP,
-  MASKRCNN_RESNET50_FPN,
-  RPN_BOX_WEIGHTS,
-  SIZE_DIVISIBLE,
-} from "../../model/config.ts";
+import { BBOX_XFORM_CLIP, MASKRCNN_RESNET50_FPN, RPN_BOX_WEIGHTS } from "../../model/config.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 
 async function meanMs(reps: number, run: () => void): Promise<number> {
   const gpu = await getGpu();
@@ -37,14 +33,7 @@ export async function benchBasic(): Promise<BenchRow[]> {
     height: 480,
     width: 640,
   };
-  const tv = MASKRCNN_RESNET50_FPN;
-  const transform = {
-    minSize: tv.minSize,
-    maxSize: tv.maxSize,
-    mean: tv.imageMean,
-    std: tv.imageStd,
-    sizeDivisible: SIZE_DIVISIBLE,
-  };
+  const transform = transformOptions(MASKRCNN_RESNET50_FPN);
   const transformMs = await meanMs(reps, () => imageTransform([image], transform).images.dispose());
 
   const stemElements = 400 * 608 * 64;

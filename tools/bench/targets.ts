@@ -8,7 +8,8 @@
  */
 import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
 import { torchvisionAnchors } from "../../ops/detection/anchors.ts";
-import { MASKRCNN_RESNET50_FPN, ROI_BOX_WEIGHTS, RPN_BOX_WEIGHTS } from "../../model/config.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
+import { roiTargetOptions, rpnTargetOptions } from "../../model/stage_config.ts";
 import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/detection/gt_batch.ts";
 import { roiTargets } from "../../ops/detection/roi_targets.ts";
 import { assignAnchorTargets, rpnTargets } from "../../ops/detection/rpn_targets.ts";
@@ -70,22 +71,9 @@ async function msPerCall(run: () => Tensor[], iterations: number): Promise<numbe
 }
 
 const TV = MASKRCNN_RESNET50_FPN;
-/** torchvision's RPN target values. */
-const RPN = {
-  fgIouThresh: TV.rpnFgIouThresh,
-  bgIouThresh: TV.rpnBgIouThresh,
-  batchSizePerImage: TV.rpnBatchSizePerImage,
-  positiveFraction: TV.rpnPositiveFraction,
-  boxWeights: RPN_BOX_WEIGHTS,
-};
-/** torchvision's RoI-head target values. */
-const ROI = {
-  fgIouThresh: TV.boxFgIouThresh,
-  bgIouThresh: TV.boxBgIouThresh,
-  batchSizePerImage: TV.boxBatchSizePerImage,
-  positiveFraction: TV.boxPositiveFraction,
-  boxWeights: ROI_BOX_WEIGHTS,
-};
+/** torchvision's RPN and RoI-head target values. */
+const RPN = rpnTargetOptions(TV);
+const ROI = roiTargetOptions(TV);
 
 /** RPN and RoI-head training-target timings. */
 export async function benchTargets(): Promise<BenchRow[]> {

@@ -3,21 +3,14 @@ import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.t
 import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
 import { maskTargets } from "../../../ops/detection/mask_targets.ts";
 import { roiTargets } from "../../../ops/detection/roi_targets.ts";
-import { MASKRCNN_RESNET50_FPN, ROI_BOX_WEIGHTS } from "../../../model/config.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../../model/config.ts";
+import { roiTargetOptions } from "../../../model/stage_config.ts";
 import { loadFixture } from "../../_fixtures.ts";
 import { assertClose } from "../../_util.ts";
 
 await getGpu();
-// torchvision's RoIHeads values (model/config.ts); tests override the sampler where they say so.
-const TV = MASKRCNN_RESNET50_FPN;
-const ROI = {
-  fgIouThresh: TV.boxFgIouThresh,
-  bgIouThresh: TV.boxBgIouThresh,
-  batchSizePerImage: TV.boxBatchSizePerImage,
-  positiveFraction: TV.boxPositiveFraction,
-  boxWeights: ROI_BOX_WEIGHTS,
-  maskSize: 28,
-};
+// torchvision's RoIHeads values (model/stage_config.ts); tests override the sampler where they say so.
+const ROI = roiTargetOptions(MASKRCNN_RESNET50_FPN);
 const fx = loadFixture("ops/targets_roi.json");
 const t = fx.tensors;
 const counts = fx.meta.counts as number[];

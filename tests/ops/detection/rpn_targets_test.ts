@@ -3,20 +3,15 @@ import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.t
 import { torchvisionAnchors } from "../../../ops/detection/anchors.ts";
 import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
 import { assignAnchorTargets, rpnTargets } from "../../../ops/detection/rpn_targets.ts";
-import { MASKRCNN_RESNET50_FPN, RPN_BOX_WEIGHTS } from "../../../model/config.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../../model/config.ts";
+import { rpnTargetOptions } from "../../../model/stage_config.ts";
 import { loadFixture } from "../../_fixtures.ts";
 import { assertClose } from "../../_util.ts";
 
 await getGpu();
-// torchvision's RPN values (model/config.ts).
+// torchvision's RPN values (model/stage_config.ts).
 const TV = MASKRCNN_RESNET50_FPN;
-const RPN = {
-  fgIouThresh: TV.rpnFgIouThresh,
-  bgIouThresh: TV.rpnBgIouThresh,
-  batchSizePerImage: TV.rpnBatchSizePerImage,
-  positiveFraction: TV.rpnPositiveFraction,
-  boxWeights: RPN_BOX_WEIGHTS,
-};
+const RPN = rpnTargetOptions(TV);
 const fx = loadFixture("ops/targets_rpn.json");
 const t = fx.tensors;
 const counts = fx.meta.counts as number[];
