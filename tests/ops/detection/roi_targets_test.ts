@@ -136,7 +136,7 @@ Deno.test("maskTargets alone on the fixture's positive RoIs of image 0", async (
   disposeGtBatch(gt);
 });
 
-Deno.test("roiTargets samples 512 at 25 % by default: counts follow torchvision's min rules", async () => {
+Deno.test("roiTargets with torchvision's 512 at 25 %: counts follow torchvision's min rules", async () => {
   const gt = uploadGtBatch(images);
   const out = roiTargets(proposals(), gt, { ...ROI, seed: 2, step: 7, proposalValid: proposalValid() });
   assert.deepEqual(out.sampled.labels.shape, [3, 305]);
