@@ -397,17 +397,13 @@ export type { DType, TensorData } from "./ops/tensor.ts";
 export { dispatch, dispatchStats, params, setBoundedDispatch } from "./ops/kernel.ts";
 export { concatLastAxis, gatherRows, splitLastAxis } from "./ops/gather.ts";
 export type { GatherRowsOptions } from "./ops/gather.ts";
-export {
-  boxCandidates,
-  boxesToRois,
-  indexValid,
-  positiveLabels,
-  rpnCandidates,
-  sampledBinaryTargets,
-  scaleBoxes,
-  selectClassMask,
-} from "./ops/detection.ts";
-export type { BoxCandidates, RpnCandidates } from "./ops/detection.ts";
+export { indexValid } from "./ops/compact.ts";
+export { boxCandidates, rpnCandidates } from "./ops/detection/candidates.ts";
+export { selectClassMask } from "./ops/detection/class_mask.ts";
+export { boxesToRois } from "./ops/detection/rois.ts";
+export { positiveLabels, sampledBinaryTargets } from "./ops/detection/sampled_labels.ts";
+export { scaleBoxes } from "./ops/detection/scale_boxes.ts";
+export type { BoxCandidates, RpnCandidates } from "./ops/detection/candidates.ts";
 export type { DispatchBound, DispatchSpec, DispatchStats, Kernel, OccupiedRows } from "./ops/kernel.ts";
 export { add, addInto, copy, fill, fillInPlace, mul, relu, reluBackward } from "./ops/elementwise.ts";
 export { sum } from "./ops/reduce.ts";
@@ -416,17 +412,18 @@ export type { Conv2dOptions, PackedConv2d } from "./ops/conv2d.ts";
 export { linear, linearBackward, packLinearWeights } from "./ops/linear.ts";
 export { conv2dBackward } from "./ops/conv2d_backward.ts";
 export type { Conv2dBackwardOptions } from "./ops/conv2d_backward.ts";
-export type { GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
+export type { GemmBackwardOptions, GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
 export type { PackedLinear, PackLinearOptions } from "./ops/linear.ts";
 export {
   convTranspose2d,
   convTranspose2dBackward,
   packConvTranspose2dWeights,
 } from "./ops/conv_transpose2d.ts";
-export type { PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
+export type { ConvTranspose2dBackwardOptions, PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
 export { maxPool2d, maxPool2dBackward, maxPool2dOutputSize } from "./ops/pool.ts";
 export type { MaxPool2dOptions } from "./ops/pool.ts";
-export { nearestSourceIndex, upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
+export { upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
+export { nearestSourceIndex } from "./data/mask_resize.ts";
 export {
   flatten,
   nchwFlattenOrderPermutation,
@@ -440,19 +437,9 @@ export {
   anchorsTensor,
   cellAnchors,
   matterportPyramidAnchors,
-  TORCHVISION_ANCHOR_SIZES,
-  TORCHVISION_ASPECT_RATIOS,
   torchvisionAnchors,
-} from "./ops/anchors.ts";
-export {
-  BBOX_XFORM_CLIP,
-  clipBoxesToImage,
-  decodeBoxes,
-  encodeBoxes,
-  removeSmallBoxes,
-  ROI_BOX_WEIGHTS,
-  RPN_BOX_WEIGHTS,
-} from "./ops/box_coder.ts";
+} from "./ops/detection/anchors.ts";
+export { clipBoxesToImage, decodeBoxes, encodeBoxes, removeSmallBoxes } from "./ops/box_coder.ts";
 export type { BoxWeights } from "./ops/box_coder.ts";
 export { roiAlign } from "./ops/roi_align.ts";
 export { multiScaleRoiAlignBackward, roiAlignBackward } from "./ops/roi_align_backward.ts";
@@ -477,30 +464,39 @@ export type { TopkOptions, TopkResult } from "./ops/topk.ts";
 export { batchedNms, nms } from "./ops/nms.ts";
 export type { NmsOptions, NmsResult } from "./ops/nms.ts";
 export { boxIou, boxIouBatched } from "./ops/box_iou.ts";
-export { disposeGtBatch, uploadGtBatch } from "./ops/gt_batch.ts";
-export type { GtBatch, GtImage, GtMasks } from "./ops/gt_batch.ts";
+export { disposeGtBatch, uploadGtBatch } from "./ops/detection/gt_batch.ts";
+export type { GtBatch, GtImage, GtMasks } from "./ops/detection/gt_batch.ts";
 export {
   BELOW_LOW_THRESHOLD,
   BETWEEN_THRESHOLDS,
   INVALID_ELEMENT,
   matchBoxes,
   matchQuality,
-} from "./ops/matcher.ts";
-export type { MatcherOptions } from "./ops/matcher.ts";
-export { sampleBalanced } from "./ops/sampler.ts";
-export type { SampleResult, SamplerOptions } from "./ops/sampler.ts";
-export { assignAnchorTargets, rpnTargets } from "./ops/targets.ts";
-export type { AnchorMatchOptions, AnchorTargets, RpnTargetOptions, RpnTargets } from "./ops/targets.ts";
-export { roiTargets } from "./ops/roi_targets.ts";
-export type { RoiSlots, RoiTargetOptions, RoiTargets } from "./ops/roi_targets.ts";
-export { maskTargets } from "./ops/mask_targets.ts";
+} from "./ops/detection/matcher.ts";
+export type { MatcherOptions } from "./ops/detection/matcher.ts";
+export { sampleBalanced } from "./ops/detection/sampler.ts";
+export type { SampleResult, SamplerOptions } from "./ops/detection/sampler.ts";
+export { assignAnchorTargets, rpnTargets } from "./ops/detection/rpn_targets.ts";
+export type {
+  AnchorMatchOptions,
+  AnchorTargets,
+  RpnTargetOptions,
+  RpnTargets,
+} from "./ops/detection/rpn_targets.ts";
+export { roiTargets } from "./ops/detection/roi_targets.ts";
+export type { RoiSlots, RoiTargetOptions, RoiTargets } from "./ops/detection/roi_targets.ts";
+export { maskTargets } from "./ops/detection/mask_targets.ts";
 
 // Model: configuration and weights.
 export {
+  BBOX_XFORM_CLIP,
   ConfigError,
   MASKRCNN_RESNET50_FPN,
   PRESETS,
   resolveConfig,
+  ROI_BOX_WEIGHTS,
+  RPN_BOX_WEIGHTS,
+  SIZE_DIVISIBLE,
   validateConfig,
 } from "./model/config.ts";
 export type {

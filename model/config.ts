@@ -5,6 +5,7 @@
  * merges overrides into a preset and validates every field.
  * @module
  */
+import type { BoxWeights } from "../ops/box_coder.ts";
 
 /** The ResNet body: Bottleneck blocks per stage (layer1..layer4) and torchvision's `width_per_group`. */
 export interface BackboneConfig {
@@ -153,6 +154,52 @@ export const MASKRCNN_RESNET50_FPN: Readonly<MaskRcnnConfig> = Object.freeze<Mas
   maskHead: true,
   trainableBackboneLayers: 3,
 });
+
+/**
+ * torchvision's box-coder weights (wx, wy, ww, wh) of the RPN: `RegionProposalNetwork` builds
+ * `BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))`. Used to decode proposals and to encode the RPN's targets.
+ *
+ * @example
+ * ```ts
+ * import { RPN_BOX_WEIGHTS } from "./config.ts";
+ * console.log(RPN_BOX_WEIGHTS); // [1, 1, 1, 1]
+ * ```
+ */
+export const RPN_BOX_WEIGHTS: BoxWeights = [1, 1, 1, 1];
+
+/**
+ * torchvision's box-coder weights of the RoI box head (`RoIHeads`' `bbox_reg_weights` default
+ * `(10.0, 10.0, 5.0, 5.0)`). Used to decode detections and to encode the box head's targets.
+ *
+ * @example
+ * ```ts
+ * import { ROI_BOX_WEIGHTS } from "./config.ts";
+ * console.log(ROI_BOX_WEIGHTS); // [10, 10, 5, 5]
+ * ```
+ */
+export const ROI_BOX_WEIGHTS: BoxWeights = [10, 10, 5, 5];
+
+/**
+ * torchvision's `bbox_xform_clip`, log(1000 / 16): the cap on dw, dh before `exp` when decoding boxes.
+ *
+ * @example
+ * ```ts
+ * import { BBOX_XFORM_CLIP } from "./config.ts";
+ * console.log(BBOX_XFORM_CLIP.toFixed(4)); // 4.1352
+ * ```
+ */
+export const BBOX_XFORM_CLIP: number = Math.log(1000 / 16);
+
+/**
+ * `GeneralizedRCNNTransform`'s `size_divisible`: the padded batch's height and width are multiples of it.
+ *
+ * @example
+ * ```ts
+ * import { SIZE_DIVISIBLE } from "./config.ts";
+ * console.log(SIZE_DIVISIBLE); // 32
+ * ```
+ */
+export const SIZE_DIVISIBLE = 32;
 
 /**
  * Overrides applied on top of {@link MASKRCNN_RESNET50_FPN} by each preset. `small` is the demo model:

@@ -6,8 +6,9 @@
  */
 import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/image_transform.ts";
 import type { MaskRcnnConfig } from "./config.ts";
+import { transformOptions } from "./stage_config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
-import { scaleBoxes } from "../ops/detection.ts";
+import { scaleBoxes } from "../ops/detection/scale_boxes.ts";
 import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
 import { LimitError, ShapeError } from "../ops/errors.ts";
 import { currentGpu } from "../ops/gpu.ts";
@@ -90,12 +91,7 @@ function toRgb8(image: RawImage, index: number): Rgb8Image {
  * ```
  */
 export function transformImages(config: MaskRcnnConfig, images: readonly RawImage[]): TransformedBatch {
-  return imageTransform(images.map(toRgb8), {
-    minSize: config.minSize,
-    maxSize: config.maxSize,
-    mean: config.imageMean,
-    std: config.imageStd,
-  });
+  return imageTransform(images.map(toRgb8), transformOptions(config));
 }
 
 /**

@@ -8,7 +8,7 @@
  * says to wrap encoded bytes in a `Uint8Array`.
  * @module
  */
-import { SCALE_MAX_IMAGES } from "../ops/detection.ts";
+import { SCALE_MAX_IMAGES } from "../ops/detection/scale_boxes.ts";
 import { LimitError } from "../ops/errors.ts";
 
 /**

@@ -6,7 +6,8 @@
  */
 import { conv2d } from "../ops/conv2d.ts";
 import { convTranspose2d } from "../ops/conv_transpose2d.ts";
-import { boxesToRois, selectClassMask } from "../ops/detection.ts";
+import { selectClassMask } from "../ops/detection/class_mask.ts";
+import { boxesToRois } from "../ops/detection/rois.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";

@@ -6,14 +6,15 @@
  * @module
  */
 import { softmax } from "../ops/activation.ts";
-import { BBOX_XFORM_CLIP, decodeBoxes, ROI_BOX_WEIGHTS } from "../ops/box_coder.ts";
-import { boxCandidates, gatherSlots } from "../ops/detection.ts";
+import { decodeBoxes } from "../ops/box_coder.ts";
+import { boxCandidates } from "../ops/detection/candidates.ts";
+import { gatherSlots } from "../ops/detection/rois.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear } from "../ops/linear.ts";
 import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { batchedNms } from "../ops/nms.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";
-import type { MaskRcnnConfig } from "./config.ts";
+import { BBOX_XFORM_CLIP, type MaskRcnnConfig, ROI_BOX_WEIGHTS } from "./config.ts";
 import type { ModelParams } from "./params.ts";
 import type { Proposals } from "./rpn.ts";
 import { mapRoiChunks } from "./roi_chunks.ts";

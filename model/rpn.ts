@@ -8,15 +8,16 @@
  * NHWC conv outputs are already in torchvision's `permute_and_flatten` order (location-major, anchor inner).
  * @module
  */
-import { anchorsTensor, torchvisionAnchors } from "../ops/anchors.ts";
-import { BBOX_XFORM_CLIP, decodeBoxes, RPN_BOX_WEIGHTS } from "../ops/box_coder.ts";
+import { anchorsTensor, torchvisionAnchors } from "../ops/detection/anchors.ts";
+import { decodeBoxes } from "../ops/box_coder.ts";
 import { conv2d } from "../ops/conv2d.ts";
-import { gatherSlots, rpnCandidates } from "../ops/detection.ts";
+import { rpnCandidates } from "../ops/detection/candidates.ts";
+import { gatherSlots } from "../ops/detection/rois.ts";
 import { concatLastAxis, gatherRows } from "../ops/gather.ts";
 import { batchedNms } from "../ops/nms.ts";
 import { keep, type Tensor, tidy } from "../ops/tensor.ts";
 import { topk } from "../ops/topk.ts";
-import type { MaskRcnnConfig } from "./config.ts";
+import { BBOX_XFORM_CLIP, type MaskRcnnConfig, RPN_BOX_WEIGHTS } from "./config.ts";
 import type { ModelParams } from "./params.ts";
 
 /** Proposals of a batch: `perImage` slots per image, padding slots marked invalid. */

@@ -109,7 +109,11 @@ function convBackward(
   grads: Map<object, LayerGrads>,
   needInput: boolean,
 ) {
-  return conv2dBackward(x, packed, options, out, gradOut, grads.get(packed) ?? {}, needInput);
+  return conv2dBackward(x, packed, gradOut, grads.get(packed) ?? {}, {
+    ...options,
+    out,
+    needInputGrad: needInput,
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { conv2dBackward } from "../ops/conv2d_backward.ts";
 import { convTranspose2d, convTranspose2dBackward } from "../ops/conv_transpose2d.ts";
 import { addInto } from "../ops/elementwise.ts";
 import { gatherRows, splitLastAxis } from "../ops/gather.ts";
-import { compactFlags } from "../ops/detection.ts";
+import { compactFlags } from "../ops/compact.ts";
 import { currentGpu } from "../ops/gpu.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear, linearBackward } from "../ops/linear.ts";
@@ -88,19 +88,16 @@ export function rpnHeadBackward(
     const perLocation = head.levelLengths[l] / (h * w);
     const gCls = logitParts[l].reshape([batch, h, w, perLocation]);
     const gBox = deltaParts[l].reshape([batch, h, w, 4 * perLocation]);
-    const g1 = conv2dBackward(hidden, params.rpnCls, {}, null, gCls, grads.get(params.rpnCls) ?? {})
+    const g1 = conv2dBackward(hidden, params.rpnCls, gCls, grads.get(params.rpnCls) ?? {})
       .gradInput!;
-    const g2 = conv2dBackward(hidden, params.rpnBbox, {}, null, gBox, grads.get(params.rpnBbox) ?? {})
+    const g2 = conv2dBackward(hidden, params.rpnBbox, gBox, grads.get(params.rpnBbox) ?? {})
       .gradInput!;
     const gHidden = addInto(g1, g2);
-    const gLevel = conv2dBackward(
-      level,
-      params.rpnConv,
-      { padding: 1, relu: true },
-      hidden,
-      gHidden,
-      grads.get(params.rpnConv) ?? {},
-    )
+    const gLevel = conv2dBackward(level, params.rpnConv, gHidden, grads.get(params.rpnConv) ?? {}, {
+      padding: 1,
+      relu: true,
+      out: hidden,
+    })
       .gradInput!;
     accumulate(pyramidGrads, l, gLevel);
   });
@@ -208,11 +205,11 @@ export function boxHeadTrain(
   );
   const g = (p: object) => grads.get(p) ?? {};
   const g7 = addInto(
-    linearBackward(h7, params.clsScore, null, false, ce.grad, g(params.clsScore)).gradInput!,
-    linearBackward(h7, params.bboxPred, null, false, box.grad, g(params.bboxPred)).gradInput!,
+    linearBackward(h7, params.clsScore, ce.grad, g(params.clsScore)).gradInput!,
+    linearBackward(h7, params.bboxPred, box.grad, g(params.bboxPred)).gradInput!,
   );
-  const g6 = linearBackward(h6, params.fc7, h7, true, g7, g(params.fc7)).gradInput!;
-  const gFlat = linearBackward(flat, params.fc6, h6, true, g6, g(params.fc6)).gradInput!;
+  const g6 = linearBackward(h6, params.fc7, g7, g(params.fc7), { relu: true, out: h7 }).gradInput!;
+  const gFlat = linearBackward(flat, params.fc6, g6, g(params.fc6), { relu: true, out: h6 }).gradInput!;
   poolBackward(gFlat.reshape(pooled.shape), targets.rois, pyramid, imageSizes, 7, pyramidGrads);
   return { classifier: ce.loss, boxReg: box.loss };
 }
@@ -314,18 +311,20 @@ export function maskHeadTrain(
       const logits = conv2d(up, mask.logits, { occupied });
       const loss = maskBceLoss(logits, labels, maskTargets, positive, targets.count);
       const g = (p: object) => grads.get(p) ?? {};
-      const gUp = conv2dBackward(up, mask.logits, { occupied }, null, loss.grad, g(mask.logits)).gradInput!;
-      let gx = convTranspose2dBackward(x, mask.upsample, up, true, gUp, g(mask.upsample), true, occupied)
+      const gUp = conv2dBackward(up, mask.logits, loss.grad, g(mask.logits), { occupied }).gradInput!;
+      let gx = convTranspose2dBackward(x, mask.upsample, gUp, g(mask.upsample), {
+        relu: true,
+        out: up,
+        occupied,
+      })
         .gradInput!;
       for (let i = mask.convs.length - 1; i >= 0; i--) {
-        gx = conv2dBackward(
-          layerInputs[i],
-          mask.convs[i],
-          { padding: 1, relu: true, occupied },
-          outputs[i],
-          gx,
-          g(mask.convs[i]),
-        )
+        gx = conv2dBackward(layerInputs[i], mask.convs[i], gx, g(mask.convs[i]), {
+          padding: 1,
+          relu: true,
+          out: outputs[i],
+          occupied,
+        })
           .gradInput!;
       }
       poolBackward(gx, rois, pyramid, imageSizes, 14, pyramidGrads, occupied);

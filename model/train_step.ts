@@ -7,17 +7,18 @@
  * @module
  */
 import { withBoundedDispatch } from "../ops/kernel.ts";
-import { positiveLabels, sampledBinaryTargets } from "../ops/detection.ts";
+import { positiveLabels, sampledBinaryTargets } from "../ops/detection/sampled_labels.ts";
 import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { uploadGtBatch } from "../ops/gt_batch.ts";
+import { uploadGtBatch } from "../ops/detection/gt_batch.ts";
 import { bceWithLogits, smoothL1 } from "../ops/losses.ts";
 import { flagNonFinite } from "../ops/optimizer.ts";
-import { roiTargets } from "../ops/roi_targets.ts";
-import { rpnTargets } from "../ops/targets.ts";
+import { roiTargets } from "../ops/detection/roi_targets.ts";
+import { rpnTargets } from "../ops/detection/rpn_targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
-import { resizeMasksNearest } from "../ops/upsample.ts";
+import { resizeMasksNearest } from "../data/mask_resize.ts";
 import { type RawImage, transformImages } from "./detect.ts";
+import { roiTargetOptions, rpnTargetOptions } from "./stage_config.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
 import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
@@ -230,28 +231,21 @@ export function trainForward(
     transformed.images.shape[2],
   ], pyramid);
   const rpn = rpnTargets(anchors, gt, {
+    ...rpnTargetOptions(config),
     seed: options.seed,
     step: options.step,
     firstImage,
-    batchSizePerImage: config.rpnBatchSizePerImage,
-    positiveFraction: config.rpnPositiveFraction,
-    fgIouThresh: config.rpnFgIouThresh,
-    bgIouThresh: config.rpnBgIouThresh,
   });
   const proposals = filterProposals(config, head, anchors, imageSizes, {
     preNmsTopN: config.rpnPreNmsTopNTrain,
     postNmsTopN: config.rpnPostNmsTopNTrain,
   });
   const roi = roiTargets(proposals.boxes, gt, {
+    ...roiTargetOptions(config),
     seed: options.seed,
     step: options.step,
     firstImage,
     proposalValid: proposals.valid,
-    fgIouThresh: config.boxFgIouThresh,
-    bgIouThresh: config.boxBgIouThresh,
-    batchSizePerImage: config.boxBatchSizePerImage,
-    positiveFraction: config.boxPositiveFraction,
-    maskSize: config.maskHead ? 28 : 0,
   });
   const state: ForwardState = { config, params, grads, tape, imageSizes, head, rpn, roi };
   return {

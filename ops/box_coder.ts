@@ -2,8 +2,8 @@
  * torchvision's `BoxCoder` (encode / decode with weights and `bbox_xform_clip`), `clip_boxes_to_image`
  * and `remove_small_boxes` as GPU ops on `[..., 4]` (x1, y1, x2, y2) f32 boxes.
  *
- * Weights: (1, 1, 1, 1) for the RPN ({@link RPN_BOX_WEIGHTS}), (10, 10, 5, 5) for the RoI heads
- * ({@link ROI_BOX_WEIGHTS}); dw, dh are clamped above at log(1000 / 16) before `exp`.
+ * The weights and the clip of dw, dh before `exp` are arguments: torchvision's values ((1, 1, 1, 1) for the
+ * RPN, (10, 10, 5, 5) for the RoI heads, clip log(1000 / 16)) are the model's, in `model/config.ts`.
  *
  * `removeSmallBoxes` returns a u32 keep-mask `[R]` (1 = keep) instead of torchvision's index list: the GPU
  * path never compacts between stages; the NMS / top-k stages consume the mask (a masked box is treated as
@@ -26,12 +26,6 @@ import { assertDType, assertSameShape } from "./validate.ts";
 
 /** Box-coder weights (wx, wy, ww, wh). */
 export type BoxWeights = readonly [number, number, number, number];
-/** The RPN's weights. */
-export const RPN_BOX_WEIGHTS: BoxWeights = [1, 1, 1, 1];
-/** The RoI box head's weights. */
-export const ROI_BOX_WEIGHTS: BoxWeights = [10, 10, 5, 5];
-/** torchvision's `bbox_xform_clip`, log(1000 / 16). */
-export const BBOX_XFORM_CLIP: number = Math.log(1000 / 16);
 
 function boxes4(op: string, name: string, t: Tensor): void {
   t.check(op, name);
@@ -47,25 +41,27 @@ function groups(n: number): number {
 
 /**
  * Decodes regression deltas relative to reference boxes (torchvision `BoxCoder.decode_single`).
- * deltas: [R, 4·C] f32, boxes: [R, 4] f32 → [R, C, 4] f32 (C = 1 for the RPN, classes for the box head).
+ * deltas: [R, 4·C] f32, boxes: [R, 4] f32 → [R, C, 4] f32 (C = 1 for the RPN, classes for the box head);
+ * dw and dh are clamped above at `clip` (torchvision's `bbox_xform_clip`) before `exp`.
  * With `clipToImages` ((height, width) of each image, R/n rows each) the boxes are also clipped as
  * {@link clipBoxesToImage} does, in the same pass.
  *
  * @example
  * ```ts
  * import { getGpu, tensorFromArray } from "../mod.ts";
- * import { decodeBoxes, ROI_BOX_WEIGHTS } from "./box_coder.ts";
+ * import { decodeBoxes } from "./box_coder.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([10, 10, 50, 30]), [1, 4]);
  * const deltas = tensorFromArray(new Float32Array([0, 0, 0, 0, 1, -1, 0.5, 0]), [1, 8]);
- * console.log(await decodeBoxes(deltas, boxes, ROI_BOX_WEIGHTS).read()); // 2 classes
+ * // torchvision's RoI-head weights and clip (model/config.ts: ROI_BOX_WEIGHTS, BBOX_XFORM_CLIP)
+ * console.log(await decodeBoxes(deltas, boxes, [10, 10, 5, 5], Math.log(1000 / 16)).read()); // 2 classes
  * ```
  */
 export function decodeBoxes(
   deltas: Tensor,
   boxes: Tensor,
-  weights: BoxWeights = RPN_BOX_WEIGHTS,
-  clip = BBOX_XFORM_CLIP,
+  weights: BoxWeights,
+  clip: number,
   clipToImages?: readonly (readonly [number, number])[],
 ): Tensor {
   const op = "decodeBoxes";
@@ -114,14 +110,14 @@ export function decodeBoxes(
  * @example
  * ```ts
  * import { getGpu, tensorFromArray } from "../mod.ts";
- * import { encodeBoxes, ROI_BOX_WEIGHTS } from "./box_coder.ts";
+ * import { encodeBoxes } from "./box_coder.ts";
  * await getGpu();
  * const gt = tensorFromArray(new Float32Array([12, 8, 60, 30]), [1, 4]);
  * const proposals = tensorFromArray(new Float32Array([10, 10, 50, 30]), [1, 4]);
- * console.log(await encodeBoxes(gt, proposals, ROI_BOX_WEIGHTS).read());
+ * console.log(await encodeBoxes(gt, proposals, [10, 10, 5, 5]).read()); // the RoI heads' weights
  * ```
  */
-export function encodeBoxes(gt: Tensor, proposals: Tensor, weights: BoxWeights = RPN_BOX_WEIGHTS): Tensor {
+export function encodeBoxes(gt: Tensor, proposals: Tensor, weights: BoxWeights): Tensor {
   const op = "encodeBoxes";
   boxes4(op, "gt", gt);
   boxes4(op, "proposals", proposals);

@@ -1,13 +1,13 @@
 /**
  * `torchvision.ops.box_iou` on the GPU, plain and batched over the concatenated-GT layout of
- * `ops/gt_batch.ts`. The training-target ops do not materialise IoU matrices (the matcher recomputes
- * the same IoUs on the fly, `ops/matcher.ts`); these ops are for inspection, tests and custom matchers.
+ * `ops/detection/gt_batch.ts`. The training-target ops do not materialise IoU matrices (the matcher recomputes
+ * the same IoUs on the fly, `ops/detection/matcher.ts`); these ops are for inspection, tests and custom matchers.
  * @module
  */
 import { BOX_IOU_WGSL } from "../shaders/box_iou.wgsl.ts";
 import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
 import { ShapeError } from "./errors.ts";
-import type { GtBatch } from "./gt_batch.ts";
+import type { GtBatch } from "./detection/gt_batch.ts";
 import { dispatch, params } from "./kernel.ts";
 import { emptyTensor, type Tensor, tensorFromArray, tidy } from "./tensor.ts";
 import { assertDType } from "./validate.ts";
@@ -66,7 +66,7 @@ export function boxIou(a: Tensor, b: Tensor): Tensor {
  * ```ts
  * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { boxIouBatched } from "./box_iou.ts";
- * import { uploadGtBatch } from "./gt_batch.ts";
+ * import { uploadGtBatch } from "./detection/gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([
  *   { boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) },

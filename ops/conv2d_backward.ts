@@ -20,24 +20,22 @@ import { dispatchWithWeightTexture, gemmTile, type PackedConv2d, weightTexture }
 import { ShapeError } from "./errors.ts";
 import {
   accumulateParamGrads,
-  checkGrad,
+  checkBackwardOperands,
+  type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
-  reluGrad,
+  preActivationGrad,
   rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
 import { currentGpu } from "./gpu.ts";
 import { dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
-import { assertDType, assertRank } from "./validate.ts";
 
-/** Options of {@link conv2dBackward}: the forward's stride, padding and epilogue. */
-export interface Conv2dBackwardOptions {
+/** Options of {@link conv2dBackward}: the forward's stride, padding and epilogue (ReLU, its output). */
+export interface Conv2dBackwardOptions extends GemmBackwardOptions {
   stride?: number;
   padding?: number;
-  /** The forward fused ReLU: `out` is required to mask the gradient. */
-  relu?: boolean;
   /**
    * Only the first `counts[0]` images (compacted RoI slots, counted on the GPU) hold real work, as in the
    * forward: the reductions and the input gradient cover only them (its other rows are left stale).
@@ -49,8 +47,8 @@ export interface Conv2dBackwardOptions {
 
 /**
  * Gradients of `out = relu?(conv2d(x, W) + b + residual)`.
- * x: [N, H, W, Cin], out / gradOut: [N, Ho, Wo, Cout] → gradInput [N, H, W, Cin]; accumulates grads.weight
- * `[kh·kw·Cin, Cout4·4]` and grads.bias `[Cout4·4]`.
+ * x: [N, H, W, Cin], gradOut (and `options.out`): [N, Ho, Wo, Cout] → gradInput [N, H, W, Cin]; accumulates
+ * grads.weight `[kh·kw·Cin, Cout4·4]` and grads.bias `[Cout4·4]`.
  *
  * @example
  * ```ts
@@ -62,27 +60,21 @@ export interface Conv2dBackwardOptions {
  * const x = tensorFromArray(new Float32Array(2 * 5 * 5 * 3).fill(1), [2, 5, 5, 3]);
  * const out = conv2d(x, packed, { padding: 1, relu: true });
  * const gw = tensorFromArray(new Float32Array(packed.weight.size), packed.weight.shape);
- * const { gradInput } = conv2dBackward(x, packed, { padding: 1, relu: true }, out, out, { weight: gw });
+ * const gradOut = out; // any [2, 5, 5, 4] gradient
+ * const { gradInput } = conv2dBackward(x, packed, gradOut, { weight: gw }, { padding: 1, relu: true, out });
  * console.log(gradInput?.shape); // [2, 5, 5, 3]
  * ```
  */
 export function conv2dBackward(
   x: Tensor,
   packed: PackedConv2d,
-  options: Conv2dBackwardOptions,
-  out: Tensor | null | undefined,
   gradOut: Tensor,
   grads: GemmParamGrads,
-  needInputGrad = true,
+  options: Conv2dBackwardOptions = {},
 ): GemmBackwardResult {
   const op = "conv2dBackward";
-  const { stride = 1, padding = 0, relu = false } = options;
-  x.check(op, "x");
-  gradOut.check(op, "gradOut");
-  packed.weight.check(op, "weight");
-  assertDType(op, "x", x, ["f32"]);
-  assertDType(op, "gradOut", gradOut, ["f32"]);
-  assertRank(op, "x", x, 4, "N,H,W,Cin");
+  const { stride = 1, padding = 0, needInputGrad = true } = options;
+  checkBackwardOperands(op, x, gradOut, packed.weight, "N,H,W,Cin");
   const [batch, h, w, cin] = x.shape;
   const { cout, kh, kw } = packed;
   const wdesc = `weight [Cout ${cout}, Cin ${packed.cin}, ${kh}, ${kw}]`;
@@ -100,9 +92,7 @@ export function conv2dBackward(
       `gradOut ${gradOut.describe()} must match the output [${outShape}] (x ${x.describe()}, ${wdesc})`,
     );
   }
-  checkGrad(op, "grads.weight", grads.weight, packed.weight);
-  checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  const gPre = reluGrad(op, gradOut, out, relu);
+  const gPre = preActivationGrad(op, gradOut, packed, grads, options);
   accumulateParamGrads(
     op,
     CONV_STORE,

@@ -21,10 +21,11 @@ import { runImplicitGemm } from "./conv2d.ts";
 import { CONV_STORE } from "../shaders/conv2d.wgsl.ts";
 import {
   accumulateParamGrads,
-  checkGrad,
+  checkBackwardOperands,
+  type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
-  reluGrad,
+  preActivationGrad,
   rowLimitOf,
   transposePackedWeight,
 } from "./gemm_backward.ts";
@@ -143,9 +144,15 @@ export function convTranspose2d(
   return out;
 }
 
+/** Options of {@link convTranspose2dBackward}: the forward's epilogue and occupied slots. */
+export interface ConvTranspose2dBackwardOptions extends GemmBackwardOptions {
+  /** Compacted RoI slots in use, as in the forward (see `conv2dBackward`). */
+  occupied?: OccupiedRows;
+}
+
 /**
  * Gradients of `out = relu?(conv_transpose2d(x, W, b, stride=2))`, 2×2 kernel.
- * x: [N, H, W, Cin], out / gradOut: [N, 2H, 2W, Cout] → gradInput [N, H, W, Cin]; accumulates
+ * x: [N, H, W, Cin], gradOut (and `options.out`): [N, 2H, 2W, Cout] → gradInput [N, H, W, Cin]; accumulates
  * grads.weight `[Cin, 4·Cout]` and grads.bias `[4·Cout]` (each of the 4 copies gets the summed gradient).
  *
  * @example
@@ -157,27 +164,20 @@ export function convTranspose2d(
  * const x = tensorFromArray(new Float32Array(2 * 3 * 4).fill(1), [1, 2, 3, 4]);
  * const g = tensorFromArray(new Float32Array(4 * 6 * 4).fill(1), [1, 4, 6, 4]);
  * const gb = tensorFromArray(new Float32Array(16), [16]);
- * const { gradInput } = convTranspose2dBackward(x, packed, null, false, g, { bias: gb });
+ * const { gradInput } = convTranspose2dBackward(x, packed, g, { bias: gb });
  * console.log(gradInput!.shape, (await gb.read())[0]); // [1, 2, 3, 4] 24
  * ```
  */
 export function convTranspose2dBackward(
   x: Tensor, // [N, H, W, Cin]
   packed: PackedConvTranspose2d,
-  out: Tensor | null | undefined, // [N, 2H, 2W, Cout], the forward output (needed when relu)
-  relu: boolean,
   gradOut: Tensor, // [N, 2H, 2W, Cout]
   grads: GemmParamGrads,
-  needInputGrad = true,
-  occupied?: OccupiedRows, // compacted RoI slots in use, as in the forward (see conv2dBackward)
+  options: ConvTranspose2dBackwardOptions = {},
 ): GemmBackwardResult {
   const op = "convTranspose2dBackward";
-  x.check(op, "x");
-  gradOut.check(op, "gradOut");
-  packed.weight.check(op, "weight");
-  assertDType(op, "x", x, ["f32"]);
-  assertDType(op, "gradOut", gradOut, ["f32"]);
-  assertRank(op, "x", x, 4, "N,H,W,Cin");
+  const { needInputGrad = true, occupied } = options;
+  checkBackwardOperands(op, x, gradOut, packed.weight, "N,H,W,Cin");
   const [batch, h, w, cin] = x.shape;
   const { cout } = packed;
   const wdesc = `weight [Cin ${packed.cin}, Cout ${cout}, 2, 2]`;
@@ -189,9 +189,7 @@ export function convTranspose2dBackward(
       `gradOut ${gradOut.describe()} must match the output [${outShape}] (x ${x.describe()}, ${wdesc})`,
     );
   }
-  checkGrad(op, "grads.weight", grads.weight, packed.weight);
-  checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  const gPre = reluGrad(op, gradOut, out, relu);
+  const gPre = preActivationGrad(op, gradOut, packed, grads, options);
   const m = batch * h * w;
   accumulateParamGrads(
     op,

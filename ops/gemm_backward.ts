@@ -26,7 +26,7 @@ import { ShapeError } from "./errors.ts";
 import { currentGpu, softwareGemmTiles } from "./gpu.ts";
 import { boundedDispatchEnabled, dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
-import { assertDType } from "./validate.ts";
+import { assertDType, assertRank } from "./validate.ts";
 
 /**
  * Weight-gradient tiles per adapter: tm k-groups (4 consecutive k when Cin % 4 == 0, else tm·4 single k)
@@ -67,6 +67,26 @@ export const WGRAD_SPLIT = {
   /** Partials at most this many bytes (else fewer chunks). */
   maxPartialBytes: 64 * 1024 * 1024,
 };
+
+/**
+ * What every GEMM backward (`conv2dBackward`, `linearBackward`, `convTranspose2dBackward`) is told
+ * about its forward and what it should compute.
+ *
+ * @example
+ * ```ts
+ * import type { GemmBackwardOptions } from "./gemm_backward.ts";
+ * const options: GemmBackwardOptions = { relu: true, out: null, needInputGrad: false };
+ * console.log(options.relu);
+ * ```
+ */
+export interface GemmBackwardOptions {
+  /** The forward fused ReLU: `out` is then required to mask the gradient. Default false. */
+  relu?: boolean;
+  /** The forward's output (needed when `relu`). */
+  out?: Tensor | null;
+  /** Compute the input gradient (default true); false returns `gradInput: null`. */
+  needInputGrad?: boolean;
+}
 
 /** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
 export interface GemmParamGrads {
@@ -109,15 +129,21 @@ export interface GemmSizes {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
  * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { reluGrad } from "./gemm_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
  * const y = tensorFromArray(new Float32Array([0, 1, -1]), [3]);
- * console.log(await reluGrad("demo", g, y, true).read()); // [0, 2, 0]
+ * assert.deepStrictEqual(await reluGrad("demo", g, { relu: true, out: y }).read(), new Float32Array([0, 2, 0]));
  * ```
  */
-export function reluGrad(op: string, gradOut: Tensor, out: Tensor | null | undefined, relu: boolean): Tensor {
+export function reluGrad(
+  op: string,
+  gradOut: Tensor,
+  options: { relu?: boolean; out?: Tensor | null },
+): Tensor {
+  const { relu = false, out } = options;
   if (!relu) return gradOut;
   if (!out) throw new ShapeError(op, `relu needs the forward output (gradOut ${gradOut.describe()})`);
   out.check(op, "out");
@@ -160,6 +186,61 @@ export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: n
     workgroups: Math.ceil(wt.size / WORKGROUP_1D),
   });
   return wt;
+}
+
+/**
+ * The operand checks every GEMM backward starts with: `x` and `gradOut` live f32 tensors, the packed weight
+ * alive, `x` of rank `layout.length` (e.g. "N,H,W,Cin"). Throws typed errors naming `op`.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { checkBackwardOperands } from "./gemm_backward.ts";
+ * await getGpu();
+ * const x = tensorFromArray(new Float32Array(6), [3, 2]);
+ * checkBackwardOperands("demo", x, x, x, "R,in"); // passes
+ * ```
+ */
+export function checkBackwardOperands(
+  op: string,
+  x: Tensor,
+  gradOut: Tensor,
+  weight: Tensor,
+  layout: string,
+): void {
+  x.check(op, "x");
+  gradOut.check(op, "gradOut");
+  weight.check(op, "weight");
+  assertDType(op, "x", x, ["f32"]);
+  assertDType(op, "gradOut", gradOut, ["f32"]);
+  assertRank(op, "x", x, layout.split(",").length, layout);
+}
+
+/**
+ * The step every GEMM backward takes once its shapes are checked: the caller's gradients checked against the
+ * packed parameters ({@link checkGrad}), then grad_pre ({@link reluGrad}).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { preActivationGrad } from "./gemm_backward.ts";
+ * await getGpu();
+ * const g = tensorFromArray(new Float32Array([1, 2]), [2]);
+ * const y = tensorFromArray(new Float32Array([1, -1]), [2]);
+ * const packed = { weight: tensorFromArray(new Float32Array(4), [4]), bias: null };
+ * console.log(await preActivationGrad("demo", g, packed, {}, { relu: true, out: y }).read()); // [1, 0]
+ * ```
+ */
+export function preActivationGrad(
+  op: string,
+  gradOut: Tensor,
+  packed: { weight: Tensor; bias: Tensor | null },
+  grads: GemmParamGrads,
+  options: GemmBackwardOptions,
+): Tensor {
+  checkGrad(op, "grads.weight", grads.weight, packed.weight);
+  checkGrad(op, "grads.bias", grads.bias, packed.bias);
+  return reluGrad(op, gradOut, options);
 }
 
 /**

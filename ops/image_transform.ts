@@ -33,18 +33,21 @@ export interface Rgb8Image {
   channels?: 3 | 4;
 }
 
-/** Options of {@link imageTransform}; defaults are torchvision's Mask R-CNN ones. */
+/**
+ * Options of {@link imageTransform}: the fields of torchvision's `GeneralizedRCNNTransform` (Mask R-CNN's
+ * values are the model's, in `model/config.ts`: 800, 1333, ImageNet's mean and std, 32).
+ */
 export interface ImageTransformOptions {
-  /** Target short side; default 800. */
-  minSize?: number;
-  /** Cap on the long side; default 1333. */
-  maxSize?: number;
-  /** Per-channel mean of [0, 1] inputs; default ImageNet's [0.485, 0.456, 0.406]. */
-  mean?: readonly [number, number, number];
-  /** Per-channel std; default [0.229, 0.224, 0.225]. */
-  std?: readonly [number, number, number];
-  /** The padded batch's H and W are multiples of this; default 32. */
-  sizeDivisible?: number;
+  /** Target short side (`min_size`). */
+  minSize: number;
+  /** Cap on the long side (`max_size`). */
+  maxSize: number;
+  /** Per-channel mean of [0, 1] inputs (`image_mean`). */
+  mean: readonly [number, number, number];
+  /** Per-channel std (`image_std`). */
+  std: readonly [number, number, number];
+  /** The padded batch's H and W are multiples of this (`size_divisible`). */
+  sizeDivisible: number;
 }
 
 /** Result of {@link imageTransform}. */
@@ -112,7 +115,8 @@ export function uploadRgb8(image: Rgb8Image): Tensor {
 
 /**
  * Normalise, resize and batch images as torchvision's GeneralizedRCNNTransform does in eval mode.
- * images: N × (H_i × W_i × 3|4 uint8) → images [N, Hp, Wp, 3] f32, Hp = ceil(max h_i / 32)·32.
+ * images: N × (H_i × W_i × 3|4 uint8) → images [N, Hp, Wp, 3] f32, Hp = ceil(max h_i / d)·d with
+ * d = `sizeDivisible`.
  *
  * @example
  * ```ts
@@ -120,18 +124,22 @@ export function uploadRgb8(image: Rgb8Image): Tensor {
  * import { imageTransform } from "./image_transform.ts";
  * await getGpu();
  * const img = { data: new Uint8Array(480 * 640 * 3).fill(128), height: 480, width: 640 };
- * const { images, imageSizes } = imageTransform([img]);
+ * const { images, imageSizes } = imageTransform([img], {
+ *   minSize: 800, // torchvision Mask R-CNN's transform (model/config.ts)
+ *   maxSize: 1333,
+ *   mean: [0.485, 0.456, 0.406],
+ *   std: [0.229, 0.224, 0.225],
+ *   sizeDivisible: 32,
+ * });
  * console.log(images.shape, imageSizes); // [1, 800, 1088, 3] [[800, 1066]]
  * ```
  */
 export function imageTransform(
   images: readonly Rgb8Image[],
-  options: ImageTransformOptions = {},
+  options: ImageTransformOptions,
 ): TransformedBatch {
   const op = "imageTransform";
-  const { minSize = 800, maxSize = 1333, sizeDivisible = 32 } = options;
-  const mean = options.mean ?? [0.485, 0.456, 0.406];
-  const std = options.std ?? [0.229, 0.224, 0.225];
+  const { minSize, maxSize, sizeDivisible, mean, std } = options;
   if (images.length === 0) throw new ShapeError(op, "needs at least one image");
   if (!(minSize > 0 && maxSize > 0 && Number.isInteger(sizeDivisible) && sizeDivisible >= 1)) {
     throw new ShapeError(

@@ -14,10 +14,11 @@ import { ShapeError } from "./errors.ts";
 import { padTo, runImplicitGemm } from "./conv2d.ts";
 import {
   accumulateParamGrads,
-  checkGrad,
+  checkBackwardOperands,
+  type GemmBackwardOptions,
   type GemmBackwardResult,
   type GemmParamGrads,
-  reluGrad,
+  preActivationGrad,
   transposePackedWeight,
 } from "./gemm_backward.ts";
 import type { OccupiedRows } from "./kernel.ts";
@@ -169,26 +170,20 @@ export function linear(
  * const out = linear(x, packed, { relu: true });
  * const gb = tensorFromArray(new Float32Array(4), [4]);
  * const g = tensorFromArray(new Float32Array([1, 1]), [1, 2]);
- * const { gradInput } = linearBackward(x, packed, out, true, g, { bias: gb });
+ * const { gradInput } = linearBackward(x, packed, g, { bias: gb }, { relu: true, out });
  * console.log(await gradInput!.read(), await gb.read()); // [1, 2] [1, 0, 0, 0]
  * ```
  */
 export function linearBackward(
   x: Tensor, // [R, in]
   packed: PackedLinear,
-  out: Tensor | null | undefined, // [R, out], the forward output (needed when relu)
-  relu: boolean,
   gradOut: Tensor, // [R, out]
   grads: GemmParamGrads,
-  needInputGrad = true,
+  options: GemmBackwardOptions = {}, // options.out: [R, out], the forward output (needed when relu)
 ): GemmBackwardResult {
   const op = "linearBackward";
-  x.check(op, "x");
-  gradOut.check(op, "gradOut");
-  packed.weight.check(op, "weight");
-  assertDType(op, "x", x, ["f32"]);
-  assertDType(op, "gradOut", gradOut, ["f32"]);
-  assertRank(op, "x", x, 2, "R,in");
+  const { needInputGrad = true } = options;
+  checkBackwardOperands(op, x, gradOut, packed.weight, "R,in");
   const [rows, inF] = x.shape;
   const wdesc = `weight [out ${packed.out}, in ${packed.in}]`;
   if (inF !== packed.in) throw new ShapeError(op, `x ${x.describe()} has ${inF} features but ${wdesc}`);
@@ -198,9 +193,7 @@ export function linearBackward(
       `gradOut ${gradOut.describe()} must be [${rows},${packed.out}] (x ${x.describe()}, ${wdesc})`,
     );
   }
-  checkGrad(op, "grads.weight", grads.weight, packed.weight);
-  checkGrad(op, "grads.bias", grads.bias, packed.bias);
-  const gPre = reluGrad(op, gradOut, out, relu);
+  const gPre = preActivationGrad(op, gradOut, packed, grads, options);
   const gemm = { batch: 1, h: 1, w: rows, ho: 1, wo: rows, kh: 1, kw: 1, stride: 1, pad: 0, m: rows };
   accumulateParamGrads(
     op,

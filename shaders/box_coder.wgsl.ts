@@ -78,12 +78,33 @@ ${store}
 }
 
 /**
- * Encode: regression targets of `gt[r]` relative to `proposals[r]`.
+ * `fn encodeBox(gt, proposal, weights) -> vec4f`: torchvision `encode_boxes` for one box, in its order of
+ * operations. The one home of the formula: {@link ENCODE_BOXES_WGSL} and the RPN / RoI-head target kernels
+ * (shaders/detection/rpn_targets.wgsl.ts, roi_targets.wgsl.ts) call it.
+ *
+ * @example
+ * ```ts
+ * import { ENCODE_FN_WGSL } from "./box_coder.wgsl.ts";
+ * console.log(ENCODE_FN_WGSL.includes("fn encodeBox"));
+ * ```
+ */
+export const ENCODE_FN_WGSL = /* wgsl */ `
+fn encodeBox(g: vec4f, e: vec4f, w: vec4f) -> vec4f {
+  let ex_size = e.zw - e.xy;
+  let ex_ctr = e.xy + 0.5 * ex_size;
+  let gt_size = g.zw - g.xy;
+  let gt_ctr = g.xy + 0.5 * gt_size;
+  return vec4f(w.xy * (gt_ctr - ex_ctr) / ex_size, w.zw * log(gt_size / ex_size));
+}
+`;
+
+/**
+ * Encode: regression targets of `gt[r]` relative to `proposals[r]` ({@link ENCODE_FN_WGSL}).
  *
  * @example
  * ```ts
  * import { ENCODE_BOXES_WGSL } from "./box_coder.wgsl.ts";
- * console.log(ENCODE_BOXES_WGSL.includes("log("));
+ * console.log(ENCODE_BOXES_WGSL.includes("encodeBox("));
  * ```
  */
 export const ENCODE_BOXES_WGSL = /* wgsl */ `
@@ -92,20 +113,13 @@ struct Params { total: u32, _p0: u32, _p1: u32, _p2: u32, weights: vec4<f32> }
 @group(0) @binding(1) var<storage, read> gt: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> proposals: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+${ENCODE_FN_WGSL}
 ${LINEAR_INDEX_WGSL}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);
   if (i >= p.total) { return; }
-  let e = proposals[i];
-  let g = gt[i];
-  let ex_size = e.zw - e.xy;
-  let ex_ctr = e.xy + 0.5 * ex_size;
-  let gt_size = g.zw - g.xy;
-  let gt_ctr = g.xy + 0.5 * gt_size;
-  let dxy = p.weights.xy * (gt_ctr - ex_ctr) / ex_size;
-  let dwh = p.weights.zw * log(gt_size / ex_size);
-  out[i] = vec4<f32>(dxy, dwh);
+  out[i] = encodeBox(gt[i], proposals[i], p.weights);
 }
 `;
 

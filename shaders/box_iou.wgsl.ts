@@ -1,7 +1,7 @@
 /**
  * WGSL of torchvision's `box_iou`, in its order of f32 operations: areas (x2 − x1)·(y2 − y1), the
  * intersection's sides clamped at 0, union = area1 + area2 − inter, iou = inter / union. The function is
- * shared with the matcher (`shaders/matcher.wgsl.ts`) so a fused match recomputes bit-identical IoUs.
+ * shared with the matcher (`shaders/detection/matcher.wgsl.ts`) so a fused match recomputes bit-identical IoUs.
  * @module
  */
 import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";

@@ -87,6 +87,27 @@ export const CONV_STORE: StoreLayout = {
 };
 
 /**
+ * The epilogue's bindings from 3 on: `bias` (vec4, padded) and `res` when enabled, then `out` (vec4 or
+ * scalar). Shared by the direct kernel and the tiled one (shaders/conv2d_tiled.wgsl.ts).
+ *
+ * @example
+ * ```ts
+ * import { gemmOutputBindingsWgsl } from "./conv2d.wgsl.ts";
+ * console.log(gemmOutputBindingsWgsl({ bias: false, residual: true, vecOut: true }).includes("@binding(4)"));
+ * ```
+ */
+export function gemmOutputBindingsWgsl(o: { bias: boolean; residual: boolean; vecOut: boolean }): string {
+  const outT = o.vecOut ? "vec4f" : "f32";
+  let binding = 3;
+  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
+  const resDecl = o.residual
+    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
+    : "";
+  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
+  return `${biasDecl}\n${resDecl}\n${outDecl}`;
+}
+
+/**
  * The GEMM store for the register tile `acc{r}_{t}`: bias (indexed by the clamped `col{t}`), optional
  * residual and ReLU, written at output column `outCol(t)` (a vec4 column index) when inside the output.
  * Shared by the direct kernel and the workgroup-memory tiled one (shaders/conv2d_tiled.wgsl.ts).
@@ -132,6 +153,91 @@ export function gemmEpilogueWgsl(
 }
 
 /**
+ * WGSL `fn loadB(k, c) -> vec4f`: row `k`, vec4 column `c` of the packed B operand `name` (`[K, cols4]`
+ * vec4) bound at 2, a storage buffer or, with `texture`, an rgba32float texture (width cols4, height K).
+ * Shared by the forward kernel and the input gradient (shaders/conv2d_backward.wgsl.ts).
+ *
+ * @example
+ * ```ts
+ * import { gemmLoadBWgsl } from "./conv2d.wgsl.ts";
+ * console.log(gemmLoadBWgsl("w", true).includes("textureLoad(w"));
+ * ```
+ */
+export function gemmLoadBWgsl(name: string, texture: boolean | undefined): string {
+  return texture
+    ? `@group(0) @binding(2) var ${name}: texture_2d<f32>;
+fn loadB(k: u32, c: u32) -> vec4f { return textureLoad(${name}, vec2u(c, k), 0); }`
+    : `@group(0) @binding(2) var<storage, read> ${name}: array<vec4f>;
+fn loadB(k: u32, c: u32) -> vec4f { return ${name}[k * p.cols4 + c]; }`;
+}
+
+/**
+ * An invocation's register tile: per vec4 column t, `colRaw{t}` (its output column), `col{t}` (clamped for
+ * loads) and the zeroed accumulators `acc{r}_{t}` of rows r. Shared with shaders/conv2d_backward.wgsl.ts.
+ *
+ * @example
+ * ```ts
+ * import { gemmAccumulatorsWgsl } from "./conv2d.wgsl.ts";
+ * console.log(gemmAccumulatorsWgsl({ tm: 2, tn4: 1, wx: 8, wy: 8 }).includes("var acc0_0 = vec4f(0.0);"));
+ * ```
+ */
+export function gemmAccumulatorsWgsl(tile: GemmTile): string {
+  const R = range(tile.tm);
+  return range(tile.tn4).map((t) =>
+    `  let colRaw${t} = wid.x * ${tile.tn4 * tile.wx}u + ${t * tile.wx}u + lid.x;
+  let col${t} = min(colRaw${t}, p.cols4 - 1u);
+  var ${R.map((r) => `acc${r}_${t}`).join(" = vec4f(0.0);\n  var ")} = vec4f(0.0);`
+  ).join("\n");
+}
+
+/**
+ * The channel loop of one kernel tap, the GEMM's inner K run: for `c` below `count` (vec4 or scalar
+ * channel steps), A values `a{r}` = `a[base{r} + c]` (zero where `!ok{r}`) and B rows `loadB(wk + …)`, then
+ * `acc{r}_{t} = fma(a, b, acc)` in (B row, r, t) order; vec4 A reads 4 B rows per step. The one home of
+ * the loop that the forward kernel and the input gradient (shaders/conv2d_backward.wgsl.ts) run.
+ *
+ * @example
+ * ```ts
+ * import { gemmChannelLoopWgsl } from "./conv2d.wgsl.ts";
+ * const wgsl = gemmChannelLoopWgsl({ tm: 1, tn4: 1, wx: 8, wy: 8 }, { vecIn: false, a: "x", count: "p.cin", indent: 6 });
+ * console.log(wgsl.includes("acc0_0 = fma(vec4f(a0), b0, acc0_0);"));
+ * ```
+ */
+export function gemmChannelLoopWgsl(
+  tile: GemmTile,
+  o: { vecIn: boolean; a: string; count: string; indent: number },
+): string {
+  const R = range(tile.tm);
+  const T = range(tile.tn4);
+  const pad = " ".repeat(o.indent);
+  const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
+  const loads = R.map((r) => `${pad}let a${r} = select(${zeroA}, ${o.a}[base${r} + c], ok${r});`).join("\n");
+  if (o.vecIn) {
+    return `for (var c = 0u; c < ${o.count}; c++) {
+${pad}let k0 = wk + 4u * c;
+${loads}
+${
+      range(4).map((j) =>
+        T.map((t) => `${pad}let b${j}_${t} = loadB(k0 + ${j}u, col${t});`).join("\n") + "\n" +
+        R.map((r) =>
+          T.map((t) => `${pad}acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
+        ).join("\n")
+      ).join("\n")
+    }
+${pad.slice(2)}}`;
+  }
+  return `for (var c = 0u; c < ${o.count}; c++) {
+${pad}let k0 = wk + c;
+${loads}
+${T.map((t) => `${pad}let b${t} = loadB(k0, col${t});`).join("\n")}
+${
+    R.map((r) => T.map((t) => `${pad}acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
+      .join("\n")
+  }
+${pad.slice(2)}}`;
+}
+
+/**
  * The implicit-GEMM kernel source for one variant. Bindings: 1 x, 2 w (packed `[K, cols4]` vec4),
  * then bias (vec4, padded) and residual when enabled, then out.
  *
@@ -148,51 +254,21 @@ export function implicitGemmWgsl(o: ImplicitGemmOptions): string {
   const R = range(tm);
   const T = range(tn4);
   const inT = o.vecIn ? "vec4f" : "f32";
-  const outT = o.vecOut ? "vec4f" : "f32";
-  let binding = 3;
-  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
-  const resDecl = o.residual
-    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
-    : "";
-  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
-  const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
-  const wDecl = o.texB
-    ? `@group(0) @binding(2) var w: texture_2d<f32>;
-fn loadB(k: u32, c: u32) -> vec4f { return textureLoad(w, vec2u(c, k), 0); }`
-    : `@group(0) @binding(2) var<storage, read> w: array<vec4f>;
-fn loadB(k: u32, c: u32) -> vec4f { return w[k * p.cols4 + c]; }`;
+  const wDecl = gemmLoadBWgsl("w", o.texB);
   // Inner K step: vec4 input → 4 weight rows per load of A; scalar input → 1 weight row.
-  const inner = o.vecIn
-    ? `for (var c = 0u; c < p.cinv; c++) {
-      let k0 = wk + 4u * c;
-${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
-${
-      range(4).map((j) =>
-        T.map((t) => `      let b${j}_${t} = loadB(k0 + ${j}u, col${t});`).join("\n") + "\n" +
-        R.map((r) =>
-          T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
-        ).join("\n")
-      ).join("\n")
-    }
-    }`
-    : `for (var c = 0u; c < p.cin; c++) {
-      let k0 = wk + c;
-${R.map((r) => `      let a${r} = select(${zeroA}, x[base${r} + c], ok${r});`).join("\n")}
-${T.map((t) => `      let b${t} = loadB(k0, col${t});`).join("\n")}
-${
-      R.map((r) => T.map((t) => `      acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
-        .join("\n")
-    }
-    }`;
+  const inner = gemmChannelLoopWgsl(o.tile, {
+    vecIn: o.vecIn,
+    a: "x",
+    count: o.vecIn ? "p.cinv" : "p.cin",
+    indent: 6,
+  });
   const epilogue = gemmEpilogueWgsl(o, R, T, (t) => `colRaw${t}`);
   return /* wgsl */ `
 ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${inT}>;
 ${wDecl}
-${biasDecl}
-${resDecl}
-${outDecl}
+${gemmOutputBindingsWgsl(o)}
 ${o.store.wgsl}
 
 @compute @workgroup_size(${wx}, ${wy})
@@ -210,13 +286,7 @@ ${
   let nh${r} = n${r} * p.h;`
     ).join("\n")
   }
-${
-    T.map((t) =>
-      `  let colRaw${t} = wid.x * ${tn4 * wx}u + ${t * wx}u + lid.x;
-  let col${t} = min(colRaw${t}, p.cols4 - 1u);
-  var ${R.map((r) => `acc${r}_${t}`).join(" = vec4f(0.0);\n  var ")} = vec4f(0.0);`
-    ).join("\n")
-  }
+${gemmAccumulatorsWgsl(o.tile)}
   for (var ky = 0u; ky < p.kh; ky++) {
     for (var kx = 0u; kx < p.kw; kx++) {
       let wk = (ky * p.kw + kx) * p.cin;

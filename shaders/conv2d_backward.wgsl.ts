@@ -14,7 +14,7 @@
  * × TN4 vec4 columns per invocation, no workgroup memory) this kernel mirrors.
  * @module
  */
-import type { GemmTile } from "./conv2d.wgsl.ts";
+import { gemmAccumulatorsWgsl, gemmChannelLoopWgsl, gemmLoadBWgsl, type GemmTile } from "./conv2d.wgsl.ts";
 import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS } from "./common.wgsl.ts";
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -44,30 +44,12 @@ export function dgradWgsl(o: DgradOptions): string {
   const R = range(tm);
   const T = range(tn4);
   const inT = o.vecIn ? "vec4f" : "f32";
-  const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
-  const inner = o.vecIn
-    ? `for (var c = 0u; c < p.coutv; c++) {
-        let k0 = wk + 4u * c;
-${R.map((r) => `        let a${r} = select(${zeroA}, g[base${r} + c], ok${r});`).join("\n")}
-${
-      range(4).map((j) =>
-        T.map((t) => `        let b${j}_${t} = loadB(k0 + ${j}u, col${t});`).join("\n") + "\n" +
-        R.map((r) =>
-          T.map((t) => `        acc${r}_${t} = fma(vec4f(a${r}[${j}]), b${j}_${t}, acc${r}_${t});`).join("\n")
-        )
-          .join("\n")
-      ).join("\n")
-    }
-      }`
-    : `for (var c = 0u; c < p.cout; c++) {
-        let k0 = wk + c;
-${R.map((r) => `        let a${r} = select(${zeroA}, g[base${r} + c], ok${r});`).join("\n")}
-${T.map((t) => `        let b${t} = loadB(k0, col${t});`).join("\n")}
-${
-      R.map((r) => T.map((t) => `        acc${r}_${t} = fma(vec4f(a${r}), b${t}, acc${r}_${t});`).join("\n"))
-        .join("\n")
-    }
-      }`;
+  const inner = gemmChannelLoopWgsl(o.tile, {
+    vecIn: o.vecIn,
+    a: "g",
+    count: o.vecIn ? "p.coutv" : "p.cout",
+    indent: 8,
+  });
   const store = R.map((r) =>
     T.map((t) =>
       o.vecOut
@@ -91,13 +73,7 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> g: array<${inT}>;
-${
-    o.texB
-      ? `@group(0) @binding(2) var wt: texture_2d<f32>;
-fn loadB(k: u32, c: u32) -> vec4f { return textureLoad(wt, vec2u(c, k), 0); }`
-      : `@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
-fn loadB(k: u32, c: u32) -> vec4f { return wt[k * p.cols4 + c]; }`
-  }
+${gemmLoadBWgsl("wt", o.texB)}
 @group(0) @binding(3) var<storage, read_write> dx: array<${o.vecOut ? "vec4f" : "f32"}>;
 
 @compute @workgroup_size(${wx}, ${wy})
@@ -115,13 +91,7 @@ ${
   let pix${r} = (n${r} * p.h + qy${r} * p.stride + p.py) * p.w + qx${r} * p.stride + p.px;`
     ).join("\n")
   }
-${
-    T.map((t) =>
-      `  let colRaw${t} = wid.x * ${tn4 * wx}u + ${t * wx}u + lid.x;
-  let col${t} = min(colRaw${t}, p.cols4 - 1u);
-  var ${R.map((r) => `acc${r}_${t}`).join(" = vec4f(0.0);\n  var ")} = vec4f(0.0);`
-    ).join("\n")
-  }
+${gemmAccumulatorsWgsl(o.tile)}
   for (var j = 0u; j < p.kjy; j++) {
     let ky = p.ky0 + j * p.stride;
     for (var i = 0u; i < p.kjx; i++) {

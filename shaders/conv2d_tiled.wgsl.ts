@@ -8,6 +8,7 @@
 import {
   GEMM_PARAMS_WGSL,
   gemmEpilogueWgsl,
+  gemmOutputBindingsWgsl,
   type GemmTile,
   type ImplicitGemmOptions,
 } from "./conv2d.wgsl.ts";
@@ -58,13 +59,6 @@ export function tiledGemmWgsl(o: TiledGemmOptions): string {
   const R = range(tm);
   const T = range(tn4);
   const inT = o.vecIn ? "vec4f" : "f32";
-  const outT = o.vecOut ? "vec4f" : "f32";
-  let binding = 3;
-  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
-  const resDecl = o.residual
-    ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
-    : "";
-  const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
   // One A element of the tile: vec4 input reads 4 channels of one tap; scalar input decodes 4 K values.
   const loadA = o.vecIn
     ? `fn loadA(r: u32, k4: u32, kTotal4: u32) -> vec4f {
@@ -98,9 +92,7 @@ ${GEMM_PARAMS_WGSL}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x_: array<${inT}>;
 @group(0) @binding(2) var<storage, read> w: array<vec4f>;
-${biasDecl}
-${resDecl}
-${outDecl}
+${gemmOutputBindingsWgsl(o)}
 ${o.store.wgsl}
 
 var<workgroup> tA: array<vec4f, ${aVec}>; // ${bm} rows × ${bk4} vec4 of K

@@ -8,7 +8,7 @@
  * pass would scatter `grad * lerp weights` into the four taps exactly like RoIAlign's (see there).
  * @module
  */
-import { MAIN_1D_ARGS } from "./common.wgsl.ts";
+import { MAIN_1D_ARGS, NHWC_COORDS_WGSL } from "./common.wgsl.ts";
 
 /** Invocations per workgroup of the crop-and-resize kernel. */
 export const CROP_WORKGROUP = 64;
@@ -66,16 +66,17 @@ struct Params {
 ${feats}
 @group(0) @binding(${levels + 3}) var<storage, read_write> out: array<${V}>; // from element p.offset
 ${loadFn(levels, V)}
-
+${NHWC_COORDS_WGSL}
 @compute @workgroup_size(${CROP_WORKGROUP})
 fn main(${MAIN_1D_ARGS}) {
   let local = (wid.y * nwg.x + wid.x) * ${CROP_WORKGROUP}u + lid.x; // within this dispatch's range
   if (local >= p.total) { return; }
   let idx = p.offset + local;
-  let c = idx % p.cv;
-  let px = (idx / p.cv) % p.cropW;
-  let py = (idx / (p.cv * p.cropW)) % p.cropH;
-  let r = idx / (p.cv * p.cropW * p.cropH);
+  let q = nhwcCoords(idx, p.cropH, p.cropW, p.cv);
+  let r = q.x;
+  let py = q.y;
+  let px = q.z;
+  let c = q.w;
   let b = boxIndices[r];
   let y1 = boxes[r * 4u];
   let x1 = boxes[r * 4u + 1u];

@@ -12,15 +12,8 @@
  * per component, so the vec4 path keeps per-channel argmax semantics.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-
-const PARAMS = `
-struct Params {
-  total: u32, h: u32, w: u32, c: u32,      // c: channels in units of the element type
-  ho: u32, wo: u32, kh: u32, kw: u32,
-  sh: u32, sw: u32, ph: u32, pw: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;`;
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, NHWC_COORDS_WGSL, WORKGROUP_1D } from "./common.wgsl.ts";
+import { MAX_POOL_PARAMS_WGSL as PARAMS, maxPoolWindowWgsl } from "./pool.wgsl.ts";
 
 /**
  * Pass 1: `idx[n, oy, ox, c]` = window-local index of the first maximum.
@@ -38,37 +31,10 @@ export function maxPool2dArgmaxWgsl(vec4: boolean): string {
 @group(0) @binding(1) var<storage, read> x: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> idx: array<${u}>;
 ${LINEAR_INDEX_WGSL}
+${NHWC_COORDS_WGSL}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
-  let i = linearIndex(wid, lid, nwg);
-  if (i >= p.total) { return; }
-  let c = i % p.c;
-  var t = i / p.c;
-  let ox = t % p.wo;
-  t = t / p.wo;
-  let oy = t % p.ho;
-  let n = t / p.ho;
-  let y0 = i32(oy * p.sh) - i32(p.ph);
-  let x0 = i32(ox * p.sw) - i32(p.pw);
-  var m = ${t}(0);
-  var best = ${u}(0u);
-  var seeded = false;
-  for (var ky = 0u; ky < p.kh; ky++) {
-    let y = y0 + i32(ky);
-    if (y < 0 || y >= i32(p.h)) { continue; }
-    let row = (n * p.h + u32(y)) * p.w;
-    for (var kx = 0u; kx < p.kw; kx++) {
-      let xx = x0 + i32(kx);
-      if (xx < 0 || xx >= i32(p.w)) { continue; }
-      let v = x[(row + u32(xx)) * p.c + c];
-      let k = ${u}(ky * p.kw + kx);
-      if (seeded) {
-        let better = v > m;
-        m = select(m, v, better);
-        best = select(best, k, better);
-      } else { m = v; best = k; seeded = true; }
-    }
-  }
+${maxPoolWindowWgsl(t, u)}
   idx[i] = best;
 }
 `;
@@ -91,6 +57,7 @@ export function maxPool2dGatherWgsl(vec4: boolean): string {
 @group(0) @binding(2) var<storage, read> idx: array<${u}>;
 @group(0) @binding(3) var<storage, read_write> gradX: array<${t}>;
 ${LINEAR_INDEX_WGSL}
+${NHWC_COORDS_WGSL}
 // First output index o along an axis whose window [o·s − pad, o·s − pad + k) contains position v.
 fn firstWindow(v: u32, k: u32, s: u32, pad: u32) -> u32 {
   let lo = i32(v + pad) - i32(k) + 1;
@@ -101,12 +68,11 @@ fn firstWindow(v: u32, k: u32, s: u32, pad: u32) -> u32 {
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);
   if (i >= p.total) { return; }
-  let c = i % p.c;
-  var t = i / p.c;
-  let xx = t % p.w;
-  t = t / p.w;
-  let y = t % p.h;
-  let n = t / p.h;
+  let q = nhwcCoords(i, p.h, p.w, p.c);
+  let n = q.x;
+  let y = q.y;
+  let xx = q.z;
+  let c = q.w;
   let oy1 = min((y + p.ph) / p.sh, p.ho - 1u);
   let ox1 = min((xx + p.pw) / p.sw, p.wo - 1u);
   var acc = ${t}(0.0);

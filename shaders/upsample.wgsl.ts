@@ -5,7 +5,7 @@
  * One thread per output element, or per vec4 of channels when C % 4 == 0.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, NHWC_COORDS_WGSL, WORKGROUP_1D } from "./common.wgsl.ts";
 
 /**
  * The nearest-resize kernel; `vec4` selects vec4 channel loads.
@@ -24,16 +24,16 @@ struct Params { total: u32, h: u32, w: u32, c: u32, ho: u32, wo: u32, scale_h: f
 @group(0) @binding(1) var<storage, read> x: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> out: array<${t}>;
 ${LINEAR_INDEX_WGSL}
+${NHWC_COORDS_WGSL}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);
   if (i >= p.total) { return; }
-  let c = i % p.c;
-  var t = i / p.c;
-  let ox = t % p.wo;
-  t = t / p.wo;
-  let oy = t % p.ho;
-  let n = t / p.ho;
+  let q = nhwcCoords(i, p.ho, p.wo, p.c);
+  let n = q.x;
+  let oy = q.y;
+  let ox = q.z;
+  let c = q.w;
   let sy = min(u32(floor(f32(oy) * p.scale_h)), p.h - 1u);
   let sx = min(u32(floor(f32(ox) * p.scale_w)), p.w - 1u);
   out[i] = x[((n * p.h + sy) * p.w + sx) * p.c + c];

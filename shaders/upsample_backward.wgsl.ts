@@ -6,7 +6,7 @@
  * `y / scale` and steps to the exact boundary with the forward's own f32 formula, so the two agree.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, NHWC_COORDS_WGSL, WORKGROUP_1D } from "./common.wgsl.ts";
 
 /**
  * The nearest-resize gather kernel; `vec4` selects vec4 channel loads.
@@ -25,6 +25,7 @@ struct Params { total: u32, h: u32, w: u32, c: u32, ho: u32, wo: u32, scale_h: f
 @group(0) @binding(1) var<storage, read> gradOut: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> gradX: array<${t}>;
 ${LINEAR_INDEX_WGSL}
+${NHWC_COORDS_WGSL}
 fn src(o: u32, scale: f32, size: u32) -> u32 {
   return min(u32(floor(f32(o) * scale)), size - 1u);
 }
@@ -45,12 +46,11 @@ fn firstOutput(v: u32, scale: f32, size: u32, outSize: u32) -> u32 {
 fn main(${MAIN_1D_ARGS}) {
   let i = linearIndex(wid, lid, nwg);
   if (i >= p.total) { return; }
-  let c = i % p.c;
-  var t = i / p.c;
-  let xx = t % p.w;
-  t = t / p.w;
-  let y = t % p.h;
-  let n = t / p.h;
+  let q = nhwcCoords(i, p.h, p.w, p.c);
+  let n = q.x;
+  let y = q.y;
+  let xx = q.z;
+  let c = q.w;
   let oy0 = firstOutput(y, p.scale_h, p.h, p.ho);
   let oy1 = select(firstOutput(y + 1u, p.scale_h, p.h, p.ho), p.ho, y + 1u == p.h);
   let ox0 = firstOutput(xx, p.scale_w, p.w, p.wo);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { getGpu, imageTransform, readTensors } from "../../mod.ts";
 import { resolveConfig } from "../../model/config.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 import { expectedStateDict } from "../../model/state_dict_names.ts";
 import { paramTensors, uploadParams } from "../../model/params.ts";
 import { resnetForward } from "../../model/resnet.ts";
@@ -28,8 +29,8 @@ Deno.test("R50-FPN features match torchvision (deterministic full-size weights, 
   const image = fixture.tensors.image;
   const [height, width] = image.shape;
   const batch = imageTransform([{ data: image.data as Uint8Array, height, width }], {
+    ...transformOptions(config),
     minSize: 320,
-    maxSize: config.maxSize,
   });
   const pyramid = fpnForward(params, resnetForward(params, batch.images));
   const levels = await readTensors(pyramid);

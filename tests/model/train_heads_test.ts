@@ -6,26 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { createOptimizer, generateShapesItem, getGpu, readTensors, tidy, zeroGradients } from "../../mod.ts";
-import { compactFlags } from "../../ops/detection.ts";
 import { setBoundedDispatch } from "../../ops/kernel.ts";
-import { tensorFromArray } from "../../ops/tensor.ts";
 import { forwardBackward } from "../../model/train_step.ts";
 import { readGradients } from "../../model/train_params.ts";
 import { deterministicModel } from "../../tools/bench/_models.ts";
 import { relativeError } from "../_util.ts";
 
 await getGpu();
-
-Deno.test("compactFlags lists the flagged positions in order, then −1, with their count", async () => {
-  for (const n of [1, 7, 256, 300, 1029]) {
-    const flags = Uint32Array.from({ length: n }, (_, i) => ((i * 7919) % 13 < 4 ? 1 : 0));
-    const { index, total } = compactFlags(tensorFromArray(flags, [n]));
-    const [idx, t] = await readTensors([index, total]);
-    const expected = [...flags.keys()].filter((i) => flags[i] !== 0);
-    assert.equal(t[0], expected.length, `n ${n}`);
-    assert.deepEqual([...idx], [...expected, ...Array(n - expected.length).fill(-1)], `n ${n}`);
-  }
-});
 
 Deno.test("a training step with the mask head bounded by the positives equals the full one (heads bit for bit)", async () => {
   const model = deterministicModel({ preset: "small", trainableBackboneLayers: 5 });

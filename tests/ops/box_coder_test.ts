@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { DTypeError, getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
-import {
-  BBOX_XFORM_CLIP,
-  clipBoxesToImage,
-  decodeBoxes,
-  encodeBoxes,
-  removeSmallBoxes,
-  ROI_BOX_WEIGHTS,
-  RPN_BOX_WEIGHTS,
-} from "../../ops/box_coder.ts";
+import { clipBoxesToImage, decodeBoxes, encodeBoxes, removeSmallBoxes } from "../../ops/box_coder.ts";
+import { BBOX_XFORM_CLIP, ROI_BOX_WEIGHTS, RPN_BOX_WEIGHTS } from "../../model/config.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
 
@@ -20,18 +13,18 @@ const tensor = (name: string) => {
 };
 const ref = (name: string) => fixture.tensors[name];
 
-Deno.test("BBOX_XFORM_CLIP is torchvision's log(1000/16)", () => {
+Deno.test("model/config.ts's BBOX_XFORM_CLIP is torchvision's log(1000/16)", () => {
   assert.equal(BBOX_XFORM_CLIP, fixture.meta.bbox_xform_clip);
 });
 
 Deno.test("decodeBoxes with RPN weights matches BoxCoder.decode, incl. clamped dw/dh", async () => {
-  const out = decodeBoxes(tensor("rpn_deltas"), tensor("rpn_anchors"), RPN_BOX_WEIGHTS);
+  const out = decodeBoxes(tensor("rpn_deltas"), tensor("rpn_anchors"), RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP);
   assert.deepEqual(out.shape, ref("rpn_decoded").shape);
   assertClose(await out.read(), ref("rpn_decoded").data, 1e-5, "rpn decode");
 });
 
 Deno.test("decodeBoxes of [R, 4·11] deltas with RoI weights matches BoxCoder.decode", async () => {
-  const out = decodeBoxes(tensor("roi_deltas"), tensor("roi_proposals"), ROI_BOX_WEIGHTS);
+  const out = decodeBoxes(tensor("roi_deltas"), tensor("roi_proposals"), ROI_BOX_WEIGHTS, BBOX_XFORM_CLIP);
   assert.deepEqual(out.shape, ref("roi_decoded").shape);
   assertClose(await out.read(), ref("roi_decoded").data, 1e-5, "roi decode");
 });
@@ -48,7 +41,7 @@ Deno.test("decodeBoxes with clipToImages equals clipBoxesToImage of the decode b
   const sizes: [number, number][] = [[37, 61], [80, 45]];
   for (const [imageSizes, weights] of [[sizes, ROI_BOX_WEIGHTS], [[[50, 50]], RPN_BOX_WEIGHTS]] as const) {
     const fused = decodeBoxes(d, b, weights, BBOX_XFORM_CLIP, imageSizes);
-    const separate = clipBoxesToImage(decodeBoxes(d, b, weights), imageSizes);
+    const separate = clipBoxesToImage(decodeBoxes(d, b, weights, BBOX_XFORM_CLIP), imageSizes);
     const [f, s] = await Promise.all([fused.read(), separate.read()]);
     assert.deepEqual(fused.shape, separate.shape);
     assert.deepEqual(f, s);
@@ -100,12 +93,18 @@ for (const [name, minSize] of [["small_keep_1e-3", 1e-3], ["small_keep_5", 5]] a
 Deno.test("box ops reject wrong box shapes, dtypes and image counts", () => {
   const boxes = tensorFromArray(new Float32Array(12), [3, 4]);
   assert.throws(
-    () => decodeBoxes(tensorFromArray(new Float32Array(8), [2, 4]), boxes),
+    () => decodeBoxes(tensorFromArray(new Float32Array(8), [2, 4]), boxes, RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP),
     (e: Error) =>
       e instanceof ShapeError && /decodeBoxes: deltas \[2,4\] f32 must be \[R, 4·C\]/.test(e.message),
   );
-  assert.throws(() => decodeBoxes(tensorFromArray(new Float32Array(9), [3, 3]), boxes), ShapeError);
-  assert.throws(() => encodeBoxes(boxes, tensorFromArray(new Float32Array(8), [2, 4])), ShapeError);
+  assert.throws(
+    () => decodeBoxes(tensorFromArray(new Float32Array(9), [3, 3]), boxes, RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP),
+    ShapeError,
+  );
+  assert.throws(
+    () => encodeBoxes(boxes, tensorFromArray(new Float32Array(8), [2, 4]), RPN_BOX_WEIGHTS),
+    ShapeError,
+  );
   assert.throws(() => removeSmallBoxes(tensorFromArray(new Int32Array(4), [1, 4]), 1), DTypeError);
   assert.throws(() => clipBoxesToImage(boxes, [[5, 5], [6, 6]]), /do not split evenly/);
   assert.throws(() => clipBoxesToImage(boxes, [[5, 5], [6, 6]], [1, 1]), ShapeError);

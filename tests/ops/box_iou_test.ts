@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
 import { boxIou, boxIouBatched } from "../../ops/box_iou.ts";
-import { disposeGtBatch, uploadGtBatch } from "../../ops/gt_batch.ts";
+import { disposeGtBatch, uploadGtBatch } from "../../ops/detection/gt_batch.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
 

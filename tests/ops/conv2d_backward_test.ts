@@ -56,7 +56,10 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
         const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
         const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
         const opts = { stride: c.stride, padding: c.padding, relu: c.relu, hasResidual: c.residual };
-        const r = conv2dBackward(x, packed, opts, c.relu ? out : null, gout, { weight: gw, bias: gb });
+        const r = conv2dBackward(x, packed, gout, { weight: gw, bias: gb }, {
+          ...opts,
+          out: c.relu ? out : null,
+        });
         assert.deepEqual(r.gradInput?.shape, shape(`${c.name}.x`));
         const [gx, gwOut, gPre, refW, gbOut, refB] = await readTensors(
           [r.gradInput!, gw, r.gradPreActivation, ref.weight, ...(gb ? [gb, ref.bias!] : [])],
@@ -111,7 +114,7 @@ for (const stride of [1, 2]) {
     try {
       for (const texture of [true, false]) {
         WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
-        const r = conv2dBackward(x, packed, { stride, padding: pad }, null, gout, {});
+        const r = conv2dBackward(x, packed, gout, {}, { stride, padding: pad });
         results.push((await r.gradInput!.read()) as Float32Array);
         assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture}`);
         r.gradInput!.dispose();
@@ -135,7 +138,11 @@ Deno.test("conv2dBackward accumulates: two calls add twice the gradient; needInp
   const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
   const opts = { stride: 1, padding: 1, relu: true };
   for (let i = 0; i < 2; i++) {
-    const r = conv2dBackward(x, packed, opts, out, gout, { weight: gw, bias: gb }, false);
+    const r = conv2dBackward(x, packed, gout, { weight: gw, bias: gb }, {
+      ...opts,
+      out,
+      needInputGrad: false,
+    });
     assert.equal(r.gradInput, null);
   }
   const ref = packConv2dWeights(f32(`${c.name}.gw`), [cout, cin, kh, kw], f32(`${c.name}.gb`));
@@ -153,27 +160,27 @@ Deno.test("conv2dBackward bad calls throw ShapeError naming the op and the shape
   const throwsShape = (fn: () => unknown, re: RegExp) =>
     assert.throws(fn, (e: Error) => e instanceof ShapeError && re.test(e.message));
   throwsShape(
-    () => conv2dBackward(x.reshape([10, 6, 4]), packed, opts, null, g, {}),
+    () => conv2dBackward(x.reshape([10, 6, 4]), packed, g, {}, opts),
     /conv2dBackward: x must have rank 4/,
   );
   const x3 = tensorFromArray(randomFloats(2 * 5 * 6 * 3, 4), [2, 5, 6, 3]);
   throwsShape(
-    () => conv2dBackward(x3, packed, opts, null, g, {}),
+    () => conv2dBackward(x3, packed, g, {}, opts),
     /conv2dBackward: x \[2,5,6,3\].*Cin 3.*Cout 8, Cin 4/,
   );
   throwsShape(
-    () => conv2dBackward(x, packed, { padding: 0 }, null, g, {}),
+    () => conv2dBackward(x, packed, g, {}, { padding: 0 }),
     /conv2dBackward: gradOut \[2,5,6,8\].*\[2,3,4,8\]/,
   );
   throwsShape(
-    () => conv2dBackward(x, packed, { padding: 1, relu: true }, null, g, {}),
+    () => conv2dBackward(x, packed, g, {}, { padding: 1, relu: true }),
     /relu needs the forward output/,
   );
   const gwWrong = tensorFromArray(new Float32Array(36 * 4), [36, 4]);
   throwsShape(
-    () => conv2dBackward(x, packed, opts, null, g, { weight: gwWrong }),
+    () => conv2dBackward(x, packed, g, { weight: gwWrong }, opts),
     /grads.weight \[36,4\].*\[36,8\]/,
   );
   const gb = tensorFromArray(new Float32Array(8), [8]);
-  throwsShape(() => conv2dBackward(x, noBias, opts, null, g, { bias: gb }), /grads.bias \[8\].*no bias/);
+  throwsShape(() => conv2dBackward(x, noBias, g, { bias: gb }, opts), /grads.bias \[8\].*no bias/);
 });

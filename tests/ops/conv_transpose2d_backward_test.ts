@@ -39,9 +39,9 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
         const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
         const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
         const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
-        const r = convTranspose2dBackward(x, packed, c.relu ? out : null, c.relu, gout, {
-          weight: gw,
-          bias: gb,
+        const r = convTranspose2dBackward(x, packed, gout, { weight: gw, bias: gb }, {
+          relu: c.relu,
+          out: c.relu ? out : null,
         });
         assert.deepEqual(r.gradInput?.shape, shape(`${c.name}.x`));
         const [gx, gwOut, gPre, refW, gbOut, refB] = await readTensors(
@@ -72,7 +72,11 @@ Deno.test("convTranspose2dBackward accumulates: two calls add twice the gradient
   const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
   const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
   for (let i = 0; i < 2; i++) {
-    const r = convTranspose2dBackward(x, packed, out, true, gout, { weight: gw, bias: gb }, false);
+    const r = convTranspose2dBackward(x, packed, gout, { weight: gw, bias: gb }, {
+      relu: true,
+      out,
+      needInputGrad: false,
+    });
     assert.equal(r.gradInput, null);
   }
   const ref = packConvTranspose2dWeights(f32(`${c.name}.gw`), [cin, cout], f32(`${c.name}.gb`));
@@ -89,16 +93,16 @@ Deno.test("convTranspose2dBackward bad calls throw ShapeError naming the op and 
   const throwsShape = (fn: () => unknown, re: RegExp) =>
     assert.throws(fn, (e: Error) => e instanceof ShapeError && re.test(e.message));
   throwsShape(
-    () => convTranspose2dBackward(x.reshape([6, 5, 4]), packed, null, false, g, {}),
+    () => convTranspose2dBackward(x.reshape([6, 5, 4]), packed, g, {}),
     /convTranspose2dBackward: x must have rank 4/,
   );
   throwsShape(
-    () => convTranspose2dBackward(x, packed, null, false, g.reshape([2, 10, 6, 3]), {}),
+    () => convTranspose2dBackward(x, packed, g.reshape([2, 10, 6, 3]), {}),
     /convTranspose2dBackward: gradOut \[2,10,6,3\].*\[2,6,10,3\]/,
   );
   const gb = tensorFromArray(new Float32Array(12), [12]);
   throwsShape(
-    () => convTranspose2dBackward(x, packed, null, false, g, { bias: gb }),
+    () => convTranspose2dBackward(x, packed, g, { bias: gb }),
     /grads.bias \[12\].*no bias/,
   );
 });

@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { getGpu, ShapeError } from "../../mod.ts";
 import { imageTransform, resizedImageSize, type Rgb8Image } from "../../ops/image_transform.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
 
 await getGpu();
 const fixture = loadFixture("ops/image_transform.json");
+// torchvision's GeneralizedRCNNTransform normalisation and padding (the fixture's), sizes per case.
+const TORCHVISION = transformOptions(MASKRCNN_RESNET50_FPN);
 
 function imagesOf(name: string, count: number): Rgb8Image[] {
   return Array.from({ length: count }, (_, i) => {
@@ -29,7 +33,7 @@ for (const [name, m] of Object.entries(fixture.meta)) {
     const expected = fixture.tensors[`${name}_batch`];
     const sizes = Array.from(fixture.tensors[`${name}_sizes`].data);
     for (const images of [imagesOf(name, count), imagesOf(name, count).map(toRgba)]) {
-      const out = imageTransform(images, { minSize: min_size, maxSize: max_size });
+      const out = imageTransform(images, { ...TORCHVISION, minSize: min_size, maxSize: max_size });
       assert.deepEqual(out.images.shape, expected.shape);
       assert.deepEqual(out.imageSizes.flat(), sizes);
       assert.deepEqual(out.originalSizes, images.map((im) => [im.height, im.width]));
@@ -52,8 +56,8 @@ Deno.test("resizedImageSize equals torchvision's resized size for 49 image sizes
 
 Deno.test("imageTransform rejects byte counts that do not match the size and empty batches", () => {
   assert.throws(
-    () => imageTransform([{ data: new Uint8Array(10), height: 2, width: 2 }]),
+    () => imageTransform([{ data: new Uint8Array(10), height: 2, width: 2 }], TORCHVISION),
     (e: Error) => e instanceof ShapeError && /imageTransform: image of 10 bytes is not 2×2×3/.test(e.message),
   );
-  assert.throws(() => imageTransform([]), ShapeError);
+  assert.throws(() => imageTransform([], TORCHVISION), ShapeError);
 });

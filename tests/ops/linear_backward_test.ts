@@ -38,7 +38,10 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
         const x = tensorFromArray(f32(`${c.name}.x`), shape(`${c.name}.x`));
         const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
         const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
-        const r = linearBackward(x, packed, c.relu ? out : null, c.relu, gout, { weight: gw, bias: gb });
+        const r = linearBackward(x, packed, gout, { weight: gw, bias: gb }, {
+          relu: c.relu,
+          out: c.relu ? out : null,
+        });
         assert.deepEqual(r.gradInput?.shape, [rows, inF]);
         const [gx, gwOut, gPre, refW, gbOut, refB] = await readTensors(
           [r.gradInput!, gw, r.gradPreActivation, ref.weight, ...(gb ? [gb, ref.bias!] : [])],
@@ -68,7 +71,11 @@ Deno.test("linearBackward accumulates: two calls add twice the weight and bias g
   const out = tensorFromArray(f32(`${c.name}.out`), shape(`${c.name}.out`));
   const gout = tensorFromArray(f32(`${c.name}.gout`), shape(`${c.name}.gout`));
   for (let i = 0; i < 2; i++) {
-    assert.equal(linearBackward(x, packed, out, true, gout, { weight: gw, bias: gb }, false).gradInput, null);
+    assert.equal(
+      linearBackward(x, packed, gout, { weight: gw, bias: gb }, { relu: true, out, needInputGrad: false })
+        .gradInput,
+      null,
+    );
   }
   const ref = packLinearWeights(f32(`${c.name}.gw`), [outF, inF], f32(`${c.name}.gb`));
   const [gwOut, gbOut, refW, refB] = await readTensors([gw, gb, ref.weight, ref.bias!]);
@@ -83,20 +90,20 @@ Deno.test("linearBackward bad calls throw ShapeError naming the op and the shape
   const throwsShape = (fn: () => unknown, re: RegExp) =>
     assert.throws(fn, (e: Error) => e instanceof ShapeError && re.test(e.message));
   throwsShape(
-    () => linearBackward(tensorFromArray(randomFloats(8, 2), [2, 4]), packed, null, false, g, {}),
+    () => linearBackward(tensorFromArray(randomFloats(8, 2), [2, 4]), packed, g, {}),
     /linearBackward: x \[2,4\] f32 has 4 features.*\[out 6, in 5\]/,
   );
   throwsShape(
-    () => linearBackward(x, packed, null, false, g.reshape([6, 3]), {}),
+    () => linearBackward(x, packed, g.reshape([6, 3]), {}),
     /gradOut \[6,3\].*\[3,6\]/,
   );
   throwsShape(
-    () => linearBackward(x, packed, null, true, g, {}),
+    () => linearBackward(x, packed, g, {}, { relu: true }),
     /linearBackward: relu needs the forward output/,
   );
   const gwWrong = tensorFromArray(new Float32Array(30), [5, 6]);
   throwsShape(
-    () => linearBackward(x, packed, null, false, g, { weight: gwWrong }),
+    () => linearBackward(x, packed, g, { weight: gwWrong }),
     /grads.weight \[5,6\].*\[5,8\]/,
   );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
-import { nearestSourceIndex, upsampleNearest } from "../../ops/upsample.ts";
+import { upsampleNearest } from "../../ops/upsample.ts";
 import { loadFixture } from "../_fixtures.ts";
 
 await getGpu();
@@ -16,23 +16,6 @@ for (const [name, meta] of Object.entries(fixture.meta)) {
     assert.deepEqual(await out.read(), y.data);
   });
 }
-
-Deno.test("nearestSourceIndex equals torch's index for many size pairs", () => {
-  const pairs = fixture.tensors.index_pairs.data as Int32Array;
-  const values = fixture.tensors.index_values.data as Int32Array;
-  let k = 0;
-  for (let p = 0; p < pairs.length; p += 2) {
-    const [inSize, outSize] = [pairs[p], pairs[p + 1]];
-    for (let d = 0; d < outSize; d++) {
-      assert.equal(
-        nearestSourceIndex(d, inSize, outSize),
-        values[k++],
-        `in ${inSize} out ${outSize} dst ${d}`,
-      );
-    }
-  }
-  assert.equal(k, values.length);
-});
 
 Deno.test("upsampleNearest rejects bad ranks, dtypes and sizes", () => {
   const x = tensorFromArray(new Float32Array(12).fill(1), [1, 2, 3, 2]);

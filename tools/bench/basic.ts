@@ -10,6 +10,8 @@ import { decodeBoxes } from "../../ops/box_coder.ts";
 import { imageTransform } from "../../ops/image_transform.ts";
 import { maxPool2d } from "../../ops/pool.ts";
 import type { BenchRow } from "./_report.ts";
+import { BBOX_XFORM_CLIP, MASKRCNN_RESNET50_FPN, RPN_BOX_WEIGHTS } from "../../model/config.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 
 async function meanMs(reps: number, run: () => void): Promise<number> {
   const gpu = await getGpu();
@@ -31,7 +33,8 @@ export async function benchBasic(): Promise<BenchRow[]> {
     height: 480,
     width: 640,
   };
-  const transformMs = await meanMs(reps, () => imageTransform([image]).images.dispose());
+  const transform = transformOptions(MASKRCNN_RESNET50_FPN);
+  const transformMs = await meanMs(reps, () => imageTransform([image], transform).images.dispose());
 
   const stemElements = 400 * 608 * 64;
   const stem = tensorFromArray(new Float32Array(stemElements).map((_, i) => Math.sin(i)), [1, 400, 608, 64]);
@@ -43,7 +46,10 @@ export async function benchBasic(): Promise<BenchRow[]> {
   const deltas = new Float32Array(boxes * 4).map((_, i) => Math.sin(i) * 0.5);
   const anchorT = tensorFromArray(anchors, [boxes, 4]);
   const deltaT = tensorFromArray(deltas, [boxes, 4]);
-  const decodeMs = await meanMs(reps, () => decodeBoxes(deltaT, anchorT).dispose());
+  const decodeMs = await meanMs(
+    reps,
+    () => decodeBoxes(deltaT, anchorT, RPN_BOX_WEIGHTS, BBOX_XFORM_CLIP).dispose(),
+  );
 
   stem.dispose();
   anchorT.dispose();

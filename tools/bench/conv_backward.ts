@@ -71,9 +71,9 @@ async function benchConv3x3(): Promise<BenchRow[]> {
   const small = make(24, 38);
   const big = make(h, w);
   const input = (t: { x: Tensor; g: Tensor }) => () =>
-    conv2dBackward(t.x, packed, opts, null, t.g, {}).gradInput!.dispose();
+    conv2dBackward(t.x, packed, t.g, {}, opts).gradInput!.dispose();
   const weight = (t: { x: Tensor; g: Tensor }) => () =>
-    void conv2dBackward(t.x, packed, opts, null, t.g, { weight: gw }, false);
+    void conv2dBackward(t.x, packed, t.g, { weight: gw }, { ...opts, needInputGrad: false });
   const inputMs = await time(input(small), input(big));
   const weightMs = await time(weight(small), weight(big));
   for (const t of owned) t.dispose();
@@ -94,9 +94,9 @@ async function benchFc6(): Promise<BenchRow[]> {
   const small = make(64);
   const big = make(r);
   const input = (t: { x: Tensor; g: Tensor }) => () =>
-    linearBackward(t.x, packed, null, false, t.g, {}).gradInput!.dispose();
+    linearBackward(t.x, packed, t.g, {}).gradInput!.dispose();
   const weight = (t: { x: Tensor; g: Tensor }) => () =>
-    void linearBackward(t.x, packed, null, false, t.g, { weight: gw }, false);
+    void linearBackward(t.x, packed, t.g, { weight: gw }, { needInputGrad: false });
   const inputMs = await time(input(small), input(big));
   const weightMs = await time(weight(small), weight(big));
   for (const t of owned) t.dispose();

@@ -6,6 +6,7 @@
  */
 import { currentGpu, getGpu, imageTransform } from "../../mod.ts";
 import { detectImages, type RawImage } from "../../model/detect.ts";
+import { transformOptions } from "../../model/stage_config.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { maskBranch } from "../../model/mask_head.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
@@ -44,7 +45,7 @@ async function stages(model: MaskRcnnModel, image: RawImage): Promise<Record<str
     t = now;
   };
   const held = {
-    batch: imageTransform([{ ...image, channels: 3 }], { minSize: config.minSize, maxSize: config.maxSize }),
+    batch: imageTransform([{ ...image, channels: 3 }], transformOptions(config)),
   };
   await lap("transform");
   const pyramid = fpnForward(params, resnetForward(params, held.batch.images));

@@ -7,10 +7,12 @@
  * @module
  */
 import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
-import { torchvisionAnchors } from "../../ops/anchors.ts";
-import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { roiTargets } from "../../ops/roi_targets.ts";
-import { assignAnchorTargets, rpnTargets } from "../../ops/targets.ts";
+import { torchvisionAnchors } from "../../ops/detection/anchors.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
+import { roiTargetOptions, rpnTargetOptions } from "../../model/stage_config.ts";
+import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/detection/gt_batch.ts";
+import { roiTargets } from "../../ops/detection/roi_targets.ts";
+import { assignAnchorTargets, rpnTargets } from "../../ops/detection/rpn_targets.ts";
 import type { BenchRow } from "./_report.ts";
 
 function rng(seed: number): () => number {
@@ -68,18 +70,23 @@ async function msPerCall(run: () => Tensor[], iterations: number): Promise<numbe
   return (performance.now() - t0) / iterations;
 }
 
+const TV = MASKRCNN_RESNET50_FPN;
+/** torchvision's RPN and RoI-head target values. */
+const RPN = rpnTargetOptions(TV);
+const ROI = roiTargetOptions(TV);
+
 /** RPN and RoI-head training-target timings. */
 export async function benchTargets(): Promise<BenchRow[]> {
   await getGpu();
   const featureSizes: [number, number][] = [[200, 304], [100, 152], [50, 76], [25, 38], [13, 19]];
-  const anchorValues = torchvisionAnchors([H, W], featureSizes);
+  const anchorValues = torchvisionAnchors([H, W], featureSizes, TV.anchorSizes, TV.aspectRatios);
   const anchorCount = anchorValues.length / 4;
   const anchors = tensorFromArray(anchorValues, [anchorCount, 4]);
   const gt = uploadGtBatch([gtImage(1, true), gtImage(2, true)]);
-  const assignMs = await msPerCall(() => Object.values(assignAnchorTargets(anchors, gt)), 3);
+  const assignMs = await msPerCall(() => Object.values(assignAnchorTargets(anchors, gt, RPN)), 3);
   let step = 0;
   const rpnMs = await msPerCall(() => {
-    const r = rpnTargets(anchors, gt, { seed: 1, step: step++ });
+    const r = rpnTargets(anchors, gt, { ...RPN, seed: 1, step: step++ });
     return [r.matches, r.labels, r.matchedBoxes, r.regressionTargets, ...Object.values(r.sample)];
   }, 3);
   const next = rng(3);
@@ -91,7 +98,7 @@ export async function benchTargets(): Promise<BenchRow[]> {
     [4000, 4],
   );
   const roi = (maskSize: number) => () => {
-    const r = roiTargets(proposals, gt, { seed: 1, step: step++, maskSize });
+    const r = roiTargets(proposals, gt, { ...ROI, seed: 1, step: step++, maskSize });
     return [...Object.values(r.sampled), ...Object.values(r.positive), r.numPositive, r.numNegative, r.totals]
       .concat(r.maskTargets ? [r.maskTargets] : []);
   };

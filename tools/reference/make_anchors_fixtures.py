@@ -1,4 +1,4 @@
-"""Fixtures for ops/anchors.ts: torchvision 0.14 AnchorGenerator (sizes ((32,),(64,),(128,),(256,),(512,)),
+"""Fixtures for ops/detection/anchors.ts: torchvision 0.14 AnchorGenerator (sizes ((32,),(64,),(128,),(256,),(512,)),
 ratios (0.5, 1, 2)) on padded batches with odd feature sizes (strides from integer division), and an
 independent float64 implementation of matterport's generate_pyramid_anchors written from its description.
 

@@ -1,4 +1,4 @@
-"""Fixtures of Mask R-CNN's training targets (tests/ops/targets_test.ts and friends) from torchvision 0.14.
+"""Fixtures of Mask R-CNN's training targets (tests/ops/detection/rpn_targets_test.ts and friends) from torchvision 0.14.
 
 Run with Debian's interpreter: /usr/bin/python3 tools/reference/make_targets_fixtures.py
 

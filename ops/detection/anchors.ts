@@ -3,23 +3,19 @@
  * never on pixel values, so they are computed once per input size here (microseconds to a few ms) and
  * uploaded with {@link anchorsTensor}; callers should cache the tensor per (image size, feature sizes).
  *
- * Default: torchvision 0.14's `AnchorGenerator` exactly, with its f32 arithmetic: zero-centred cell
+ * {@link torchvisionAnchors}: torchvision 0.14's `AnchorGenerator` exactly, with its f32 arithmetic: zero-centred cell
  * anchors `round([-w, -h, w, h] / 2)` (round half to even) for every (ratio, size) pair with
  * `h = sqrt(ratio)·size`, `w = size / sqrt(ratio)`, ratio-major order; per level the strides are
  * `padded size // feature size` (integer division, per axis) and the anchors are ordered
- * (y, x, cell anchor). Levels are concatenated; every image of a batch shares the same anchors.
+ * (y, x, cell anchor). Levels are concatenated; every image of a batch shares the same anchors. The sizes
+ * and aspect ratios are arguments (Mask R-CNN's are `anchorSizes` / `aspectRatios` of `model/config.ts`).
  *
  * Option: matterport's `generate_pyramid_anchors` (float64, boxes as y1, x1, y2, x2 in pixels, centres at
  * `index · anchor_stride · feature_stride` without a half-pixel offset).
  * @module
  */
-import { ShapeError } from "./errors.ts";
-import { type Tensor, tensorFromArray } from "./tensor.ts";
-
-/** torchvision Mask R-CNN's anchor sizes, one tuple per FPN level. */
-export const TORCHVISION_ANCHOR_SIZES: readonly (readonly number[])[] = [[32], [64], [128], [256], [512]];
-/** torchvision Mask R-CNN's aspect ratios (height / width), the same at every level. */
-export const TORCHVISION_ASPECT_RATIOS: readonly (readonly number[])[] = Array(5).fill([0.5, 1, 2]);
+import { ShapeError } from "../errors.ts";
+import { type Tensor, tensorFromArray } from "../tensor.ts";
 
 const f = Math.fround;
 
@@ -55,20 +51,23 @@ export function cellAnchors(sizes: readonly number[], aspectRatios: readonly num
 
 /**
  * All anchors of a padded batch, as torchvision's `AnchorGenerator.forward` (one image's list).
- * imageSize [Hp, Wp], featureSizes [[h, w] per level] → [Σ h·w·A, 4] f32 (x1, y1, x2, y2).
+ * imageSize [Hp, Wp], featureSizes [[h, w] per level], sizes and aspectRatios (h / w) [one tuple per level]
+ * → [Σ h·w·A, 4] f32 (x1, y1, x2, y2).
  *
- * @example
+ * @example Mask R-CNN's anchors (sizes 32..512, ratios 0.5, 1, 2) for an 800×1088 batch
  * ```ts
  * import { torchvisionAnchors } from "./anchors.ts";
- * const a = torchvisionAnchors([800, 1088], [[200, 272], [100, 136], [50, 68], [25, 34], [13, 17]]);
+ * const sizes = [[32], [64], [128], [256], [512]];
+ * const ratios = Array(5).fill([0.5, 1, 2]);
+ * const a = torchvisionAnchors([800, 1088], [[200, 272], [100, 136], [50, 68], [25, 34], [13, 17]], sizes, ratios);
  * console.log(a.length / 4); // 217413
  * ```
  */
 export function torchvisionAnchors(
   imageSize: readonly [number, number],
   featureSizes: readonly (readonly [number, number])[],
-  sizes: readonly (readonly number[])[] = TORCHVISION_ANCHOR_SIZES,
-  aspectRatios: readonly (readonly number[])[] = TORCHVISION_ASPECT_RATIOS,
+  sizes: readonly (readonly number[])[],
+  aspectRatios: readonly (readonly number[])[],
 ): Float32Array {
   if (featureSizes.length !== sizes.length || sizes.length !== aspectRatios.length) {
     throw new ShapeError(
@@ -160,10 +159,11 @@ export function matterportPyramidAnchors(
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "../../mod.ts";
  * import { anchorsTensor, torchvisionAnchors } from "./anchors.ts";
  * await getGpu();
- * const t = anchorsTensor(torchvisionAnchors([64, 64], [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]]));
+ * const features: [number, number][] = [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]];
+ * const t = anchorsTensor(torchvisionAnchors([64, 64], features, [[32], [64], [128], [256], [512]], Array(5).fill([0.5, 1, 2])));
  * console.log(t.shape); // [1023, 4]
  * ```
  */

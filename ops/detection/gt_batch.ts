@@ -9,10 +9,10 @@
  * width, image). Bytes instead of f32 keep 90 masks of 800×1333 at 96 MB instead of 384 MB.
  * @module
  */
-import { ShapeError } from "./errors.ts";
-import type { GpuContext } from "./gpu.ts";
-import { keep, type Tensor, tensorFromArray } from "./tensor.ts";
-import { assertDType } from "./validate.ts";
+import { ShapeError } from "../errors.ts";
+import type { GpuContext } from "../gpu.ts";
+import { keep, type Tensor, tensorFromArray } from "../tensor.ts";
+import { assertDType } from "../validate.ts";
 
 /** Ground truth of one image, in resized-image pixels (structurally a `data/types.ts` `Target`). */
 export interface GtImage {
@@ -54,7 +54,7 @@ export interface GtBatch {
  *
  * @example Two images, the second without GT
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "../../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([
@@ -136,7 +136,7 @@ function uploadMasks(op: string, images: readonly GtImage[], total: number): GtM
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "../../mod.ts";
  * import { disposeGtBatch, uploadGtBatch } from "./gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array(0), labels: new Int32Array(0) }]);
@@ -154,7 +154,7 @@ export function disposeGtBatch(gt: GtBatch): void {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu } from "./gpu.ts";
+ * import { getGpu } from "../gpu.ts";
  * import { checkGtBatch, uploadGtBatch } from "./gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([
@@ -198,7 +198,7 @@ const dummies = new WeakMap<GpuContext, Map<string, Tensor>>();
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "../../mod.ts";
  * import { bindable } from "./gt_batch.ts";
  * await getGpu();
  * console.log(bindable(tensorFromArray(new Float32Array(0), [0, 4])).shape); // [4]

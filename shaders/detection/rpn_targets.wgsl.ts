@@ -1,6 +1,7 @@
 /**
  * WGSL of the RPN's training targets (torchvision `RegionProposalNetwork.assign_targets_to_anchors` +
- * `box_coder.encode`) and the snippets shared with `shaders/roi_targets.wgsl.ts`. Kernels bind at most 7
+ * `box_coder.encode`, the formula of `shaders/box_coder.wgsl.ts`) and the snippets shared with
+ * `shaders/detection/roi_targets.wgsl.ts`. Kernels bind at most 7
  * storage buffers (portable below WebGPU's default of 8).
  *
  * Match codes: ≥ 0 GT index within the image, −1 background, −2 between thresholds, −3 invalid.
@@ -8,18 +9,8 @@
  * are 0 (torchvision encodes an all-zero box there, giving −inf, but only positives are ever used).
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-
-/** `fn encodeBox(gt, proposal, weights)`: torchvision `encode_boxes` for one box. */
-export const ENCODE_FN_WGSL = /* wgsl */ `
-fn encodeBox(g: vec4f, e: vec4f, w: vec4f) -> vec4f {
-  let ex_size = e.zw - e.xy;
-  let ex_ctr = e.xy + 0.5 * ex_size;
-  let gt_size = g.zw - g.xy;
-  let gt_ctr = g.xy + 0.5 * gt_size;
-  return vec4f(w.xy * (gt_ctr - ex_ctr) / ex_size, w.zw * log(gt_size / ex_size));
-}
-`;
+import { ENCODE_FN_WGSL } from "../box_coder.wgsl.ts";
+import { kernel1dWgsl } from "../common.wgsl.ts";
 
 /** `fn labelOf(match, seg)`: class of a match code (needs `gtLabels`). */
 export const LABEL_FN_WGSL = /* wgsl */ `
@@ -34,7 +25,7 @@ fn labelOf(m: i32, seg: vec2u) -> i32 {
  *
  * @example
  * ```ts
- * import { paramsWgsl } from "./targets.wgsl.ts";
+ * import { paramsWgsl } from "./rpn_targets.wgsl.ts";
  * console.log(paramsWgsl("total: u32").includes("var<uniform> p: Params"));
  * ```
  */
@@ -48,25 +39,22 @@ struct Params { ${fields} }
  *
  * @example
  * ```ts
- * import { RPN_ASSIGN_WGSL } from "./targets.wgsl.ts";
+ * import { RPN_ASSIGN_WGSL } from "./rpn_targets.wgsl.ts";
  * console.log(RPN_ASSIGN_WGSL.includes("encodeBox"));
  * ```
  */
-export const RPN_ASSIGN_WGSL = /* wgsl */ `${
-  paramsWgsl("total: u32, perImage: u32, anchorStride: u32, _p: u32, w: vec4f")
-}
-@group(0) @binding(1) var<storage, read> matches: array<i32>;
+export const RPN_ASSIGN_WGSL = kernel1dWgsl(
+  "total: u32, perImage: u32, anchorStride: u32, _p: u32, w: vec4f",
+  `@group(0) @binding(1) var<storage, read> matches: array<i32>;
 @group(0) @binding(2) var<storage, read> table: array<vec2u>;
 @group(0) @binding(3) var<storage, read> gtBoxes: array<vec4f>;
 @group(0) @binding(4) var<storage, read> anchors: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> labels: array<i32>;
 @group(0) @binding(6) var<storage, read_write> matched: array<vec4f>;
-@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;
-${ENCODE_FN_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;`,
+  ENCODE_FN_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.perImage;
   let seg = table[b];

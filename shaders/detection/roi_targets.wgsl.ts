@@ -4,8 +4,9 @@
  * slots, and the gathers that fill those slots. Every kernel binds at most 7 storage buffers.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./targets.wgsl.ts";
+import { kernel1dWgsl, WORKGROUP_1D } from "../common.wgsl.ts";
+import { ENCODE_FN_WGSL } from "../box_coder.wgsl.ts";
+import { LABEL_FN_WGSL, paramsWgsl } from "./rpn_targets.wgsl.ts";
 
 /**
  * RoI heads' `add_gt_proposals`: candidates [B, P + Gmax] = the proposals, then the image's GT boxes;
@@ -17,17 +18,17 @@ import { ENCODE_FN_WGSL, LABEL_FN_WGSL, paramsWgsl } from "./targets.wgsl.ts";
  * console.log(APPEND_GT_WGSL.includes("gtBoxes"));
  * ```
  */
-export const APPEND_GT_WGSL = /* wgsl */ `${paramsWgsl("total: u32, len: u32, proposals: u32, hasValid: u32")}
-@group(0) @binding(1) var<storage, read> proposals: array<vec4f>;
+export const APPEND_GT_WGSL = kernel1dWgsl(
+  "total: u32, len: u32, proposals: u32, hasValid: u32",
+  `@group(0) @binding(1) var<storage, read> proposals: array<vec4f>;
 @group(0) @binding(2) var<storage, read> proposalValid: array<u32>;
 @group(0) @binding(3) var<storage, read> table: array<vec2u>;
 @group(0) @binding(4) var<storage, read> gtBoxes: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> cand: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> candValid: array<u32>;
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(6) var<storage, read_write> candValid: array<u32>;`,
+  "",
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.len;
   let l = e % p.len;
@@ -56,16 +57,15 @@ fn main(${MAIN_1D_ARGS}) {
  * console.log(CANDIDATE_LABELS_WGSL.includes("labelOf"));
  * ```
  */
-export const CANDIDATE_LABELS_WGSL = /* wgsl */ `${paramsWgsl("total: u32, len: u32")}
-@group(0) @binding(1) var<storage, read> matches: array<i32>;
+export const CANDIDATE_LABELS_WGSL = kernel1dWgsl(
+  "total: u32, len: u32",
+  `@group(0) @binding(1) var<storage, read> matches: array<i32>;
 @group(0) @binding(2) var<storage, read> table: array<vec2u>;
 @group(0) @binding(3) var<storage, read> gtLabels: array<i32>;
-@group(0) @binding(4) var<storage, read_write> labels: array<i32>;
-${LABEL_FN_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(4) var<storage, read_write> labels: array<i32>;`,
+  LABEL_FN_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   labels[e] = labelOf(matches[e], table[e / p.len]);
 }
@@ -132,21 +132,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
  * console.log(GATHER_SLOT_BOXES_WGSL.includes("rois"));
  * ```
  */
-export const GATHER_SLOT_BOXES_WGSL = /* wgsl */ `${
-  paramsWgsl("total: u32, slots: u32, len: u32, _p: u32, w: vec4f")
-}
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
+export const GATHER_SLOT_BOXES_WGSL = kernel1dWgsl(
+  "total: u32, slots: u32, len: u32, _p: u32, w: vec4f",
+  `@group(0) @binding(1) var<storage, read> idx: array<i32>;
 @group(0) @binding(2) var<storage, read> cand: array<vec4f>;
 @group(0) @binding(3) var<storage, read> matches: array<i32>;
 @group(0) @binding(4) var<storage, read> table: array<vec2u>;
 @group(0) @binding(5) var<storage, read> gtBoxes: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> rois: array<f32>;
-@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;
-${ENCODE_FN_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(7) var<storage, read_write> targets: array<vec4f>;`,
+  ENCODE_FN_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.slots;
   let l = idx[e];
@@ -179,19 +176,18 @@ fn main(${MAIN_1D_ARGS}) {
  * console.log(GATHER_SLOT_INTS_WGSL.includes("labelOf"));
  * ```
  */
-export const GATHER_SLOT_INTS_WGSL = /* wgsl */ `${paramsWgsl("total: u32, slots: u32, len: u32")}
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
+export const GATHER_SLOT_INTS_WGSL = kernel1dWgsl(
+  "total: u32, slots: u32, len: u32",
+  `@group(0) @binding(1) var<storage, read> idx: array<i32>;
 @group(0) @binding(2) var<storage, read> matches: array<i32>;
 @group(0) @binding(3) var<storage, read> table: array<vec2u>;
 @group(0) @binding(4) var<storage, read> gtLabels: array<i32>;
 @group(0) @binding(5) var<storage, read_write> labels: array<i32>;
 @group(0) @binding(6) var<storage, read_write> matched: array<i32>;
-@group(0) @binding(7) var<storage, read_write> valid: array<u32>;
-${LABEL_FN_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(7) var<storage, read_write> valid: array<u32>;`,
+  LABEL_FN_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.slots;
   let l = idx[e];

@@ -5,7 +5,7 @@
  * distinct (exact as f32) and top-k by key picks a uniformly random subset with no ties to break.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
+import { kernel1dWgsl } from "../common.wgsl.ts";
 
 /** Largest number of elements per image (the key space). */
 export const SAMPLER_MAX_ELEMENTS = 1 << 24;
@@ -43,17 +43,14 @@ fn permute24(i: u32, salt: u32) -> u32 {
  * console.log(SAMPLER_KEYS_WGSL.includes("permute24"));
  * ```
  */
-export const SAMPLER_KEYS_WGSL = /* wgsl */ `
-struct Params { total: u32, len: u32, seed: u32, step: u32, firstImage: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
+export const SAMPLER_KEYS_WGSL = kernel1dWgsl(
+  "total: u32, len: u32, seed: u32, step: u32, firstImage: u32",
+  `@group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(3) var<storage, read_write> cand: array<u32>;
-${HASH_WGSL}
-${LINEAR_INDEX_WGSL}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+@group(0) @binding(3) var<storage, read_write> cand: array<u32>;`,
+  HASH_WGSL,
+  "e",
+) + /* wgsl */ `
   if (e >= p.total) { return; }
   let b = e / p.len;
   let i = e % p.len;
@@ -78,24 +75,21 @@ fn main(${MAIN_1D_ARGS}) {
  * console.log(SAMPLER_MARK_WGSL.includes("numNeg"));
  * ```
  */
-export const SAMPLER_MARK_WGSL = /* wgsl */ `
-struct Params { images: u32, k: u32, posCap: u32, batch: u32, len: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> indices: array<i32>;
+export const SAMPLER_MARK_WGSL = kernel1dWgsl(
+  "images: u32, k: u32, posCap: u32, batch: u32, len: u32",
+  `@group(0) @binding(1) var<storage, read> indices: array<i32>;
 @group(0) @binding(2) var<storage, read> counts: array<u32>;
 @group(0) @binding(3) var<storage, read_write> positive: array<u32>;
 @group(0) @binding(4) var<storage, read_write> negative: array<u32>;
 @group(0) @binding(5) var<storage, read_write> numPos: array<u32>;
 @group(0) @binding(6) var<storage, read_write> numNeg: array<u32>;
-@group(0) @binding(7) var<storage, read_write> totals: array<u32>; // (sampled, positives)
-${LINEAR_INDEX_WGSL}
-fn limits(b: u32) -> vec2u {
+@group(0) @binding(7) var<storage, read_write> totals: array<u32>; // (sampled, positives)`,
+  `fn limits(b: u32) -> vec2u {
   let numPos = min(counts[2u * b], p.posCap);
   return vec2u(numPos, min(counts[2u * b + 1u], p.batch - numPos));
-}
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let e = linearIndex(wid, lid, nwg);
+}`,
+  "e",
+) + /* wgsl */ `
   if (e == 0u) {
     var sum = vec2u(0u);
     for (var b = 0u; b < p.images; b++) {

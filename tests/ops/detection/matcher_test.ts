@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
-import { disposeGtBatch, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { matchBoxes, MATCHER_GT_TILE, matchQuality } from "../../ops/matcher.ts";
-import { loadFixture } from "../_fixtures.ts";
+import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
+import { matchBoxes, MATCHER_GT_TILE, matchQuality } from "../../../ops/detection/matcher.ts";
+import { loadFixture } from "../../_fixtures.ts";
 
 await getGpu();
 const fx = loadFixture("ops/targets_matcher.json");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
-import { sampleBalanced, type SampleResult } from "../../ops/sampler.ts";
-import { randomInts } from "../_util.ts";
+import { DTypeError, getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { sampleBalanced, type SampleResult } from "../../../ops/detection/sampler.ts";
+import { randomInts } from "../../_util.ts";
 
 await getGpu();
 

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
-import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { maskTargets } from "../../ops/mask_targets.ts";
-import { roiTargets } from "../../ops/roi_targets.ts";
-import { loadFixture } from "../_fixtures.ts";
-import { assertClose } from "../_util.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
+import { maskTargets } from "../../../ops/detection/mask_targets.ts";
+import { roiTargets } from "../../../ops/detection/roi_targets.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../../model/config.ts";
+import { roiTargetOptions } from "../../../model/stage_config.ts";
+import { loadFixture } from "../../_fixtures.ts";
+import { assertClose } from "../../_util.ts";
 
 await getGpu();
+// torchvision's RoIHeads values (model/stage_config.ts); tests override the sampler where they say so.
+const ROI = roiTargetOptions(MASKRCNN_RESNET50_FPN);
 const fx = loadFixture("ops/targets_roi.json");
 const t = fx.tensors;
 const counts = fx.meta.counts as number[];
@@ -24,6 +28,7 @@ const proposalValid = () => tensorFromArray(Uint32Array.from(t.valid.data), [3 *
 Deno.test("roiTargets with every candidate sampled equals torchvision select_training_samples", async () => {
   const gt = uploadGtBatch(images);
   const out = roiTargets(proposals(), gt, {
+    ...ROI,
     seed: 5,
     step: 1,
     proposalValid: proposalValid(),
@@ -85,6 +90,7 @@ Deno.test("roiTargets with every candidate sampled equals torchvision select_tra
 Deno.test("roiTargets' positive slots and 28×28 mask targets equal torchvision project_masks_on_boxes", async () => {
   const gt = uploadGtBatch(images);
   const out = roiTargets(proposals(), gt, {
+    ...ROI,
     seed: 11,
     step: 0,
     proposalValid: proposalValid(),
@@ -130,9 +136,9 @@ Deno.test("maskTargets alone on the fixture's positive RoIs of image 0", async (
   disposeGtBatch(gt);
 });
 
-Deno.test("roiTargets samples 512 at 25 % by default: counts follow torchvision's min rules", async () => {
+Deno.test("roiTargets with torchvision's 512 at 25 %: counts follow torchvision's min rules", async () => {
   const gt = uploadGtBatch(images);
-  const out = roiTargets(proposals(), gt, { seed: 2, step: 7, proposalValid: proposalValid() });
+  const out = roiTargets(proposals(), gt, { ...ROI, seed: 2, step: 7, proposalValid: proposalValid() });
   assert.deepEqual(out.sampled.labels.shape, [3, 305]);
   assert.deepEqual(out.positive.labels.shape, [3, 128]);
   const [numPos, numNeg, labels] = await readTensors([out.numPositive, out.numNegative, out.sampled.labels]);
@@ -152,7 +158,7 @@ Deno.test("roiTargets on a batch without any GT samples only background, all tar
   const none = uploadGtBatch(
     [0, 1, 2].map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })),
   );
-  const out = roiTargets(proposals().reshape([3, p, 4]), none, { seed: 1, step: 2, maskSize: 0 });
+  const out = roiTargets(proposals().reshape([3, p, 4]), none, { ...ROI, seed: 1, step: 2, maskSize: 0 });
   assert.equal(out.maskTargets, undefined);
   const [labels, targets, numPos, numNeg, totals, posValid] = await readTensors([
     out.sampled.labels,
@@ -172,12 +178,13 @@ Deno.test("roiTargets on a batch without any GT samples only background, all tar
 Deno.test("roiTargets / maskTargets reject bad inputs naming the op", () => {
   const gt = uploadGtBatch(images);
   assert.throws(
-    () => roiTargets(tensorFromArray(new Float32Array(8), [2, 4]), gt, { seed: 0, step: 0 }),
+    () => roiTargets(tensorFromArray(new Float32Array(8), [2, 4]), gt, { ...ROI, seed: 0, step: 0 }),
     ShapeError,
   );
   assert.throws(
     () =>
       roiTargets(proposals(), gt, {
+        ...ROI,
         seed: 0,
         step: 0,
         proposalValid: tensorFromArray(new Uint32Array(3), [3]),
@@ -185,7 +192,10 @@ Deno.test("roiTargets / maskTargets reject bad inputs naming the op", () => {
     /roiTargets: proposalValid \[3\] u32 must hold 900 flags/,
   );
   const noMasks = uploadGtBatch(images.map(({ boxes, labels }) => ({ boxes, labels })));
-  assert.throws(() => roiTargets(proposals(), noMasks, { seed: 0, step: 0 }), /roiTargets: gt has no masks/);
+  assert.throws(
+    () => roiTargets(proposals(), noMasks, { ...ROI, seed: 0, step: 0 }),
+    /roiTargets: gt has no masks/,
+  );
   const rois = tensorFromArray(new Float32Array(5), [1, 5]);
   assert.throws(
     () => maskTargets(noMasks, rois, tensorFromArray(new Int32Array(1), [1])),

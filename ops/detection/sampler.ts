@@ -4,21 +4,25 @@
  * each drawn uniformly without replacement, returned as per-element masks plus counts (no read-back).
  *
  * Randomness: every element gets a key from a keyed 24-bit bijection of its index, salted by a hash of
- * (seed, step, image index in the global batch) (`shaders/sampler.wgsl.ts`); the picks are the elements of largest key among the
+ * (seed, step, image index in the global batch) (`shaders/detection/sampler.wgsl.ts`); the picks are the elements of largest key among the
  * candidates, found with the existing segmented {@link topk} (one call: positives and negatives are two
  * segments of each row). Keys within an image are distinct, so the result is reproducible bit-for-bit for
  * the same (seed, step) on any device. torch.randperm's draws cannot be reproduced; when the batch holds
  * every candidate the result equals torchvision's exactly.
  * @module
  */
-import { SAMPLER_KEYS_WGSL, SAMPLER_MARK_WGSL, SAMPLER_MAX_ELEMENTS } from "../shaders/sampler.wgsl.ts";
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
-import { fillInPlace } from "./elementwise.ts";
-import { LimitError, ShapeError } from "./errors.ts";
-import { dispatch, params } from "./kernel.ts";
-import { emptyTensor, type Tensor, tidy } from "./tensor.ts";
-import { topk } from "./topk.ts";
-import { assertDType } from "./validate.ts";
+import {
+  SAMPLER_KEYS_WGSL,
+  SAMPLER_MARK_WGSL,
+  SAMPLER_MAX_ELEMENTS,
+} from "../../shaders/detection/sampler.wgsl.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
+import { fillInPlace } from "../elementwise.ts";
+import { LimitError, ShapeError } from "../errors.ts";
+import { dispatch, params } from "../kernel.ts";
+import { emptyTensor, type Tensor, tidy } from "../tensor.ts";
+import { topk } from "../topk.ts";
+import { assertDType } from "../validate.ts";
 
 /** Options of {@link sampleBalanced}. */
 export interface SamplerOptions {
@@ -60,7 +64,7 @@ export interface SampleResult {
  *
  * @example 2 of 3 positives and 2 negatives
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
  * import { sampleBalanced } from "./sampler.ts";
  * await getGpu();
  * const labels = tensorFromArray(new Int32Array([1, 0, 1, -1, 0, 0, 1]), [1, 7]);

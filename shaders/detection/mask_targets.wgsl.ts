@@ -8,8 +8,8 @@
  * for a matched index outside the image's GT.
  * @module
  */
-import { LINEAR_INDEX_WGSL, MAIN_1D_ARGS, WORKGROUP_1D } from "./common.wgsl.ts";
-import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
+import { kernel1dWgsl } from "../common.wgsl.ts";
+import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "../roi_sampling.wgsl.ts";
 
 /**
  * The mask-target kernel. Bindings: rois [R, 5], matched [R] i32, table [B, 2], maskTable [Gtot, 4],
@@ -21,17 +21,15 @@ import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
  * console.log(MASK_TARGETS_WGSL.includes("fn bilinearTaps"));
  * ```
  */
-export const MASK_TARGETS_WGSL = /* wgsl */ `
-struct Params { total: u32, size: u32, images: u32, sampling: i32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> rois: array<f32>;
+export const MASK_TARGETS_WGSL = kernel1dWgsl(
+  "total: u32, size: u32, images: u32, sampling: i32",
+  `@group(0) @binding(1) var<storage, read> rois: array<f32>;
 @group(0) @binding(2) var<storage, read> matched: array<i32>;
 @group(0) @binding(3) var<storage, read> table: array<vec2u>;
 @group(0) @binding(4) var<storage, read> maskTable: array<vec4u>;
 @group(0) @binding(5) var<storage, read> words: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-${LINEAR_INDEX_WGSL}
-
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;`,
+  `
 fn pixel(base: u32, i: u32) -> f32 {
   return f32((words[base + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu);
 }
@@ -44,11 +42,9 @@ fn bilinear(base: u32, y: f32, x: f32, h: u32, w: u32) -> f32 {
   if (!t.valid) { return 0.0; }
   return t.w.x * pixel(base, t.i.x) + t.w.y * pixel(base, t.i.y) + t.w.z * pixel(base, t.i.z) +
     t.w.w * pixel(base, t.i.w);
-}
-
-@compute @workgroup_size(${WORKGROUP_1D})
-fn main(${MAIN_1D_ARGS}) {
-  let idx = linearIndex(wid, lid, nwg);
+}`,
+  "idx",
+) + /* wgsl */ `
   if (idx >= p.total) { return; }
   let pw = idx % p.size;
   let ph = (idx / p.size) % p.size;

@@ -15,7 +15,7 @@
  *   included); −3 for invalid elements, −1 for every element of an image without GT.
  * @module
  */
-import { BOX_IOU_FN_WGSL } from "./box_iou.wgsl.ts";
+import { BOX_IOU_FN_WGSL } from "../box_iou.wgsl.ts";
 
 /** GT per workgroup tile. */
 export const MATCH_TILE = 64;

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
-import { torchvisionAnchors } from "../../ops/anchors.ts";
-import { disposeGtBatch, uploadGtBatch } from "../../ops/gt_batch.ts";
-import { assignAnchorTargets, rpnTargets } from "../../ops/targets.ts";
-import { loadFixture } from "../_fixtures.ts";
-import { assertClose } from "../_util.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { torchvisionAnchors } from "../../../ops/detection/anchors.ts";
+import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
+import { assignAnchorTargets, rpnTargets } from "../../../ops/detection/rpn_targets.ts";
+import { MASKRCNN_RESNET50_FPN } from "../../../model/config.ts";
+import { rpnTargetOptions } from "../../../model/stage_config.ts";
+import { loadFixture } from "../../_fixtures.ts";
+import { assertClose } from "../../_util.ts";
 
 await getGpu();
+// torchvision's RPN values (model/stage_config.ts).
+const TV = MASKRCNN_RESNET50_FPN;
+const RPN = rpnTargetOptions(TV);
 const fx = loadFixture("ops/targets_rpn.json");
 const t = fx.tensors;
 const counts = fx.meta.counts as number[];
@@ -23,14 +28,19 @@ function gtImages() {
 }
 
 Deno.test("the RPN fixture's anchors are the project's torchvision anchors of a 128×128 batch", () => {
-  const ours = torchvisionAnchors([128, 128], [[32, 32], [16, 16], [8, 8], [4, 4], [2, 2]]);
+  const ours = torchvisionAnchors(
+    [128, 128],
+    [[32, 32], [16, 16], [8, 8], [4, 4], [2, 2]],
+    TV.anchorSizes,
+    TV.aspectRatios,
+  );
   assertClose(ours, t.anchors.data as Float32Array, 0, "anchors");
 });
 
 Deno.test("assignAnchorTargets equals torchvision assign_targets_to_anchors + encode (7, 0, 2 GT)", async () => {
   const gt = uploadGtBatch(gtImages());
   const anchors = tensorFromArray(t.anchors.data as Float32Array, t.anchors.shape);
-  const out = assignAnchorTargets(anchors, gt);
+  const out = assignAnchorTargets(anchors, gt, RPN);
   assert.deepEqual(out.labels.shape, [3, anchorCount]);
   const [matches, labels, boxes, targets] = await readTensors([
     out.matches,
@@ -63,7 +73,7 @@ Deno.test("assignAnchorTargets equals torchvision assign_targets_to_anchors + en
 Deno.test("rpnTargets with a batch above the candidate count samples every labelled anchor", async () => {
   const gt = uploadGtBatch(gtImages());
   const anchors = tensorFromArray(t.anchors.data as Float32Array, t.anchors.shape);
-  const out = rpnTargets(anchors, gt, { seed: 3, step: 9, batchSizePerImage: 2 * anchorCount });
+  const out = rpnTargets(anchors, gt, { ...RPN, seed: 3, step: 9, batchSizePerImage: 2 * anchorCount });
   const [pos, neg, numPos, numNeg, totals] = await readTensors([
     out.sample.positive,
     out.sample.negative,
@@ -84,12 +94,15 @@ Deno.test("rpnTargets with a batch above the candidate count samples every label
 
 Deno.test("assignAnchorTargets / rpnTargets reject bad anchors naming the op", () => {
   const gt = uploadGtBatch(gtImages());
-  assert.throws(() => assignAnchorTargets(tensorFromArray(new Float32Array(12), [4, 3]), gt), ShapeError);
   assert.throws(
-    () => assignAnchorTargets(tensorFromArray(new Float32Array(16), [2, 2, 4]), gt),
+    () => assignAnchorTargets(tensorFromArray(new Float32Array(12), [4, 3]), gt, RPN),
+    ShapeError,
+  );
+  assert.throws(
+    () => assignAnchorTargets(tensorFromArray(new Float32Array(16), [2, 2, 4]), gt, RPN),
     /matchBoxes: boxes \[2,2,4\] f32 must be \[3, N, 4\]/,
   );
   const anchors = tensorFromArray(t.anchors.data as Float32Array, t.anchors.shape);
-  assert.throws(() => rpnTargets(anchors, gt, { seed: -1, step: 0 }), /sampleBalanced: seed -1/);
+  assert.throws(() => rpnTargets(anchors, gt, { ...RPN, seed: -1, step: 0 }), /sampleBalanced: seed -1/);
   disposeGtBatch(gt);
 });

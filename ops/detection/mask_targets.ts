@@ -4,19 +4,19 @@
  * (`sampling_ratio = -1`) and `aligned = False` — soft targets, not thresholded.
  *
  * Decision: not `roiAlign` on an `[G, H, W, 1]` f32 map but a dedicated kernel with the same arithmetic
- * that reads the masks as bytes with a per-GT size (`ops/gt_batch.ts`): masks of different images have
+ * that reads the masks as bytes with a per-GT size (`ops/detection/gt_batch.ts`): masks of different images have
  * different sizes (the border clamping depends on them, so padding to a common size would change the
  * targets at the edges), and f32 copies of 90 full-size masks would not fit one storage binding.
  * @module
  */
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
-import { MASK_TARGETS_WGSL } from "../shaders/mask_targets.wgsl.ts";
-import { ShapeError } from "./errors.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
+import { MASK_TARGETS_WGSL } from "../../shaders/detection/mask_targets.wgsl.ts";
+import { ShapeError } from "../errors.ts";
 import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
-import { dispatch, params } from "./kernel.ts";
-import { checkRois } from "./roi_align.ts";
-import { emptyTensor, type Tensor } from "./tensor.ts";
-import { assertDType } from "./validate.ts";
+import { dispatch, params } from "../kernel.ts";
+import { checkRois } from "../roi_align.ts";
+import { emptyTensor, type Tensor } from "../tensor.ts";
+import { assertDType } from "../validate.ts";
 
 /**
  * rois: [R, 5] f32 (image, x1, y1, x2, y2 in resized-image pixels; image −1 = empty slot),
@@ -24,7 +24,7 @@ import { assertDType } from "./validate.ts";
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "../../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { maskTargets } from "./mask_targets.ts";
  * await getGpu();

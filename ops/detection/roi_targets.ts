@@ -2,32 +2,34 @@
  * The RoI heads' training targets, torchvision `RoIHeads.select_training_samples` (+ the mask branch's
  * positive selection and `project_masks_on_boxes`), for a batch on the GPU with no read-back:
  * 1. candidates [B, P + Gmax] = each image's proposals, then its GT boxes (`add_gt_proposals`);
- * 2. Matcher(0.5, 0.5) without low-quality matches; labels = matched GT's class, 0 background, −1 ignored;
- * 3. balanced sampling (512 per image, 25 % positive) from (seed, step);
- * 4. an in-order compaction into fixed slots: `sampled` (S = min(512, P + Gmax) per image) and `positive`
- *    (Pc = min(⌊512 · 0.25⌋, P + Gmax)), each with RoIs, labels, matched GT, regression targets
- *    (weights 10, 10, 5, 5) and validity; empty slots have image −1 in `rois` (RoIAlign pools zeros);
- * 5. with GT masks, 28 × 28 mask targets of the positive slots.
+ * 2. a Matcher without low-quality matches; labels = matched GT's class, 0 background, −1 ignored;
+ * 3. balanced sampling (`batchSizePerImage` per image, `positiveFraction` positive) from (seed, step);
+ * 4. an in-order compaction into fixed slots: `sampled` (S = min(batch, P + Gmax) per image) and
+ *    `positive` (Pc = min(⌊batch · fraction⌋, P + Gmax)), each with RoIs, labels, matched GT, regression
+ *    targets (`boxWeights`) and validity; empty slots have image −1 in `rois` (RoIAlign pools zeros);
+ * 5. with GT masks, `maskSize` × `maskSize` mask targets of the positive slots.
  * With every candidate sampled (batch ≥ candidates) the slots equal torchvision's outputs in order.
+ * torchvision's values (Matcher 0.5 / 0.5, 512 per image at 0.25, weights (10, 10, 5, 5), 28 × 28 masks)
+ * are the model's, in `model/config.ts`.
  * @module
  */
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
 import {
   APPEND_GT_WGSL,
   CANDIDATE_LABELS_WGSL,
   GATHER_SLOT_BOXES_WGSL,
   GATHER_SLOT_INTS_WGSL,
   SELECT_SAMPLED_WGSL,
-} from "../shaders/roi_targets.wgsl.ts";
-import { ROI_BOX_WEIGHTS } from "./box_coder.ts";
-import { ShapeError } from "./errors.ts";
+} from "../../shaders/detection/roi_targets.wgsl.ts";
+import type { BoxWeights } from "../box_coder.ts";
+import { ShapeError } from "../errors.ts";
 import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, params } from "../kernel.ts";
 import { maskTargets } from "./mask_targets.ts";
 import { matchBoxes } from "./matcher.ts";
 import { sampleBalanced } from "./sampler.ts";
-import { emptyTensor, type Tensor, tidy } from "./tensor.ts";
-import { assertDType } from "./validate.ts";
+import { emptyTensor, type Tensor, tidy } from "../tensor.ts";
+import { assertDType } from "../validate.ts";
 
 const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
 
@@ -41,16 +43,18 @@ export interface RoiTargetOptions {
   firstImage?: number;
   /** u32 [B·P] (or [B, P]): 1 = real proposal (`Proposals.valid` of `model/rpn.ts`). Default: all. */
   proposalValid?: Tensor;
-  /** Default 0.5. */
-  fgIouThresh?: number;
-  /** Default 0.5. */
-  bgIouThresh?: number;
-  /** Default 512. */
-  batchSizePerImage?: number;
-  /** Default 0.25. */
-  positiveFraction?: number;
-  /** Side of the mask targets (default 28); 0 skips them. Needs `gt.masks`. */
-  maskSize?: number;
+  /** IoU at or above which a candidate is foreground (torchvision: 0.5). */
+  fgIouThresh: number;
+  /** IoU below which a candidate is background (torchvision: 0.5). */
+  bgIouThresh: number;
+  /** Candidates sampled per image (torchvision: 512). */
+  batchSizePerImage: number;
+  /** Largest fraction of positives among them (torchvision: 0.25). */
+  positiveFraction: number;
+  /** Weights (wx, wy, ww, wh) of the regression targets (torchvision's box head: (10, 10, 5, 5)). */
+  boxWeights: BoxWeights;
+  /** Side of the mask targets (torchvision: 28); 0 skips them. Needs `gt.masks`. */
+  maskSize: number;
 }
 
 /** K fixed slots per image of sampled candidates. */
@@ -91,15 +95,16 @@ export interface RoiTargets {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu } from "./gpu.ts";
- * import { tensorFromArray } from "./tensor.ts";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { roiTargets } from "./roi_targets.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array([10, 10, 30, 30]), labels: new Int32Array([3]) }]);
  * // Two proposals of one image: one overlaps the GT (IoU 0.81), one does not; the GT box joins as a candidate.
  * const proposals = tensorFromArray(new Float32Array([10, 10, 28, 28, 40, 40, 60, 60]), [2, 4]);
- * const options = { seed: 1, step: 0, batchSizePerImage: 4, positiveFraction: 0.5, maskSize: 0 };
+ * const boxWeights = [10, 10, 5, 5] as const;
+ * const options = { seed: 1, step: 0, fgIouThresh: 0.5, bgIouThresh: 0.5, boxWeights, batchSizePerImage: 4, positiveFraction: 0.5, maskSize: 0 };
  * const t = roiTargets(proposals, gt, options);
  * const labels = [...await t.sampled.labels.read()].filter((l) => l >= 0).sort();
  * assert.deepStrictEqual(labels, [0, 3, 3]); // background, the overlapping proposal and the GT itself
@@ -130,12 +135,12 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
       );
     }
   }
-  const maskSize = options.maskSize ?? 28;
+  const maskSize = options.maskSize;
   if (maskSize > 0 && !gt.masks) {
     throw new ShapeError(op, "gt has no masks; pass maskSize: 0 to skip mask targets");
   }
-  const batch = options.batchSizePerImage ?? 512;
-  const fraction = options.positiveFraction ?? 0.25;
+  const batch = options.batchSizePerImage;
+  const fraction = options.positiveFraction;
   const p = rows / images;
   if (p === 0) throw new ShapeError(op, `proposals ${proposals.describe()} need at least one slot per image`);
   const len = p + Math.max(0, ...gt.counts);
@@ -162,8 +167,8 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
       workgroups: groups(total),
     });
     const matches = matchBoxes(gt, cand, {
-      highThreshold: options.fgIouThresh ?? 0.5,
-      lowThreshold: options.bgIouThresh ?? 0.5,
+      highThreshold: options.fgIouThresh,
+      lowThreshold: options.bgIouThresh,
       valid: candValid,
     });
     const labels = emptyTensor([images, len], "i32");
@@ -191,7 +196,8 @@ export function roiTargets(proposals: Tensor, gt: GtBatch, options: RoiTargetOpt
       params: params(["u32", len], ["u32", cap], ["u32", posCap]),
       workgroups: [images, 1, 1],
     });
-    const slots = (indices: Tensor): RoiSlots => fillSlots(op, indices, cand, matches, gt, len);
+    const slots = (indices: Tensor): RoiSlots =>
+      fillSlots(op, indices, cand, matches, gt, len, options.boxWeights);
     const positive = slots(positiveIdx);
     return {
       sampled: slots(sampledIdx),
@@ -211,6 +217,7 @@ function fillSlots(
   matches: Tensor,
   gt: GtBatch,
   len: number,
+  boxWeights: BoxWeights,
 ): RoiSlots {
   const [images, k] = indices.shape;
   const total = images * k;
@@ -227,7 +234,7 @@ function fillSlots(
     ["u32", k],
     ["u32", len],
     ["u32", 0],
-    ...ROI_BOX_WEIGHTS.map((w) => ["f32", w] as const),
+    ...boxWeights.map((w) => ["f32", w] as const),
   );
   dispatch({ key: "targets/gather_slot_boxes", source: GATHER_SLOT_BOXES_WGSL }, {
     op,

@@ -1,26 +1,21 @@
 /**
- * The training targets of Mask R-CNN for a batch, all on the GPU with no read-back:
- * - {@link assignAnchorTargets} / {@link rpnTargets}: torchvision `RegionProposalNetwork.assign_targets_to_anchors`
- *   (Matcher 0.7 / 0.3 with low-quality matches), regression targets with weights (1, 1, 1, 1), and the
- *   balanced sampler (256 per image, half positive) that `compute_loss` runs;
- * - {@link roiTargets}: `RoIHeads.select_training_samples` (GT appended to the proposals, Matcher 0.5 / 0.5,
- *   512 samples per image at 0.25, targets with weights (10, 10, 5, 5)) and, with masks,
- *   `project_masks_on_boxes` for the positives (28 × 28).
+ * The RPN's training targets for a batch, on the GPU with no read-back: {@link assignAnchorTargets} /
+ * {@link rpnTargets} are torchvision `RegionProposalNetwork.assign_targets_to_anchors` (a Matcher with
+ * low-quality matches), the regression targets of `box_coder.encode`, and the balanced sampler that
+ * `compute_loss` runs. Thresholds, sampler sizes and box weights are arguments (torchvision's 0.7 / 0.3,
+ * 256 per image at 0.5 and (1, 1, 1, 1) are the model's, in `model/config.ts`).
  *
- * Layout: GT as in `ops/gt_batch.ts`. Sampled RoIs come out in fixed-capacity slots per image, in
- * torchvision's order (ascending candidate index: the valid proposals in order, then the GT boxes), −1
- * padded, with counts as GPU tensors; the positives again in a second, smaller slot list (⌊512 · 0.25⌋ =
- * 128 per image) that the mask branch uses.
+ * Layout: GT as in `ops/detection/gt_batch.ts`; targets per (image, anchor).
  * @module
  */
-import { WORKGROUP_1D } from "../shaders/common.wgsl.ts";
-import { RPN_ASSIGN_WGSL } from "../shaders/targets.wgsl.ts";
-import { RPN_BOX_WEIGHTS } from "./box_coder.ts";
+import { WORKGROUP_1D } from "../../shaders/common.wgsl.ts";
+import { RPN_ASSIGN_WGSL } from "../../shaders/detection/rpn_targets.wgsl.ts";
+import type { BoxWeights } from "../box_coder.ts";
 import { bindable, checkGtBatch, type GtBatch } from "./gt_batch.ts";
-import { dispatch, params } from "./kernel.ts";
+import { dispatch, params } from "../kernel.ts";
 import { matchBoxes } from "./matcher.ts";
 import { sampleBalanced, type SampleResult } from "./sampler.ts";
-import { emptyTensor, type Tensor } from "./tensor.ts";
+import { emptyTensor, type Tensor } from "../tensor.ts";
 
 const groups = (n: number) => Math.ceil(n / WORKGROUP_1D);
 
@@ -36,12 +31,14 @@ export interface AnchorTargets {
   regressionTargets: Tensor;
 }
 
-/** Thresholds of {@link assignAnchorTargets}. */
+/** Thresholds and box-coder weights of {@link assignAnchorTargets}. */
 export interface AnchorMatchOptions {
-  /** Default 0.7. */
-  fgIouThresh?: number;
-  /** Default 0.3. */
-  bgIouThresh?: number;
+  /** IoU at or above which an anchor is foreground (torchvision's RPN: 0.7). */
+  fgIouThresh: number;
+  /** IoU below which an anchor is background (torchvision's RPN: 0.3). */
+  bgIouThresh: number;
+  /** Weights (wx, wy, ww, wh) of the regression targets (torchvision's RPN: (1, 1, 1, 1)). */
+  boxWeights: BoxWeights;
 }
 
 /**
@@ -50,25 +47,26 @@ export interface AnchorMatchOptions {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "../../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
- * import { assignAnchorTargets } from "./targets.ts";
+ * import { assignAnchorTargets } from "./rpn_targets.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) }]);
  * const anchors = tensorFromArray(new Float32Array([0, 0, 9, 10, 20, 20, 30, 30]), [2, 4]);
- * console.log(await assignAnchorTargets(anchors, gt).labels.read()); // [1, 0]
+ * const thresholds = { fgIouThresh: 0.7, bgIouThresh: 0.3, boxWeights: [1, 1, 1, 1] } as const; // torchvision's RPN
+ * console.log(await assignAnchorTargets(anchors, gt, thresholds).labels.read()); // [1, 0]
  * ```
  */
 export function assignAnchorTargets(
   anchors: Tensor,
   gt: GtBatch,
-  options: AnchorMatchOptions = {},
+  options: AnchorMatchOptions,
 ): AnchorTargets {
   const op = "assignAnchorTargets";
   const images = checkGtBatch(op, gt);
   const matches = matchBoxes(gt, anchors, {
-    highThreshold: options.fgIouThresh ?? 0.7,
-    lowThreshold: options.bgIouThresh ?? 0.3,
+    highThreshold: options.fgIouThresh,
+    lowThreshold: options.bgIouThresh,
     allowLowQualityMatches: true,
   });
   const a = matches.shape[1];
@@ -95,7 +93,7 @@ export function assignAnchorTargets(
       ["u32", a],
       ["u32", anchors.rank === 3 ? a : 0],
       ["u32", 0],
-      ...RPN_BOX_WEIGHTS.map((w) => ["f32", w] as const),
+      ...options.boxWeights.map((w) => ["f32", w] as const),
     ),
     workgroups: groups(images * a),
   });
@@ -110,10 +108,10 @@ export interface RpnTargetOptions extends AnchorMatchOptions {
   step: number;
   /** Index of image 0 in the global batch (data-parallel ranks; default 0), see `sampleBalanced`. */
   firstImage?: number;
-  /** Default 256. */
-  batchSizePerImage?: number;
-  /** Default 0.5. */
-  positiveFraction?: number;
+  /** Anchors sampled per image (torchvision's RPN: 256). */
+  batchSizePerImage: number;
+  /** Largest fraction of positives among them (torchvision's RPN: 0.5). */
+  positiveFraction: number;
 }
 
 /** {@link AnchorTargets} plus the sampled anchors. */
@@ -128,14 +126,22 @@ export interface RpnTargets extends AnchorTargets {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu } from "./gpu.ts";
- * import { tensorFromArray } from "./tensor.ts";
+ * import { getGpu } from "../gpu.ts";
+ * import { tensorFromArray } from "../tensor.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
- * import { rpnTargets } from "./targets.ts";
+ * import { rpnTargets } from "./rpn_targets.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array([0, 0, 10, 10]), labels: new Int32Array([1]) }]);
  * const anchors = tensorFromArray(new Float32Array([0, 0, 9, 10, 20, 20, 30, 30, 0, 0, 6, 10]), [3, 4]);
- * const t = rpnTargets(anchors, gt, { seed: 1, step: 0 });
+ * const t = rpnTargets(anchors, gt, {
+ *   seed: 1,
+ *   step: 0,
+ *   fgIouThresh: 0.7, // torchvision's RPN defaults (model/config.ts)
+ *   bgIouThresh: 0.3,
+ *   boxWeights: [1, 1, 1, 1],
+ *   batchSizePerImage: 256,
+ *   positiveFraction: 0.5,
+ * });
  * assert.deepStrictEqual(await t.labels.read(), new Int32Array([1, 0, -1])); // IoU 0.9 / 0 / 0.6 (ignored)
  * assert.deepStrictEqual(await t.sample.positive.read(), new Uint32Array([1, 0, 0]));
  * assert.deepStrictEqual(await t.sample.negative.read(), new Uint32Array([0, 1, 0]));
@@ -144,8 +150,8 @@ export interface RpnTargets extends AnchorTargets {
 export function rpnTargets(anchors: Tensor, gt: GtBatch, options: RpnTargetOptions): RpnTargets {
   const targets = assignAnchorTargets(anchors, gt, options);
   const sample = sampleBalanced(targets.labels, {
-    batchSizePerImage: options.batchSizePerImage ?? 256,
-    positiveFraction: options.positiveFraction ?? 0.5,
+    batchSizePerImage: options.batchSizePerImage,
+    positiveFraction: options.positiveFraction,
     seed: options.seed,
     step: options.step,
     firstImage: options.firstImage,
