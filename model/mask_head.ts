@@ -17,12 +17,11 @@ import { gatherRows } from "../ops/gather.ts";
 import { currentGpu } from "../ops/gpu.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { maskBceLoss, type Normaliser } from "../ops/losses.ts";
-import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";
 import { forEachRoiChunk, mapRoiChunks, roiChunkRows } from "./roi_chunks.ts";
 import type { ModelParams } from "./params.ts";
 import type { HeadGrads, PyramidGrads } from "./pyramid_grads.ts";
-import { poolerBackward, poolerFeatures } from "./roi_heads.ts";
+import { roiPool, roiPoolBackward } from "./roi_pooler.ts";
 import { ConfigError } from "./config.ts";
 
 /** What {@link maskHeadBackward} needs from the forward. */
@@ -103,11 +102,7 @@ export function maskHead(
   if (!mask) throw new ConfigError("maskHead", false, "true (maskHead: this model has no mask head)");
   const occupied = options.occupied;
   return tidy(() => {
-    let x = multiScaleRoiAlign(poolerFeatures(pyramid), rois, imageSizes, {
-      outputSize: 14,
-      samplingRatio: 2,
-      occupied,
-    });
+    let x = roiPool(pyramid, rois, imageSizes, { outputSize: 14, occupied });
     const activations = [x];
     for (const layer of mask.convs) {
       x = conv2d(x, layer, { padding: 1, relu: true, occupied });
@@ -186,7 +181,7 @@ export function maskHeadBackward(
     )
       .gradInput!;
   }
-  poolerBackward(gx, tape.rois, tape.pyramid, tape.imageSizes, 14, pyramidGrads, occupied);
+  roiPoolBackward(gx, tape.rois, tape.pyramid, tape.imageSizes, { outputSize: 14, occupied }, pyramidGrads);
 }
 
 /** Options of {@link maskBranch}. */

@@ -6,7 +6,6 @@
  * per-class decode with weights (10, 10, 5, 5), clip, drop background, `score > boxScoreThresh`, drop boxes
  * smaller than 1e-2, NMS per class at `boxNmsThresh`, keep the best `boxDetectionsPerImg` per image.
  * Training: {@link boxHead} recorded on the sampled RoIs, {@link fastRcnnLoss}, {@link boxHeadBackward}.
- * The RoI pooling's backward ({@link poolerBackward}) is shared with the mask head.
  * @module
  */
 import { softmax } from "../ops/activation.ts";
@@ -16,15 +15,14 @@ import { addInto } from "../ops/elementwise.ts";
 import type { OccupiedRows } from "../ops/kernel.ts";
 import { linear, linearBackward } from "../ops/linear.ts";
 import { type Normaliser, smoothL1ClassSelected, softmaxCrossEntropy } from "../ops/losses.ts";
-import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
 import { batchedNms } from "../ops/nms.ts";
-import { multiScaleRoiAlignBackward } from "../ops/roi_align_backward.ts";
 import { type Tensor, tidy } from "../ops/tensor.ts";
 import type { MaskRcnnConfig } from "./config.ts";
 import type { ModelParams } from "./params.ts";
-import { addPyramidGrad, type HeadGrads, type PyramidGrads } from "./pyramid_grads.ts";
+import type { HeadGrads, PyramidGrads } from "./pyramid_grads.ts";
 import type { Proposals } from "./rpn.ts";
 import { mapRoiChunks } from "./roi_chunks.ts";
+import { roiPool, roiPoolBackward } from "./roi_pooler.ts";
 
 /** Detections of a batch: `perImage` slots per image, sorted by score, `count` of them real. */
 export interface Detections {
@@ -40,54 +38,6 @@ export interface Detections {
   count: Tensor;
   /** Slots per image (boxDetectionsPerImg). */
   perImage: number;
-}
-
-/** The FPN levels the RoI heads pool from, as named for MultiScaleRoIAlign. */
-export function poolerFeatures(pyramid: readonly Tensor[]): Record<string, Tensor> {
-  return { p2: pyramid[0], p3: pyramid[1], p4: pyramid[2], p5: pyramid[3] };
-}
-
-/**
- * Backward of the RoI heads' MultiScaleRoIAlign (`outputSize`×`outputSize`, sampling 2): gradPooled
- * [R, S, S, C] → adds each pooled level's input gradient into `pyramidGrads` (P2..P5).
- *
- * @example
- * ```ts
- * import assert from "node:assert";
- * import { fill } from "../ops/elementwise.ts";
- * import { multiScaleRoiAlign } from "../ops/multiscale_roi_align.ts";
- * import { getGpu } from "../ops/gpu.ts";
- * import { tensorFromArray } from "../ops/tensor.ts";
- * import type { PyramidGrads } from "./pyramid_grads.ts";
- * import { poolerBackward, poolerFeatures } from "./roi_heads.ts";
- * await getGpu();
- * const pyramid = [16, 8, 4, 2].map((s) => fill([1, s, s, 2], 1)); // P2..P5 of a 64×64 image
- * const rois = tensorFromArray(new Float32Array([0, 8, 8, 40, 40]), [1, 5]);
- * const options = { outputSize: 7, samplingRatio: 2 };
- * const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), rois, [[64, 64]], options);
- * const pyramidGrads: PyramidGrads = [null, null, null, null, null];
- * poolerBackward(fill(pooled.shape, 1), rois, pyramid, [[64, 64]], 7, pyramidGrads);
- * let total = 0;
- * for (const g of pyramidGrads.slice(0, 4)) for (const v of await g!.read()) total += v;
- * assert.ok(Math.abs(total - 7 * 7 * 2) < 1e-3); // each pooled value spreads a total weight of 1
- * ```
- */
-export function poolerBackward(
-  gradPooled: Tensor,
-  rois: Tensor,
-  pyramid: readonly Tensor[],
-  imageSizes: readonly (readonly [number, number])[],
-  outputSize: number,
-  pyramidGrads: PyramidGrads,
-  occupied?: OccupiedRows,
-): void {
-  const shapes = { p2: pyramid[0].shape, p3: pyramid[1].shape, p4: pyramid[2].shape, p5: pyramid[3].shape };
-  const levelGrads = multiScaleRoiAlignBackward(gradPooled, rois, shapes, imageSizes, {
-    outputSize,
-    samplingRatio: 2,
-    occupied,
-  });
-  ["p2", "p3", "p4", "p5"].forEach((name, l) => addPyramidGrad(pyramidGrads, l, levelGrads[name]));
 }
 
 /** The box head's outputs: torchvision's `FastRCNNPredictor` scores and deltas. */
@@ -172,11 +122,7 @@ export function boxHead(
 ): BoxHeadOutput | RecordedBoxHead {
   const channels = pyramid[0].shape[3];
   const forward = (chunk: Tensor, occupied?: OccupiedRows) => {
-    const pooled = multiScaleRoiAlign(poolerFeatures(pyramid), chunk, imageSizes, {
-      outputSize: 7,
-      samplingRatio: 2,
-      occupied,
-    });
+    const pooled = roiPool(pyramid, chunk, imageSizes, { outputSize: 7, occupied });
     const flat = pooled.reshape([pooled.shape[0], pooled.size / pooled.shape[0]]);
     const h6 = linear(flat, params.fc6, { relu: true, occupied });
     const h7 = linear(h6, params.fc7, { relu: true, occupied });
@@ -255,7 +201,8 @@ export function boxHeadBackward(
   );
   const g6 = linearBackward(h6, params.fc7, h7, true, g7, g(params.fc7)).gradInput!;
   const gFlat = linearBackward(flat, params.fc6, h6, true, g6, g(params.fc6)).gradInput!;
-  poolerBackward(gFlat.reshape(tape.pooled.shape), tape.rois, tape.pyramid, tape.imageSizes, 7, pyramidGrads);
+  const gPooled = gFlat.reshape(tape.pooled.shape);
+  roiPoolBackward(gPooled, tape.rois, tape.pyramid, tape.imageSizes, { outputSize: 7 }, pyramidGrads);
 }
 
 /** The sampled RoIs' targets that {@link fastRcnnLoss} needs (as `roiTargets` assigns them). */
