@@ -171,7 +171,7 @@ export function rpnHead(
  * const pyramid = fpnForward(params, resnetForward(params, images));
  * const head = rpnHead(params, pyramid, { record: true });
  * const pyramidGrads: PyramidGrads = pyramid.map(() => null);
- * rpnHeadBackward(params, head, fill(head.logits.shape, 0.01), fill(head.deltas.shape, 0.01), grads, pyramidGrads);
+ * rpnHeadBackward(params, head.tape, fill(head.logits.shape, 0.01), fill(head.deltas.shape, 0.01), grads, pyramidGrads);
  * assert.ok(pyramidGrads.every((g, l) => g !== null && g.shape.join() === pyramid[l].shape.join()));
  * const bias = await grads.get(params.rpnCls)!.bias!.read();
  * assert.ok(Math.abs(bias[0] - 0.01 * 1023 / 3) < 1e-3); // Σ over the anchors of its aspect ratio
@@ -179,14 +179,15 @@ export function rpnHead(
  */
 export function rpnHeadBackward(
   params: ModelParams,
-  head: RecordedRpnHead,
+  tape: RpnHeadTape,
   gradLogits: Tensor,
   gradDeltas: Tensor,
   grads: HeadGrads,
   pyramidGrads: PyramidGrads,
 ): void {
-  const { tape, levelLengths } = head;
   const batch = gradLogits.shape[0];
+  const perLocation = params.rpnCls.cout; // anchors per location
+  const levelLengths = tape.pyramid.map((level) => level.shape[1] * level.shape[2] * perLocation);
   const logitParts = splitLastAxis(gradLogits, levelLengths);
   const deltaParts = splitLastAxis(
     gradDeltas.reshape([batch, gradDeltas.size / batch]),
@@ -195,7 +196,6 @@ export function rpnHeadBackward(
   tape.pyramid.forEach((level, l) => {
     const [, h, w] = level.shape;
     const hidden = tape.hidden[l];
-    const perLocation = levelLengths[l] / (h * w);
     const gCls = logitParts[l].reshape([batch, h, w, perLocation]);
     const gBox = deltaParts[l].reshape([batch, h, w, 4 * perLocation]);
     const g1 = conv2dBackward(hidden, params.rpnCls, {}, null, gCls, grads.get(params.rpnCls) ?? {})

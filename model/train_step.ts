@@ -323,7 +323,7 @@ export function trainBackward(
 
   // Backward: the heads add their pyramid gradients in stage order (RPN, box, mask), then the backbone.
   const pyramidGrads: PyramidGrads = tape.pyramid.map(() => null);
-  rpnHeadBackward(params, head, rpnLosses.gradLogits, rpnLosses.gradDeltas, grads, pyramidGrads);
+  rpnHeadBackward(params, head.tape, rpnLosses.gradLogits, rpnLosses.gradDeltas, grads, pyramidGrads);
   boxHeadBackward(params, box.tape, boxLosses.gradLogits, boxLosses.gradDeltas, grads, pyramidGrads);
   mask?.forEach((pass, i) =>
     maskHeadBackward(params, pass.head.tape, maskLosses!.gradLogits[i], grads, pyramidGrads)
