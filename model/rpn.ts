@@ -1,9 +1,11 @@
 /**
- * The region proposal network as torchvision's `RPNHead` + `RegionProposalNetwork.filter_proposals` (eval):
- * per level 3×3 conv + ReLU, objectness and box-delta 1×1 convs; per image and level the top
- * `preNmsTopN` logits; decode against the anchors, clip to the image, drop boxes smaller than 1e-3,
- * `score >= scoreThresh`, NMS per level at `nmsThresh`, keep the best `postNmsTopN`. All on the GPU; the
- * proposals come out as a fixed-capacity list with a validity flag per slot.
+ * The region proposal network as torchvision's `RPNHead` + `RegionProposalNetwork`: the head
+ * ({@link rpnHead}: per level 3×3 conv + ReLU, objectness and box-delta 1×1 convs) is the one forward of
+ * inference and training, with its backward ({@link rpnHeadBackward}) and `compute_loss` ({@link rpnLoss})
+ * beside it; `filter_proposals`: per image and level the top `preNmsTopN` logits; decode against the
+ * anchors, clip to the image, drop boxes smaller than 1e-3, `score >= scoreThresh`, NMS per level at
+ * `nmsThresh`, keep the best `postNmsTopN`. All on the GPU; the proposals come out as a fixed-capacity list
+ * with a validity flag per slot.
  *
  * NHWC conv outputs are already in torchvision's `permute_and_flatten` order (location-major, anchor inner).
  * @module
@@ -11,14 +13,19 @@
 import { anchorsTensor, torchvisionAnchors } from "../ops/detection/anchors.ts";
 import { decodeBoxes } from "../ops/box_coder.ts";
 import { conv2d } from "../ops/conv2d.ts";
+import { conv2dBackward } from "../ops/conv2d_backward.ts";
 import { rpnCandidates } from "../ops/detection/candidates.ts";
 import { gatherSlots } from "../ops/detection/rois.ts";
-import { concatLastAxis, gatherRows } from "../ops/gather.ts";
+import { sampledBinaryTargets } from "../ops/detection/sampled_labels.ts";
+import { addInto } from "../ops/elementwise.ts";
+import { concatLastAxis, gatherRows, splitLastAxis } from "../ops/gather.ts";
+import { bceWithLogits, type Normaliser, smoothL1 } from "../ops/losses.ts";
 import { batchedNms } from "../ops/nms.ts";
 import { keep, type Tensor, tidy } from "../ops/tensor.ts";
 import { topk } from "../ops/topk.ts";
 import { BBOX_XFORM_CLIP, type MaskRcnnConfig, RPN_BOX_WEIGHTS } from "./config.ts";
 import type { ModelParams } from "./params.ts";
+import { addPyramidGrad, type HeadGrads, type PyramidGrads } from "./pyramid_grads.ts";
 
 /** Proposals of a batch: `perImage` slots per image, padding slots marked invalid. */
 export interface Proposals {
@@ -51,12 +58,31 @@ export interface RpnHeadOutput {
   deltas: Tensor;
   /** Anchors per level (H·W·A), summing to T. */
   levelLengths: number[];
-  /** Per level the 3×3 conv's ReLU output (kept for training's backward). */
+}
+
+/** What {@link rpnHeadBackward} needs from the forward. */
+export interface RpnHeadTape {
+  /** The head's input, [P2..P6] each [B, Hl, Wl, C]. */
+  pyramid: readonly Tensor[];
+  /** Per level the 3×3 conv's ReLU output [B, Hl, Wl, C]. */
   hidden: Tensor[];
 }
 
+/** {@link RpnHeadOutput} of a forward run with `record: true`. */
+export interface RecordedRpnHead extends RpnHeadOutput {
+  tape: RpnHeadTape;
+}
+
+/** Options of {@link rpnHead}. */
+export interface RpnHeadOptions {
+  /** Keep what {@link rpnHeadBackward} needs (`tape`), for training; default false. */
+  record?: boolean;
+}
+
 /**
- * The shared RPN head on every level: pyramid [P2..P6] each [B, Hl, Wl, C] → {@link RpnHeadOutput}.
+ * The shared RPN head on every level (torchvision's `RPNHead`): pyramid [P2..P6] each [B, Hl, Wl, C] →
+ * {@link RpnHeadOutput}; with `record: true` also the {@link RpnHeadTape} of its backward. The one forward
+ * of inference and training.
  *
  * @example
  * ```ts
@@ -78,7 +104,22 @@ export interface RpnHeadOutput {
  * assert.deepStrictEqual(head.deltas.shape, [1023, 4]);
  * ```
  */
-export function rpnHead(params: ModelParams, pyramid: readonly Tensor[]): RpnHeadOutput {
+export function rpnHead(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  options: { record: true },
+): RecordedRpnHead;
+/** The RPN head without a tape (inference). */
+export function rpnHead(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  options?: RpnHeadOptions,
+): RpnHeadOutput;
+export function rpnHead(
+  params: ModelParams,
+  pyramid: readonly Tensor[],
+  options: RpnHeadOptions = {},
+): RpnHeadOutput | RecordedRpnHead {
   const batch = pyramid[0].shape[0];
   return tidy(() => {
     const logitParts: Tensor[] = [];
@@ -97,13 +138,154 @@ export function rpnHead(params: ModelParams, pyramid: readonly Tensor[]): RpnHea
       deltaParts.push(deltas.reshape([batch, h * w * perLocation * 4]));
     }
     const total = levelLengths.reduce((a, b) => a + b, 0);
-    return {
+    const output: RpnHeadOutput = {
       logits: concatLastAxis(logitParts),
       deltas: concatLastAxis(deltaParts).reshape([batch * total, 4]),
       levelLengths,
-      hidden,
     };
+    return options.record ? { ...output, tape: { pyramid, hidden } } : output;
   });
+}
+
+/**
+ * Backward of {@link rpnHead}: gradLogits [B, T], gradDeltas [B·T, 4] (from {@link rpnLoss}) → adds the
+ * head's parameter gradients into `grads` and each level's input gradient into `pyramidGrads`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { fill } from "../ops/elementwise.ts";
+ * import { fpnForward } from "./fpn.ts";
+ * import { resnetForward } from "./resnet.ts";
+ * import { rpnHead, rpnHeadBackward } from "./rpn.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import type { PyramidGrads } from "./pyramid_grads.ts";
+ * import { layerGradients } from "./train_params.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * const model = await buildModel({ preset: "small" });
+ * initWeights(model, { seed: 1 });
+ * const params = model.params!;
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const grads = layerGradients(model.config, params, opt.entries); // layer → its gradient tensors in `opt`
+ * const images = tensorFromArray(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => Math.sin(i)), [1, 64, 64, 3]);
+ * const pyramid = fpnForward(params, resnetForward(params, images));
+ * const head = rpnHead(params, pyramid, { record: true });
+ * const pyramidGrads: PyramidGrads = pyramid.map(() => null);
+ * rpnHeadBackward(params, head.tape, fill(head.logits.shape, 0.01), fill(head.deltas.shape, 0.01), grads, pyramidGrads);
+ * assert.ok(pyramidGrads.every((g, l) => g !== null && g.shape.join() === pyramid[l].shape.join()));
+ * const bias = await grads.get(params.rpnCls)!.bias!.read();
+ * assert.ok(Math.abs(bias[0] - 0.01 * 1023 / 3) < 1e-3); // Σ over the anchors of its aspect ratio
+ * ```
+ */
+export function rpnHeadBackward(
+  params: ModelParams,
+  tape: RpnHeadTape,
+  gradLogits: Tensor,
+  gradDeltas: Tensor,
+  grads: HeadGrads,
+  pyramidGrads: PyramidGrads,
+): void {
+  const batch = gradLogits.shape[0];
+  const perLocation = params.rpnCls.cout; // anchors per location
+  const levelLengths = tape.pyramid.map((level) => level.shape[1] * level.shape[2] * perLocation);
+  const logitParts = splitLastAxis(gradLogits, levelLengths);
+  const deltaParts = splitLastAxis(
+    gradDeltas.reshape([batch, gradDeltas.size / batch]),
+    levelLengths.map((l) => 4 * l),
+  );
+  tape.pyramid.forEach((level, l) => {
+    const [, h, w] = level.shape;
+    const hidden = tape.hidden[l];
+    const gCls = logitParts[l].reshape([batch, h, w, perLocation]);
+    const gBox = deltaParts[l].reshape([batch, h, w, 4 * perLocation]);
+    const g1 = conv2dBackward(hidden, params.rpnCls, gCls, grads.get(params.rpnCls) ?? {})
+      .gradInput!;
+    const g2 = conv2dBackward(hidden, params.rpnBbox, gBox, grads.get(params.rpnBbox) ?? {})
+      .gradInput!;
+    const gHidden = addInto(g1, g2);
+    const gLevel = conv2dBackward(level, params.rpnConv, gHidden, grads.get(params.rpnConv) ?? {}, {
+      padding: 1,
+      relu: true,
+      out: hidden,
+    })
+      .gradInput!;
+    addPyramidGrad(pyramidGrads, l, gLevel);
+  });
+}
+
+/** The sampled anchors and their targets (as `rpnTargets` assigns them) that {@link rpnLoss} needs. */
+export interface RpnLossTargets {
+  /** [B, T] u32 1 = sampled positive anchor. */
+  positive: Tensor;
+  /** [B, T] u32 1 = sampled negative anchor. */
+  negative: Tensor;
+  /** [B, T, 4] f32 the positives' boxes encoded against their anchors with (1, 1, 1, 1). */
+  regressionTargets: Tensor;
+}
+
+/** The two RPN losses ([1] f32 each) and their gradients w.r.t. the head's outputs. */
+export interface RpnLosses {
+  objectness: Tensor;
+  boxReg: Tensor;
+  /** [B, T] d objectness / d logits. */
+  gradLogits: Tensor;
+  /** [B·T, 4] d boxReg / d deltas. */
+  gradDeltas: Tensor;
+}
+
+/**
+ * torchvision's `RegionProposalNetwork.compute_loss`: binary cross-entropy of the objectness logits over
+ * the sampled anchors and smooth L1 (beta 1/9) of the positives' deltas, both divided by `sampledCount`
+ * (the sampled anchors of the batch; data-parallel ranks pass the sum over all ranks).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { fill } from "../ops/elementwise.ts";
+ * import { tensorFromArray } from "../ops/tensor.ts";
+ * import { getGpu } from "../ops/gpu.ts";
+ * import { rpnLoss } from "./rpn.ts";
+ * await getGpu();
+ * // Two anchors of one image, both logits 0: a sampled positive and a sampled negative.
+ * const head = { logits: fill([1, 2], 0), deltas: fill([2, 4], 0), levelLengths: [2] };
+ * const targets = {
+ *   positive: tensorFromArray(new Uint32Array([1, 0]), [1, 2]),
+ *   negative: tensorFromArray(new Uint32Array([0, 1]), [1, 2]),
+ *   regressionTargets: tensorFromArray(new Float32Array(8), [1, 2, 4]),
+ * };
+ * const losses = rpnLoss(head, targets, 2);
+ * const [objectness] = await losses.objectness.read();
+ * assert.ok(Math.abs(objectness - Math.log(2)) < 1e-6); // σ(0) = 1/2 for both anchors
+ * assert.deepStrictEqual(await losses.boxReg.read(), new Float32Array([0])); // deltas equal their targets
+ * ```
+ */
+export function rpnLoss(head: RpnHeadOutput, targets: RpnLossTargets, sampledCount: Normaliser): RpnLosses {
+  const [batch, total] = head.logits.shape;
+  const anchorSample = sampledBinaryTargets(
+    targets.positive.reshape([batch * total]),
+    targets.negative.reshape([batch * total]),
+  );
+  const objectness = bceWithLogits(
+    head.logits.reshape([batch * total]),
+    anchorSample.targets,
+    anchorSample.valid,
+    sampledCount,
+  );
+  const boxReg = smoothL1(
+    head.deltas,
+    targets.regressionTargets.reshape([batch * total, 4]),
+    targets.positive.reshape([batch * total]),
+    1 / 9,
+    sampledCount,
+  );
+  return {
+    objectness: objectness.loss,
+    boxReg: boxReg.loss,
+    gradLogits: objectness.grad.reshape([batch, total]),
+    gradDeltas: boxReg.grad,
+  };
 }
 
 /**

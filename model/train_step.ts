@@ -1,17 +1,17 @@
 /**
  * One training step of Mask R-CNN on the GPU, torchvision's `GeneralizedRCNN.forward` in train mode plus
  * backward and the optimizer: transform (images resized on the GPU; boxes scaled and masks resized as
- * torchvision's transform does), backbone + FPN, RPN losses on sampled anchors, proposals (detached),
- * RoI-head targets and losses, mask loss, backward through the heads, the FPN and the trainable ResNet
- * stages, then the optimizer update — with one read-back (the five losses and the non-finite flag) at the end.
+ * torchvision's transform does), backbone + FPN, RPN head, its targets on sampled anchors and the proposals
+ * (detached), RoI-head targets, box head and mask head; then the five losses, backward through the heads
+ * (RPN, box, mask), the FPN and the trainable ResNet stages, and the optimizer update — with one read-back
+ * (the five losses and the non-finite flag) at the end.
  * @module
  */
 import { withBoundedDispatch } from "../ops/kernel.ts";
-import { positiveLabels, sampledBinaryTargets } from "../ops/detection/sampled_labels.ts";
+import { positiveLabels } from "../ops/detection/sampled_labels.ts";
 import { MaskRcnnGpuError, ShapeError } from "../ops/errors.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { uploadGtBatch } from "../ops/detection/gt_batch.ts";
-import { bceWithLogits, smoothL1 } from "../ops/losses.ts";
 import { flagNonFinite } from "../ops/optimizer.ts";
 import { roiTargets } from "../ops/detection/roi_targets.ts";
 import { rpnTargets } from "../ops/detection/rpn_targets.ts";
@@ -21,9 +21,18 @@ import { type RawImage, transformImages } from "./detect.ts";
 import { roiTargetOptions, rpnTargetOptions } from "./stage_config.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
-import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
+import { maskHeadBackward, maskHeadOnPositives, maskRcnnLoss, type MaskTrainPass } from "./mask_head.ts";
+import type { PyramidGrads } from "./pyramid_grads.ts";
+import { boxHead, boxHeadBackward, fastRcnnLoss, type RecordedBoxHead } from "./roi_heads.ts";
+import {
+  anchorsFor,
+  filterProposals,
+  type RecordedRpnHead,
+  rpnHead,
+  rpnHeadBackward,
+  rpnLoss,
+} from "./rpn.ts";
 import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
-import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
 import { layerGradients } from "./train_params.ts";
 import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
 import { NoWeightsError } from "./weights_errors.ts";
@@ -133,10 +142,10 @@ export interface TrainForwardOptions {
 }
 
 /**
- * What {@link trainForward} leaves for {@link trainBackward}: the tape, the RPN head outputs, the RPN and
- * RoI targets (GPU tensors, no read-back). `normalisers` are this batch's own loss denominators (u32
- * `[1]` each: sampled anchors, sampled RoIs, positive RoIs); data-parallel ranks replace them with the
- * sums over all ranks, so the gradients add up to those of one process holding the whole batch.
+ * What {@link trainForward} leaves for {@link trainBackward}: the backbone's tape, the recorded heads (RPN,
+ * box, mask), the RPN and RoI targets (GPU tensors, no read-back). `normalisers` are this batch's own loss
+ * denominators (u32 `[1]` each: sampled anchors, sampled RoIs, positive RoIs); data-parallel ranks replace
+ * them with the sums over all ranks, so the gradients add up to those of one process holding the whole batch.
  */
 export interface TrainForward {
   readonly normalisers: LossNormalisers;
@@ -155,20 +164,22 @@ export interface LossNormalisers {
 }
 
 interface ForwardState {
-  config: MaskRcnnModel["config"];
   params: NonNullable<MaskRcnnModel["params"]>;
   grads: ReturnType<typeof layerGradients>;
   tape: ReturnType<typeof backboneForwardTrain>;
-  imageSizes: ReturnType<typeof transformImages>["imageSizes"];
-  head: ReturnType<typeof rpnHead>;
+  head: RecordedRpnHead;
   rpn: ReturnType<typeof rpnTargets>;
   roi: ReturnType<typeof roiTargets>;
+  box: RecordedBoxHead;
+  /** The mask head's passes over the positives (null without a mask head). */
+  mask: MaskTrainPass[] | null;
 }
 
 /**
- * The forward half of a training step: transform, backbone + FPN, RPN head, RPN targets, proposals and
- * RoI targets (everything before the losses). Run it inside `tidy` together with {@link trainBackward},
- * or return its result from one `tidy` and pass it to the next.
+ * The forward half of a training step: transform, backbone + FPN, RPN head, RPN targets, proposals, RoI
+ * targets, box head and mask head (everything before the losses; the heads record what their backward
+ * needs). Run it inside `tidy` together with {@link trainBackward}, or return its result from one `tidy` and
+ * pass it to the next.
  *
  * @example
  * ```ts
@@ -224,8 +235,8 @@ export function trainForward(
   const pyramid = tape.pyramid;
   const firstImage = options.firstImage ?? 0;
 
-  // RPN: targets on the anchors; proposals from the (detached) outputs; RoI-head targets.
-  const head = rpnHead(params, pyramid);
+  // RPN: the head; targets on the anchors; proposals from the (detached) outputs.
+  const head = rpnHead(params, pyramid, { record: true });
   const anchors = anchorsFor(model.anchorCache, config, [
     transformed.images.shape[1],
     transformed.images.shape[2],
@@ -240,6 +251,8 @@ export function trainForward(
     preNmsTopN: config.rpnPreNmsTopNTrain,
     postNmsTopN: config.rpnPostNmsTopNTrain,
   });
+
+  // RoI heads: targets of the sampled proposals (+ GT); the box head on them, the mask head on the positives.
   const roi = roiTargets(proposals.boxes, gt, {
     ...roiTargetOptions(config),
     seed: options.seed,
@@ -247,7 +260,17 @@ export function trainForward(
     firstImage,
     proposalValid: proposals.valid,
   });
-  const state: ForwardState = { config, params, grads, tape, imageSizes, head, rpn, roi };
+  const box = boxHead(params, pyramid, roi.sampled.rois, imageSizes, { record: true });
+  const positives = roi.positive.labels.size;
+  const mask = config.maskHead
+    ? maskHeadOnPositives(params, pyramid, imageSizes, {
+      rois: roi.positive.rois,
+      labels: roi.positive.labels.reshape([positives]),
+      positive: roi.positive.valid.reshape([positives]),
+      targets: roi.maskTargets!,
+    })
+    : null;
+  const state: ForwardState = { params, grads, tape, head, rpn, roi, box, mask };
   return {
     normalisers: {
       rpn: first(rpn.sample.totals, 0),
@@ -260,7 +283,8 @@ export function trainForward(
 
 /**
  * The five losses of a {@link trainForward} result with the given denominators, and backward through the
- * heads, the FPN and the trainable ResNet stages, accumulating into the optimizer's gradients.
+ * heads (RPN, box, mask), the FPN and the trainable ResNet stages, accumulating into the optimizer's
+ * gradients.
  *
  * @example
  * ```ts
@@ -273,81 +297,38 @@ export function trainBackward(
   forward: TrainForward,
   normalisers: LossNormalisers,
 ): LossTensors {
-  const { config, params, grads, tape, imageSizes, head, rpn, roi } = forward.state as ForwardState;
-  const pyramid = tape.pyramid;
-  const batchSize = imageSizes.length;
-  const total = head.logits.shape[1];
-  const anchorSample = sampledBinaryTargets(
-    rpn.sample.positive.reshape([batchSize * total]),
-    rpn.sample.negative.reshape([batchSize * total]),
-  );
-  const objectness = bceWithLogits(
-    head.logits.reshape([batchSize * total]),
-    anchorSample.targets,
-    anchorSample.valid,
-    normalisers.rpn,
-  );
-  const rpnBox = smoothL1(
-    head.deltas,
-    rpn.regressionTargets.reshape([batchSize * total, 4]),
-    rpn.sample.positive.reshape([batchSize * total]),
-    1 / 9,
-    normalisers.rpn,
-  );
-  const pyramidGrads: (Tensor | null)[] = pyramid.map(() => null);
-  rpnHeadBackward(
-    params,
-    pyramid,
-    head,
-    objectness.grad.reshape([batchSize, total]),
-    rpnBox.grad,
-    grads,
-    pyramidGrads,
-  );
+  const { params, grads, tape, head, rpn, roi, box, mask } = forward.state as ForwardState;
 
-  // RoI heads: sampled proposals (+ GT), box losses, mask loss on the positives.
+  // Losses: RPN (sampled anchors), box head (sampled RoIs), mask head (positive RoIs).
+  const rpnLosses = rpnLoss(head, {
+    positive: rpn.sample.positive,
+    negative: rpn.sample.negative,
+    regressionTargets: rpn.regressionTargets,
+  }, normalisers.rpn);
   const sampledRows = roi.sampled.labels.size;
   const labels = roi.sampled.labels.reshape([sampledRows]);
-  const boxLosses = boxHeadTrain(
-    params,
-    pyramid,
-    imageSizes,
-    {
-      rois: roi.sampled.rois,
-      labels,
-      valid: roi.sampled.valid.reshape([sampledRows]),
-      positive: positiveLabels(labels),
-      regressionTargets: roi.sampled.regressionTargets.reshape([sampledRows, 4]),
-      sampledCount: normalisers.box,
-    },
-    grads,
-    pyramidGrads,
+  const boxLosses = fastRcnnLoss(box, {
+    labels,
+    valid: roi.sampled.valid.reshape([sampledRows]),
+    positive: positiveLabels(labels),
+    regressionTargets: roi.sampled.regressionTargets.reshape([sampledRows, 4]),
+  }, normalisers.box);
+  const maskLosses = mask ? maskRcnnLoss(mask, normalisers.mask) : null;
+
+  // Backward: the heads add their pyramid gradients in stage order (RPN, box, mask), then the backbone.
+  const pyramidGrads: PyramidGrads = tape.pyramid.map(() => null);
+  rpnHeadBackward(params, head.tape, rpnLosses.gradLogits, rpnLosses.gradDeltas, grads, pyramidGrads);
+  boxHeadBackward(params, box.tape, boxLosses.gradLogits, boxLosses.gradDeltas, grads, pyramidGrads);
+  mask?.forEach((pass, i) =>
+    maskHeadBackward(params, pass.head.tape, maskLosses!.gradLogits[i], grads, pyramidGrads)
   );
-  let maskLoss = tensorFromArray(new Float32Array([0]), [1]);
-  if (config.maskHead) {
-    const rows = roi.positive.labels.size;
-    maskLoss = maskHeadTrain(
-      params,
-      pyramid,
-      imageSizes,
-      {
-        rois: roi.positive.rois,
-        labels: roi.positive.labels.reshape([rows]),
-        positive: roi.positive.valid.reshape([rows]),
-        targets: roi.maskTargets!,
-        count: normalisers.mask,
-      },
-      grads,
-      pyramidGrads,
-    );
-  }
   backboneBackward(params, tape, pyramidGrads as Tensor[], grads);
   return {
-    rpnObjectness: objectness.loss,
-    rpnBoxReg: rpnBox.loss,
+    rpnObjectness: rpnLosses.objectness,
+    rpnBoxReg: rpnLosses.boxReg,
     classifier: boxLosses.classifier,
     boxReg: boxLosses.boxReg,
-    mask: maskLoss,
+    mask: maskLosses?.mask ?? tensorFromArray(new Float32Array([0]), [1]),
   };
 }
 
@@ -399,7 +380,7 @@ export function forwardBackward(
  * counts). Off: with it on, the losses of repeated runs differed in the last bits (~1e-7 relative, seen on
  * lavapipe with both the f32-atomic and the compare-exchange RoIAlign backward), which breaks bit-for-bit
  * resume; until that race is found, training covers every slot. `forwardBackward` itself follows the
- * process-wide `setBoundedDispatch` (tests/model/train_heads_test.ts compares both paths).
+ * process-wide `setBoundedDispatch` (tests/model/mask_head_test.ts compares both paths).
  */
 const TRAIN_STEP_BOUNDED_DISPATCH = false;
 
