@@ -22,7 +22,8 @@
  */
 import { decodeImage } from "./data/image_codec.ts";
 import { type DrawableImage, drawableToRgb } from "./data/image_browser.ts";
-import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
+import { detectImages, type Detection, type DetectOptions } from "./model/detect.ts";
+import type { RawImage } from "./model/transform.ts";
 import type { MaskRcnnModel } from "./model/mask_rcnn.ts";
 import { checkBatchSize, checkImageInput, checkTrainBatch } from "./model/input_checks.ts";
 import type { Optimizer } from "./model/optimizer.ts";
@@ -97,7 +98,8 @@ export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/opt
 export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
 export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
-export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
+export type { Detection, DetectOptions } from "./model/detect.ts";
+export type { RawImage } from "./model/transform.ts";
 
 /**
  * What {@link detect} takes: decoded RGB/RGBA pixels (`{data, width, height}`, e.g. a page's `ImageData`),

@@ -16,15 +16,15 @@ import { flagNonFinite } from "../ops/optimizer.ts";
 import { roiTargets } from "../ops/roi_targets.ts";
 import { rpnTargets } from "../ops/targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
-import { resizeMasksNearest } from "../ops/upsample.ts";
-import { type RawImage, transformImages } from "./detect.ts";
+import { createFpnTape, fpnBackward, fpnForward, type FpnTape } from "./fpn.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
 import { anchorsFor, filterProposals, rpnHead } from "./rpn.ts";
-import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
+import { createResnetTape, resnetBackward, resnetForward, type ResnetTape } from "./resnet.ts";
 import { boxHeadTrain, maskHeadTrain, rpnHeadBackward } from "./train_heads.ts";
 import { layerGradients } from "./train_params.ts";
 import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
+import { type RawImage, transformImages, transformTargets } from "./transform.ts";
 import { NoWeightsError } from "./weights_errors.ts";
 
 /** Ground truth of one image in input pixels. */
@@ -157,7 +157,7 @@ interface ForwardState {
   config: MaskRcnnModel["config"];
   params: NonNullable<MaskRcnnModel["params"]>;
   grads: ReturnType<typeof layerGradients>;
-  tape: ReturnType<typeof backboneForwardTrain>;
+  tape: { resnet: ResnetTape; fpn: FpnTape };
   imageSizes: ReturnType<typeof transformImages>["imageSizes"];
   head: ReturnType<typeof rpnHead>;
   rpn: ReturnType<typeof rpnTargets>;
@@ -209,18 +209,14 @@ export function trainForward(
   const config = model.config;
   const grads = layerGradients(config, params, opt.entries);
   const transformed = transformImages(config, batch.images);
-  const { imageSizes, originalSizes } = transformed;
-  const gt = uploadGtBatch(batch.targets.map((t, i) => {
-    const [h, w] = imageSizes[i];
-    const [oh, ow] = originalSizes[i];
-    const rh = Math.fround(Math.fround(h) / Math.fround(oh)),
-      rw = Math.fround(Math.fround(w) / Math.fround(ow));
-    const boxes = t.boxes.map((v, k) => Math.fround(v * (k % 2 === 0 ? rw : rh)));
-    const masks = t.masks ? resizeMasksNearest(t.masks, t.labels.length, oh, ow, h, w) : undefined;
-    return { boxes, labels: t.labels, masks, maskSize: [h, w] as const };
-  }));
-  const tape = backboneForwardTrain(config, params, transformed.images);
-  const pyramid = tape.pyramid;
+  const { imageSizes } = transformed;
+  const gt = uploadGtBatch(transformTargets(batch.targets, transformed));
+  const tape = {
+    resnet: createResnetTape({ trainableLayers: config.trainableBackboneLayers }),
+    fpn: createFpnTape(),
+  };
+  const features = resnetForward(params, transformed.images, { tape: tape.resnet });
+  const pyramid = fpnForward(params, features, { tape: tape.fpn });
   const firstImage = options.firstImage ?? 0;
 
   // RPN: targets on the anchors; proposals from the (detached) outputs; RoI-head targets.
@@ -280,7 +276,7 @@ export function trainBackward(
   normalisers: LossNormalisers,
 ): LossTensors {
   const { config, params, grads, tape, imageSizes, head, rpn, roi } = forward.state as ForwardState;
-  const pyramid = tape.pyramid;
+  const pyramid = tape.fpn.pyramid;
   const batchSize = imageSizes.length;
   const total = head.logits.shape[1];
   const anchorSample = sampledBinaryTargets(
@@ -347,7 +343,10 @@ export function trainBackward(
       pyramidGrads,
     );
   }
-  backboneBackward(params, tape, pyramidGrads as Tensor[], grads);
+  const featureGrads = fpnBackward(params, tape.fpn, pyramidGrads as Tensor[], grads, {
+    featureGradsFrom: tape.resnet.firstTrainableStage,
+  });
+  resnetBackward(params, tape.resnet, featureGrads, grads);
   return {
     rpnObjectness: objectness.loss,
     rpnBoxReg: rpnBox.loss,
