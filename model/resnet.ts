@@ -21,6 +21,7 @@ import type { LayerGrads } from "./train_params.ts";
 
 /** What one bottleneck's backward needs: its input, the two inner activations, the shortcut and output. */
 export interface BottleneckRecord {
+  /** The block's convs. */
   block: BottleneckParams;
   /** Block input. */
   x: Tensor;

@@ -21,8 +21,11 @@ export type { TransformedBatch } from "../ops/image_transform.ts";
 
 /** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
 export interface RawImage {
+  /** `height × width × 3` (RGB) or `× 4` (RGBA, alpha ignored) bytes. */
   data: Uint8Array | Uint8ClampedArray;
+  /** Columns. */
   width: number;
+  /** Rows. */
   height: number;
 }
 
