@@ -22,7 +22,8 @@
  */
 import { decodeImage } from "./data/image_codec.ts";
 import { type DrawableImage, drawableToRgb } from "./data/image_browser.ts";
-import { detectImages, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
+import { detectImages, type Detection, type DetectOptions } from "./model/detect.ts";
+import type { RawImage } from "./model/transform.ts";
 import { type LoadWeightsOptions, type MaskRcnnModel, setStateDict } from "./model/mask_rcnn.ts";
 import { checkFineTuneSources, setForFineTuning, type SetForFineTuningOptions } from "./model/fine_tune.ts";
 import type { FineTuneReport } from "./model/fine_tune.ts";
@@ -266,7 +267,8 @@ export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/opt
 export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
 export { detectImages } from "./model/detect.ts";
 export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
-export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
+export type { Detection, DetectOptions } from "./model/detect.ts";
+export type { RawImage } from "./model/transform.ts";
 
 /**
  * What {@link detect} takes: decoded RGB/RGBA pixels (`{data, width, height}`, e.g. a page's `ImageData`),
@@ -423,7 +425,7 @@ export type { ConvTranspose2dBackwardOptions, PackedConvTranspose2d } from "./op
 export { maxPool2d, maxPool2dBackward, maxPool2dOutputSize } from "./ops/pool.ts";
 export type { MaxPool2dOptions } from "./ops/pool.ts";
 export { upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
-export { nearestSourceIndex } from "./data/mask_resize.ts";
+export { nearestSourceIndex } from "./model/mask_resize.ts";
 export {
   flatten,
   nchwFlattenOrderPermutation,

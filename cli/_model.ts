@@ -5,7 +5,8 @@
  * with its share of the batch time.
  * @module
  */
-import type { Detection, RawImage } from "../model/detect.ts";
+import type { Detection } from "../model/detect.ts";
+import type { RawImage } from "../model/transform.ts";
 import { checkImageFitsAdapter, detectImages } from "../model/detect.ts";
 import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
 import { loadWeights } from "../mod.ts";

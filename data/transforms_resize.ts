@@ -7,7 +7,7 @@
  */
 
 import type { Image, TrainItem } from "./types.ts";
-import { resizeMasksNearest } from "./mask_resize.ts";
+import { resizeMasksNearest } from "../model/mask_resize.ts";
 
 const f32 = Math.fround;
 
@@ -108,7 +108,7 @@ export function resizeImage(image: Image, outH: number, outW: number): Image {
 }
 
 /** Nearest-neighbour resize of byte masks (torch `mode="nearest"`); lives with the GPU resize's index rule. */
-export { resizeMasksNearest } from "./mask_resize.ts";
+export { resizeMasksNearest } from "../model/mask_resize.ts";
 
 /**
  * torchvision's resize rule: `scale = min(minSize / shortSide, maxSize / longSide)`, output size

@@ -4,13 +4,9 @@
  * into the input) — encoded on the GPU with one read-back at the end.
  * @module
  */
-import { imageTransform, type Rgb8Image, type TransformedBatch } from "../ops/image_transform.ts";
-import type { MaskRcnnConfig } from "./config.ts";
-import { transformOptions } from "./stage_config.ts";
 import { maskBytes, pasteMasks } from "../ops/paste_masks.ts";
-import { scaleBoxes } from "../ops/detection/scale_boxes.ts";
 import { readTensors, type Tensor, tidy } from "../ops/tensor.ts";
-import { LimitError, ShapeError } from "../ops/errors.ts";
+import { LimitError } from "../ops/errors.ts";
 import { currentGpu } from "../ops/gpu.ts";
 import { fpnForward } from "./fpn.ts";
 import { maskBranch } from "./mask_head.ts";
@@ -18,15 +14,9 @@ import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { resnetForward } from "./resnet.ts";
 import { boxBranch } from "./roi_heads.ts";
 import { rpnForward } from "./rpn.ts";
+import { postprocessBoxes, type RawImage, transformImages } from "./transform.ts";
 import { checkRawImages } from "./input_checks.ts";
 import { NoWeightsError } from "./weights_errors.ts";
-
-/** An image as interleaved RGB or RGBA bytes, row-major (channels inferred from the length). */
-export interface RawImage {
-  data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-}
 
 /** Options of {@link detectImages}. */
 export interface DetectOptions {
@@ -49,49 +39,6 @@ export interface Detection {
   masks?: Uint8Array;
   /** count×height×width probabilities (only with `maskProbabilities`). */
   maskProbs?: Float32Array;
-}
-
-function toRgb8(image: RawImage, index: number): Rgb8Image {
-  const { width, height, data } = image;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new ShapeError(
-      "detect",
-      `image ${index} is ${width}×${height}; both sides must be positive integers`,
-    );
-  }
-  const channels = data.length / (width * height);
-  if (channels !== 3 && channels !== 4) {
-    throw new ShapeError(
-      "detect",
-      `image ${index} has ${data.length} bytes; a ${width}×${height} image needs ${
-        width * height * 3
-      } (RGB) or ` +
-        `${width * height * 4} (RGBA)`,
-    );
-  }
-  return { data, width, height, channels };
-}
-
-/**
- * Validates decoded images and runs torchvision's transform on them (normalise, resize, pad the batch):
- * shared by inference and training.
- *
- * @example
- * ```ts
- * import assert from "node:assert";
- * import { getGpu } from "../ops/gpu.ts";
- * import { resolveConfig } from "./config.ts";
- * import { transformImages } from "./detect.ts";
- * await getGpu();
- * const config = resolveConfig({ preset: "small" }); // minSize = maxSize = 128
- * const batch = transformImages(config, [{ width: 64, height: 32, data: new Uint8Array(64 * 32 * 3).fill(90) }]);
- * assert.deepStrictEqual(batch.originalSizes, [[32, 64]]);
- * assert.deepStrictEqual(batch.imageSizes, [[64, 128]]); // the long side limits the scale to 2
- * assert.deepStrictEqual(batch.images.shape, [1, 64, 128, 3]); // NHWC, padded to multiples of 32
- * ```
- */
-export function transformImages(config: MaskRcnnConfig, images: readonly RawImage[]): TransformedBatch {
-  return imageTransform(images.map(toRgb8), transformOptions(config));
 }
 
 /**
@@ -175,10 +122,7 @@ export async function detectImages(
     });
     const detections = boxBranch(params, config, pyramid, proposals, imageSizes);
     const perImage = detections.perImage;
-    const ratios = originalSizes.map(([h, w], i) =>
-      [Math.fround(h / imageSizes[i][0]), Math.fround(w / imageSizes[i][1])] as [number, number]
-    );
-    const boxes = scaleBoxes(detections.boxes, ratios);
+    const boxes = postprocessBoxes(detections.boxes, batch);
     const read: Tensor[] = [boxes, detections.scores, detections.labels, detections.count];
     if (params.mask) {
       // Only the real detections (the first count[b] slots of each image) are pooled, run through the

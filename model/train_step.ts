@@ -16,8 +16,7 @@ import { flagNonFinite } from "../ops/optimizer.ts";
 import { roiTargets } from "../ops/detection/roi_targets.ts";
 import { rpnTargets } from "../ops/detection/rpn_targets.ts";
 import { readTensors, type Tensor, tensorFromArray, tidy } from "../ops/tensor.ts";
-import { resizeMasksNearest } from "../data/mask_resize.ts";
-import { type RawImage, transformImages } from "./detect.ts";
+import { createFpnTape, fpnBackward, fpnForward, type FpnTape } from "./fpn.ts";
 import { roiTargetOptions, rpnTargetOptions } from "./stage_config.ts";
 import type { MaskRcnnModel } from "./mask_rcnn.ts";
 import { type Optimizer, optimizerStep, zeroGradients } from "./optimizer.ts";
@@ -32,9 +31,10 @@ import {
   rpnHeadBackward,
   rpnLoss,
 } from "./rpn.ts";
-import { backboneBackward, backboneForwardTrain } from "./train_backbone.ts";
+import { createResnetTape, resnetBackward, resnetForward, type ResnetTape } from "./resnet.ts";
 import { layerGradients } from "./train_params.ts";
 import { checkRawImage, checkTrainBatch } from "./input_checks.ts";
+import { type RawImage, transformImages, transformTargets } from "./transform.ts";
 import { NoWeightsError } from "./weights_errors.ts";
 
 /** Ground truth of one image in input pixels. */
@@ -166,7 +166,7 @@ export interface LossNormalisers {
 interface ForwardState {
   params: NonNullable<MaskRcnnModel["params"]>;
   grads: ReturnType<typeof layerGradients>;
-  tape: ReturnType<typeof backboneForwardTrain>;
+  tape: { resnet: ResnetTape; fpn: FpnTape };
   head: RecordedRpnHead;
   rpn: ReturnType<typeof rpnTargets>;
   roi: ReturnType<typeof roiTargets>;
@@ -221,18 +221,14 @@ export function trainForward(
   const config = model.config;
   const grads = layerGradients(config, params, opt.entries);
   const transformed = transformImages(config, batch.images);
-  const { imageSizes, originalSizes } = transformed;
-  const gt = uploadGtBatch(batch.targets.map((t, i) => {
-    const [h, w] = imageSizes[i];
-    const [oh, ow] = originalSizes[i];
-    const rh = Math.fround(Math.fround(h) / Math.fround(oh)),
-      rw = Math.fround(Math.fround(w) / Math.fround(ow));
-    const boxes = t.boxes.map((v, k) => Math.fround(v * (k % 2 === 0 ? rw : rh)));
-    const masks = t.masks ? resizeMasksNearest(t.masks, t.labels.length, oh, ow, h, w) : undefined;
-    return { boxes, labels: t.labels, masks, maskSize: [h, w] as const };
-  }));
-  const tape = backboneForwardTrain(config, params, transformed.images);
-  const pyramid = tape.pyramid;
+  const { imageSizes } = transformed;
+  const gt = uploadGtBatch(transformTargets(batch.targets, transformed));
+  const tape = {
+    resnet: createResnetTape({ trainableLayers: config.trainableBackboneLayers }),
+    fpn: createFpnTape(),
+  };
+  const features = resnetForward(params, transformed.images, { tape: tape.resnet });
+  const pyramid = fpnForward(params, features, { tape: tape.fpn });
   const firstImage = options.firstImage ?? 0;
 
   // RPN: the head; targets on the anchors; proposals from the (detached) outputs.
@@ -316,13 +312,16 @@ export function trainBackward(
   const maskLosses = mask ? maskRcnnLoss(mask, normalisers.mask) : null;
 
   // Backward: the heads add their pyramid gradients in stage order (RPN, box, mask), then the backbone.
-  const pyramidGrads: PyramidGrads = tape.pyramid.map(() => null);
+  const pyramidGrads: PyramidGrads = tape.fpn.pyramid.map(() => null);
   rpnHeadBackward(params, head.tape, rpnLosses.gradLogits, rpnLosses.gradDeltas, grads, pyramidGrads);
   boxHeadBackward(params, box.tape, boxLosses.gradLogits, boxLosses.gradDeltas, grads, pyramidGrads);
   mask?.forEach((pass, i) =>
     maskHeadBackward(params, pass.head.tape, maskLosses!.gradLogits[i], grads, pyramidGrads)
   );
-  backboneBackward(params, tape, pyramidGrads as Tensor[], grads);
+  const featureGrads = fpnBackward(params, tape.fpn, pyramidGrads as Tensor[], grads, {
+    featureGradsFrom: tape.resnet.firstTrainableStage,
+  });
+  resnetBackward(params, tape.resnet, featureGrads, grads);
   return {
     rpnObjectness: rpnLosses.objectness,
     rpnBoxReg: rpnLosses.boxReg,

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../../ops/gpu.ts";
 import { LimitError } from "../../ops/errors.ts";
-import { checkImageFitsAdapter, type RawImage } from "../../model/detect.ts";
+import { checkImageFitsAdapter } from "../../model/detect.ts";
+import type { RawImage } from "../../model/transform.ts";
 
 Deno.test("checkImageFitsAdapter refuses an image one row over the binding limit, naming it and the bound", async () => {
   const gpu = await getGpu();

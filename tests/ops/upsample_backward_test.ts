@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
 import { upsampleNearestBackward } from "../../ops/upsample.ts";
-import { nearestSourceIndex } from "../../data/mask_resize.ts";
+import { nearestSourceIndex } from "../../model/mask_resize.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 

@@ -5,7 +5,8 @@
  * @module
  */
 import { currentGpu, getGpu, imageTransform } from "../../mod.ts";
-import { detectImages, type RawImage } from "../../model/detect.ts";
+import { detectImages } from "../../model/detect.ts";
+import type { RawImage } from "../../model/transform.ts";
 import { transformOptions } from "../../model/stage_config.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { maskBranch } from "../../model/mask_head.ts";

@@ -17,7 +17,8 @@
  */
 import { createOptimizer, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
 import { resolveConfig, type ResolveConfigOptions } from "../../model/config.ts";
-import { detectImages, type RawImage } from "../../model/detect.ts";
+import { detectImages } from "../../model/detect.ts";
+import type { RawImage } from "../../model/transform.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { TrainItem } from "../../data/types.ts";

@@ -1,7 +1,7 @@
 // nearestSourceIndex against torch 1.13's nearest index (fixture tests/fixtures/ops/upsample.json, written by
 // tools/reference/make_upsample_fixtures.py).
 import assert from "node:assert/strict";
-import { nearestSourceIndex } from "../../data/mask_resize.ts";
+import { nearestSourceIndex } from "../../model/mask_resize.ts";
 import { loadFixture } from "../_fixtures.ts";
 
 const fixture = loadFixture("ops/upsample.json");
