@@ -1,22 +1,120 @@
 /**
- * Mask R-CNN on WebGPU for Deno: every layer is a WGSL compute shader dispatched from TypeScript.
+ * # @maskrcnn/webgpu: Mask R-CNN on WebGPU
  *
- * This release contains the GPU runtime (device, tensors, buffer pool, kernel cache, batched dispatch) and
- * the first ops; see the README for what exists and what does not yet.
+ * torchvision's Mask R-CNN (ResNet-50-FPN) running natively in Deno on WebGPU: every layer, its backward
+ * pass and the optimizer are WGSL compute shaders dispatched from TypeScript. torchvision's weights load
+ * and give torchvision's answers; training runs on the GPU with one read-back a step. The same module
+ * loads in a browser page (bundled with `deno bundle --platform browser`); the exports that read or write
+ * files need Deno.
  *
- * The module also loads in a browser page (bundled: `deno bundle --platform browser --format esm mod.ts`),
- * where detection, training, weights from bytes / `Response` / URL, the ops and the pure-TypeScript data
- * code work. Exports that read or write files need Deno: `readImageFile`, `loadCocoDataset`,
- * `loadFolderDataset`, `loadTfodDataset`, `writeTfodRecords`, `writeTfRecordFile`, the checkpoint
- * functions, and `loadWeights` / `loadStateDict` given a file path.
+ * ## Quick start: detect
  *
- * @example Acquire the GPU and add two tensors
+ * {@link buildModel} makes a model from a preset (torchvision's `maskrcnn_resnet50_fpn`, or `small` for
+ * tests and demos) and overrides; {@link loadWeights} loads a torchvision `.pth` or a `.safetensors` file
+ * (a path, a URL, bytes or a `Response`); {@link detect} takes PNG/JPEG bytes or decoded pixels and returns
+ * boxes, labels, scores and full-size masks in input pixels.
+ *
+ * ```ts ignore
+ * import { buildModel, COCO_CLASS_NAMES, detect, drawDetections, loadWeights } from "@maskrcnn/webgpu";
+ * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn" });
+ * // torchvision's COCO checkpoint; its FrozenBatchNorm layers use eps 0.
+ * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
+ * const photo = await Deno.readFile("street.jpg");
+ * const det = await detect(model, photo, { scoreThreshold: 0.5 });
+ * for (let i = 0; i < det.count; i++) console.log(COCO_CLASS_NAMES[det.labels[i]], det.scores[i]);
+ * ```
+ *
+ * An array of images runs as one batch (at most {@link MAX_BATCH_IMAGES}); {@link checkImageFitsAdapter}
+ * tells before the upload whether a very large photo fits the adapter.
+ *
+ * ## Models and configuration
+ *
+ * {@link resolveConfig} gives the full {@link MaskRcnnConfig} of a preset plus overrides (torchvision's
+ * `MaskRCNN` arguments in camelCase: `numClasses`, `minSize`, `rpnPostNmsTopNTest`, …); {@link PRESETS}
+ * lists the presets. {@link disposeModel} frees a model's GPU memory.
+ *
+ * ## Weights
+ *
+ * {@link loadWeights} / {@link saveWeights} move a model's weights in and out (torchvision names, so a
+ * saved file loads in PyTorch with `safetensors`). {@link loadStateDict} reads a weights file into a
+ * {@link StateDict} in memory and {@link checkStateDict} checks one against a config;
+ * {@link readSafetensors} / {@link writeSafetensors} are the safetensors format itself.
+ * {@link initWeights} gives fresh weights (torchvision's initialisation, seeded) and
+ * {@link loadForFineTuning} starts from COCO or ImageNet weights with new predictors for your classes
+ * ({@link isPredictorName} tells which tensors those are).
+ *
+ * ## Training
+ *
+ * {@link trainStep} runs one step (forward, torchvision's five losses, backward, optimizer update) on the
+ * GPU and returns the losses; {@link createOptimizer} makes SGD or AdamW with torchvision's warm-up,
+ * {@link learningRate} says the rate of a step. {@link saveCheckpoint} / {@link loadCheckpoint} write and
+ * restore a whole training state (weights, optimizer, step, RNG state) atomically, so that a run killed at
+ * any moment resumes bit for bit; {@link syncStateDict} copies trained values into `model.stateDict`
+ * (for `saveWeights`). {@link writeFileAtomic} and {@link removeStaleTempFiles} do the same crash-safe
+ * writing for your own files.
+ *
+ * Data-parallel training over MPI: {@link launchInfo} reads the launcher's environment,
+ * {@link selectGpuForLocalRank} picks this rank's GPU, {@link initMpi} opens MPI (`--allow-ffi`), and
+ * {@link distributedTrainStep} trains on this rank's {@link shardBatch} of a global batch with averaged
+ * gradients.
+ *
+ * ## Datasets
+ *
+ * A {@link Dataset} gives {@link TrainItem}s (an image and its boxes, labels and masks). Built in: COCO
+ * ({@link loadCocoDataset}), TensorFlow Object Detection TFRecords ({@link loadTfodDataset},
+ * {@link writeTfodRecords}), a folder of images with instance-id masks ({@link loadFolderDataset}),
+ * Penn-Fudan ({@link loadPennFudanDataset}), Pascal VOC ({@link loadVocDataset}) and generated shapes
+ * ({@link ShapesDataset}). {@link DataLoader} batches a dataset with seeded shuffling, transforms
+ * ({@link composeTransforms}, {@link minMaxResizeTransform}, {@link randomFlipTransform}) and workers;
+ * bad items become {@link DataError}s naming the file, skipped or fatal as you choose.
+ * {@link decodeImage}, {@link readImageFile} and {@link encodePng} are the image codecs,
+ * {@link readJsonFile} reads JSON files with errors that name them, {@link deriveSeed} derives seeds.
+ *
+ * ## Evaluation
+ *
+ * {@link evaluateCoco} reproduces pycocotools' COCOeval (bbox and segm) to its printed digits and
+ * {@link formatCocoSummary} prints its twelve lines; {@link toCocoResults} turns a {@link Detection} into
+ * COCO result entries (masks as RLE, {@link rleEncode}), {@link readCocoResults} reads a results file.
+ *
+ * ## Drawing
+ *
+ * {@link drawDetections} and {@link drawGroundTruth} make PNG pictures of results and of your data (tinted
+ * masks, boxes, class names and scores); {@link drawInstancesRgba}, {@link toRgba}, {@link drawText} and
+ * {@link textSize} draw on RGBA bitmaps of your own.
+ *
+ * ## Errors
+ *
+ * Library code throws typed errors and never prints or exits: {@link InvalidInputError} (an argument of the
+ * wrong type), {@link ShapeError}, {@link ConfigError}, {@link WeightsError} and its kinds
+ * ({@link WeightsFormatError}, {@link StateDictMismatchError}, {@link ChecksumMismatchError}),
+ * {@link NoWeightsError}, {@link CheckpointError}, {@link NonFiniteLossError}, {@link DataError}, and the
+ * GPU's {@link MaskRcnnGpuError} family ({@link NoAdapterError}, {@link DeviceLostError},
+ * {@link LimitError}). Each names the argument, tensor or file at fault.
+ *
+ * ## The op library
+ *
+ * Tensors, the GPU context and every op (convolutions, RoIAlign, NMS, losses, … with their backward
+ * passes) are the sub-path export `@maskrcnn/webgpu/ops`.
+ *
+ * @example Detect with a small random-weight model and draw the result
  * ```ts
- * import { add, getGpu, tensorFromArray } from "@maskrcnn/webgpu";
- * await getGpu();
- * const a = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
- * const b = tensorFromArray(new Float32Array([4, 5, 6]), [3]);
- * console.log(await add(a, b).read()); // Float32Array [5, 7, 9]
+ * import assert from "node:assert";
+ * import { buildModel, detect, drawDetections, generateShapesItem, initWeights } from "@maskrcnn/webgpu";
+ * // A trained model comes from loadWeights; random weights and few proposals keep this quick.
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTest: 50,
+ *   rpnPostNmsTopNTest: 20,
+ *   boxDetectionsPerImg: 5,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const { image } = generateShapesItem(7, { width: 64, height: 64 });
+ * const det = await detect(model, image, { scoreThreshold: 0 });
+ * assert.ok(det.count <= 5);
+ * const png = drawDetections(image, det, { classNames: ["background", "square", "circle", "triangle"] });
+ * assert.deepStrictEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
  * ```
  * @module
  */
@@ -32,72 +130,23 @@ import {
   type TrainStepOptions,
   type TrainTarget,
 } from "./model/train_step.ts";
-
-export { buildModel, disposeModel, loadWeights, saveWeights, setStateDict } from "./model/mask_rcnn.ts";
-export { initialStateDict, initRules, initWeights } from "./model/init.ts";
-export { backboneStateDict, loadForFineTuning } from "./model/fine_tune.ts";
-export type { FineTuneOptions, FineTuneReport } from "./model/fine_tune.ts";
-export type { InitRule, InitSpec, InitWeightsOptions } from "./model/init.ts";
-export {
-  createOptimizer,
-  disposeOptimizer,
-  optimizerStep,
-  trainableParameters,
-  zeroGradients,
-} from "./model/optimizer.ts";
-export type {
-  AdamwOptions,
-  Optimizer,
-  OptimizerOptions,
-  ParamEntry,
-  SgdOptions,
-  StepInfo,
-  TrainableParam,
-} from "./model/optimizer.ts";
-export { learningRate } from "./model/lr_schedule.ts";
-export type { LrScheduleOptions } from "./model/lr_schedule.ts";
-export {
-  CheckpointError,
-  loadCheckpoint as readCheckpointFile,
-  restoreOptimizer,
-  saveCheckpoint as writeCheckpointFile,
-} from "./model/checkpoint.ts";
-export {
-  loadTrainingCheckpoint as loadCheckpoint,
-  saveTrainingCheckpoint as saveCheckpoint,
-  syncStateDict,
-} from "./model/training.ts";
-export { forwardBackward, NonFiniteLossError } from "./model/train_step.ts";
-export type { Losses, LossTensors, TrainBatch, TrainStepOptions, TrainTarget } from "./model/train_step.ts";
-export { distributedTrainStep, releaseDistributedBuffers, shardBatch } from "./model/distributed.ts";
-export type { DistributedStepOptions, DistributedStepTiming, GradientReducer } from "./model/distributed.ts";
-export { selectGpuForLocalRank } from "./ops/device_select.ts";
 import type { MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
-export type { LaunchInfo, MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
 
-/**
- * Opens and initialises MPI for data-parallel training (see `distributedTrainStep`). The FFI binding is
- * loaded only by this call (it needs `--allow-ffi`); call `selectGpuForLocalRank` before `getGpu`.
- *
- * @example
- * ```ts
- * import { distributedTrainStep, initMpi, shardBatch } from "@maskrcnn/webgpu";
- * // under mpirun -np 2: const mpi = await initMpi();
- * // const { shard, firstImage } = shardBatch(globalBatch, mpi.rank, mpi.size);
- * // const losses = await distributedTrainStep(model, shard, opt, mpi, { seed: 0, firstImage });
- * console.log(typeof initMpi, typeof distributedTrainStep, typeof shardBatch);
- * ```
- */
-export async function initMpi(options?: MpiInitOptions): Promise<MpiCommunicator> {
-  const mpi = await import("./ops/mpi.ts");
-  return await mpi.initMpi(options);
-}
-export type { CheckpointExtra, LoadedCheckpoint, SaveCheckpointOptions } from "./model/checkpoint.ts";
-export { adamwUpdate, flagNonFinite, globalGradNorm, sgdUpdate } from "./ops/optimizer.ts";
-export type { LoadWeightsOptions, MaskRcnnModel, SetStateDictOptions } from "./model/mask_rcnn.ts";
-export { detectImages } from "./model/detect.ts";
-export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
-export type { Detection, DetectOptions, RawImage } from "./model/detect.ts";
+// Models, configuration and detection.
+export { buildModel, disposeModel, type MaskRcnnModel } from "./model/mask_rcnn.ts";
+export {
+  type ConfigOverrides,
+  type MaskRcnnConfig,
+  type PresetName,
+  PRESETS,
+  resolveConfig,
+  type ResolveConfigOptions,
+} from "./model/config.ts";
+export { checkImageFitsAdapter, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
+export { MAX_BATCH_IMAGES } from "./model/input_checks.ts";
+export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
+
+// detect: images in any form, one batched forward.
 
 /**
  * What {@link detect} takes: decoded RGB/RGBA pixels (`{data, width, height}`, e.g. a page's `ImageData`),
@@ -173,6 +222,8 @@ export async function detect(
   return result;
 }
 
+// Training (the public step).
+
 /** A training batch: images (decoded or PNG/JPEG bytes) and their targets in input pixels. */
 export interface TrainingBatch {
   images: readonly ImageInput[];
@@ -220,235 +271,117 @@ export async function trainStep(
   return await trainStepRaw(model, { images, targets: batch.targets }, opt, options);
 }
 
-export { currentGpu, getGpu } from "./ops/gpu.ts";
-export type { GpuContext, GpuInfo, GpuOptions } from "./ops/gpu.ts";
-export type { MemoryStats } from "./ops/buffer_pool.ts";
-export { emptyTensor, keep, readTensors, Tensor, tensorFromArray, tidy } from "./ops/tensor.ts";
-export type { DType, TensorData } from "./ops/tensor.ts";
-export { dispatch, dispatchStats, params, setBoundedDispatch } from "./ops/kernel.ts";
-export { concatLastAxis, gatherRows, splitLastAxis } from "./ops/gather.ts";
-export type { GatherRowsOptions } from "./ops/gather.ts";
-export {
-  boxCandidates,
-  boxesToRois,
-  indexValid,
-  positiveLabels,
-  rpnCandidates,
-  sampledBinaryTargets,
-  scaleBoxes,
-  selectClassMask,
-} from "./ops/detection.ts";
-export type { BoxCandidates, RpnCandidates } from "./ops/detection.ts";
-export type { DispatchBound, DispatchSpec, DispatchStats, Kernel, OccupiedRows } from "./ops/kernel.ts";
-export { add, addInto, copy, fill, fillInPlace, mul, relu, reluBackward } from "./ops/elementwise.ts";
-export { sum } from "./ops/reduce.ts";
-export { conv2d, foldFrozenBatchNorm, packConv2dWeights } from "./ops/conv2d.ts";
-export type { Conv2dOptions, PackedConv2d } from "./ops/conv2d.ts";
-export { linear, linearBackward, packLinearWeights } from "./ops/linear.ts";
-export { conv2dBackward } from "./ops/conv2d_backward.ts";
-export type { Conv2dBackwardOptions } from "./ops/conv2d_backward.ts";
-export type { GemmBackwardResult, GemmParamGrads } from "./ops/gemm_backward.ts";
-export type { PackedLinear, PackLinearOptions } from "./ops/linear.ts";
-export {
-  convTranspose2d,
-  convTranspose2dBackward,
-  packConvTranspose2dWeights,
-} from "./ops/conv_transpose2d.ts";
-export type { PackedConvTranspose2d } from "./ops/conv_transpose2d.ts";
-export { maxPool2d, maxPool2dBackward, maxPool2dOutputSize } from "./ops/pool.ts";
-export type { MaxPool2dOptions } from "./ops/pool.ts";
-export { nearestSourceIndex, upsampleNearest, upsampleNearestBackward } from "./ops/upsample.ts";
-export {
-  flatten,
-  nchwFlattenOrderPermutation,
-  permuteFlattenedInputColumns,
-  sigmoid,
-  softmax,
-} from "./ops/activation.ts";
-export { imageTransform, resizedImageSize, uploadRgb8 } from "./ops/image_transform.ts";
-export type { ImageTransformOptions, Rgb8Image, TransformedBatch } from "./ops/image_transform.ts";
-export {
-  anchorsTensor,
-  cellAnchors,
-  matterportPyramidAnchors,
-  TORCHVISION_ANCHOR_SIZES,
-  TORCHVISION_ASPECT_RATIOS,
-  torchvisionAnchors,
-} from "./ops/anchors.ts";
-export {
-  BBOX_XFORM_CLIP,
-  clipBoxesToImage,
-  decodeBoxes,
-  encodeBoxes,
-  removeSmallBoxes,
-  ROI_BOX_WEIGHTS,
-  RPN_BOX_WEIGHTS,
-} from "./ops/box_coder.ts";
-export type { BoxWeights } from "./ops/box_coder.ts";
-export { roiAlign } from "./ops/roi_align.ts";
-export { multiScaleRoiAlignBackward, roiAlignBackward } from "./ops/roi_align_backward.ts";
-export type { MultiScaleRoiAlignBackwardOptions } from "./ops/roi_align_backward.ts";
-export {
-  bceWithLogits,
-  countNonzero,
-  maskBceLoss,
-  smoothL1,
-  smoothL1ClassSelected,
-  softmaxCrossEntropy,
-} from "./ops/losses.ts";
-export type { LossResult, Normaliser } from "./ops/losses.ts";
-export type { LevelMapperConfig } from "./ops/roi_align.ts";
-export { inferScale, multiScaleRoiAlign, roiLevels, setupScales } from "./ops/multiscale_roi_align.ts";
-export type { MultiScaleRoiAlignOptions } from "./ops/multiscale_roi_align.ts";
-export { cropAndResize, pyramidRoiAlign } from "./ops/crop_and_resize.ts";
-export { maskBytes, pasteMasks } from "./ops/paste_masks.ts";
-export type { PastedMasks, PasteMasksOptions } from "./ops/paste_masks.ts";
-export { topk } from "./ops/topk.ts";
-export type { TopkOptions, TopkResult } from "./ops/topk.ts";
-export { batchedNms, nms } from "./ops/nms.ts";
-export type { NmsOptions, NmsResult } from "./ops/nms.ts";
-export { boxIou, boxIouBatched } from "./ops/box_iou.ts";
-export { disposeGtBatch, uploadGtBatch } from "./ops/gt_batch.ts";
-export type { GtBatch, GtImage, GtMasks } from "./ops/gt_batch.ts";
-export {
-  BELOW_LOW_THRESHOLD,
-  BETWEEN_THRESHOLDS,
-  INVALID_ELEMENT,
-  matchBoxes,
-  matchQuality,
-} from "./ops/matcher.ts";
-export type { MatcherOptions } from "./ops/matcher.ts";
-export { sampleBalanced } from "./ops/sampler.ts";
-export type { SampleResult, SamplerOptions } from "./ops/sampler.ts";
-export { assignAnchorTargets, rpnTargets } from "./ops/targets.ts";
-export type { AnchorMatchOptions, AnchorTargets, RpnTargetOptions, RpnTargets } from "./ops/targets.ts";
-export { roiTargets } from "./ops/roi_targets.ts";
-export type { RoiSlots, RoiTargetOptions, RoiTargets } from "./ops/roi_targets.ts";
-export { maskTargets } from "./ops/mask_targets.ts";
-
-// Model: configuration and weights.
-export {
-  ConfigError,
-  MASKRCNN_RESNET50_FPN,
-  PRESETS,
-  resolveConfig,
-  validateConfig,
-} from "./model/config.ts";
-export type {
-  BackboneConfig,
-  ConfigOverrides,
-  MaskRcnnConfig,
-  PresetName,
-  ResolveConfigOptions,
-} from "./model/config.ts";
-export {
-  canonicalName,
-  expectedStateDict,
-  isIgnoredName,
-  isPredictorName,
-} from "./model/state_dict_names.ts";
-export type { ExpectedTensor } from "./model/state_dict_names.ts";
-export {
-  canonicalStateDict,
-  checkStateDict,
-  loadStateDict,
-  stateDictToSafetensors,
-} from "./model/weights.ts";
-export type {
-  CheckStateDictOptions,
-  LoadStateDictOptions,
-  StateDict,
-  WeightsSource,
-  WeightTensor,
-} from "./model/weights.ts";
+// Weights.
+export { loadWeights, type LoadWeightsOptions, saveWeights } from "./model/mask_rcnn.ts";
+export { checkStateDict, loadStateDict, type StateDict, type WeightsSource } from "./model/weights.ts";
 export { readSafetensors, writeSafetensors } from "./model/safetensors.ts";
-export type { SafetensorsFile } from "./model/safetensors.ts";
-export { CHECKSUM_KEY, ChecksumMismatchError, xxh32 } from "./model/checksum.ts";
-export type { TorchReadOptions } from "./model/weights_torch.ts";
-export type { WeightDType } from "./model/weights_dtype.ts";
+export { initWeights } from "./model/init.ts";
+export { type FineTuneReport, loadForFineTuning } from "./model/fine_tune.ts";
+export { isPredictorName } from "./model/state_dict_names.ts";
+
+// Training.
+export { type Losses, type TrainStepOptions, type TrainTarget } from "./model/train_step.ts";
+export { createOptimizer, type Optimizer, type OptimizerOptions } from "./model/optimizer.ts";
+export { learningRate } from "./model/lr_schedule.ts";
 export {
-  ForbiddenGlobalError,
+  loadTrainingCheckpoint as loadCheckpoint,
+  saveTrainingCheckpoint as saveCheckpoint,
+  syncStateDict,
+} from "./model/training.ts";
+export { removeStaleTempFiles } from "./model/checkpoint.ts";
+export { writeFileAtomic } from "./data/atomic_file.ts";
+
+// Data-parallel training over MPI.
+export {
+  type DistributedStepOptions,
+  type DistributedStepTiming,
+  distributedTrainStep,
+  shardBatch,
+} from "./model/distributed.ts";
+export { selectGpuForLocalRank } from "./ops/device_select.ts";
+export { type LaunchInfo, launchInfo } from "./ops/mpi_launch.ts";
+export type { MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
+
+/**
+ * Opens and initialises MPI for data-parallel training (see {@link distributedTrainStep}). The FFI binding is
+ * loaded only by this call (it needs `--allow-ffi`); call {@link selectGpuForLocalRank} before the first
+ * GPU use (`buildModel`).
+ *
+ * @example One training script for one process and for each rank of `mpirun -np N`
+ * ```ts
+ * import assert from "node:assert";
+ * import { initMpi, launchInfo, selectGpuForLocalRank } from "@maskrcnn/webgpu";
+ * const launch = launchInfo(); // null unless started by mpirun, mpiexec or srun
+ * if (launch !== null && launch.size > 1) {
+ *   selectGpuForLocalRank(launch.localRank ?? launch.rank);
+ *   const mpi = await initMpi({ launch });
+ *   // each step: const { shard, firstImage } = shardBatch(globalBatch, mpi.rank, mpi.size);
+ *   //            await distributedTrainStep(model, shard, opt, mpi, { seed: step, firstImage });
+ *   assert.strictEqual(mpi.size, launch.size);
+ * } else {
+ *   assert.strictEqual(launch?.size ?? 1, 1); // a single process: plain trainStep
+ * }
+ * ```
+ */
+export async function initMpi(options?: MpiInitOptions): Promise<MpiCommunicator> {
+  const mpi = await import("./ops/mpi.ts");
+  return await mpi.initMpi(options);
+}
+
+// Datasets: datasets, loader, transforms, images.
+export type { Batch, Dataset, Image, Target, TrainItem } from "./data/types.ts";
+export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
+export { loadCocoDataset } from "./data/coco_dataset.ts";
+export { loadTfodDataset } from "./data/tfod_dataset.ts";
+export { writeTfodRecords } from "./data/tfod_writer.ts";
+export { loadFolderDataset } from "./data/folder_dataset.ts";
+export { loadPennFudanDataset } from "./data/pennfudan_dataset.ts";
+export { loadVocDataset, VOC_CLASS_NAMES } from "./data/voc_dataset.ts";
+export { DataLoader } from "./data/loader.ts";
+export {
+  composeTransforms,
+  type ItemTransform,
+  minMaxResizeTransform,
+  randomFlipTransform,
+} from "./data/transforms.ts";
+export { decodeImage, encodePng, readImageFile } from "./data/image_codec.ts";
+export { readJsonFile } from "./data/json_file.ts";
+export { deriveSeed } from "./data/prng.ts";
+
+// Evaluation: COCO metrics and results.
+export {
+  type CocoEvalResult,
+  type CocoGroundTruth,
+  type CocoIouType,
+  type CocoResult,
+  evaluateCoco,
+  formatCocoSummary,
+} from "./data/coco_eval.ts";
+export { type CocoResultEntry, readCocoResults, toCocoResults } from "./data/coco_results.ts";
+export { rleEncode } from "./data/rle.ts";
+
+// Drawing.
+export {
+  type DrawableInstances,
+  drawDetections,
+  drawGroundTruth,
+  drawInstancesRgba,
+  type DrawOptions,
+  toRgba,
+} from "./data/draw.ts";
+export { drawText, textSize } from "./data/draw_text.ts";
+
+// Errors.
+export { InvalidInputError } from "./model/input_checks.ts";
+export { ConfigError } from "./model/config.ts";
+export {
   NoWeightsError,
-  PredictorTensorsError,
   StateDictMismatchError,
   WeightsError,
   WeightsFormatError,
 } from "./model/weights_errors.ts";
-export type { ShapeMismatch } from "./model/weights_errors.ts";
-export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
-export {
-  DeviceLostError,
-  DisposedTensorError,
-  DTypeError,
-  GpuValidationError,
-  LimitError,
-  MaskRcnnGpuError,
-  NoAdapterError,
-  ShapeError,
-} from "./ops/errors.ts";
-
-// Data: datasets, transforms, loader, pictures.
-export type { Batch, Dataset, Image, Target, TrainItem } from "./data/types.ts";
-export { DataError, DataErrorTally } from "./data/errors.ts";
-export type { DataErrorLocation, DataErrorReason, DataErrorSummary, OnDataError } from "./data/errors.ts";
-export { decodeImage, encodePng, readImageFile, sniffImageFormat } from "./data/image_codec.ts";
-export { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV } from "./data/image_codec.ts";
-export type { DecodeImageOptions } from "./data/image_codec.ts";
-export { decodeImageInBrowser, drawableToRgb, hasBrowserImageCodecs } from "./data/image_browser.ts";
-export type { DrawableImage } from "./data/image_browser.ts";
-export { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "./data/shapes.ts";
-export type { ShapesItem, ShapesOptions } from "./data/shapes.ts";
-export { loadCocoDataset } from "./data/coco_dataset.ts";
-export type { CocoDataset, CocoDatasetOptions, CocoItem } from "./data/coco_dataset.ts";
-export { decodeTfodExample, loadTfodDataset } from "./data/tfod_dataset.ts";
-export type { TfodDataset, TfodDatasetOptions, TfodItem } from "./data/tfod_dataset.ts";
-export { tfodExampleFromItem, writeTfodRecords } from "./data/tfod_writer.ts";
-export { encodeTfRecord, parseTfRecords, writeTfRecordFile } from "./data/tfrecord.ts";
-export { loadFolderDataset } from "./data/folder_dataset.ts";
-export type { FolderDataset, FolderItem } from "./data/folder_dataset.ts";
-export { loadPennFudanDataset } from "./data/pennfudan_dataset.ts";
-export type { IdMaskItem, PennFudanDataset } from "./data/pennfudan_dataset.ts";
-export { loadVocDataset, VOC_CLASS_NAMES, VOC_VOID } from "./data/voc_dataset.ts";
-export type { VocDataset, VocDatasetOptions } from "./data/voc_dataset.ts";
-export { decodeIdPng, instancesFromIds, majorityClass } from "./data/instance_id_masks.ts";
-export type { IdInstances, IdMap, InstancesFromIdsOptions } from "./data/instance_id_masks.ts";
-export { maskArea, maskBox, masksToBoxes } from "./data/mask_boxes.ts";
-export type { MaskBoxOptions } from "./data/mask_boxes.ts";
-export { polygonsToMaskInBox } from "./data/mask_in_box.ts";
-export { minMaxResizeSize, resizeItem, resizeMinMax } from "./data/transforms_resize.ts";
-export { resizeSquare } from "./data/transforms_square.ts";
-export { flipItem, randomFlipItem } from "./data/transforms_flip.ts";
-export { expandMasks, minimizeMasks } from "./data/transforms_minimask.ts";
-export {
-  composeTransforms,
-  minMaxResizeTransform,
-  randomFlipTransform,
-  squareResizeTransform,
-} from "./data/transforms.ts";
-export type { ItemTransform } from "./data/transforms.ts";
-export { collateBatch } from "./data/collate.ts";
-export type { PaddedBatch } from "./data/collate.ts";
-export { DataLoader } from "./data/loader.ts";
-export type { LoadedBatch, LoaderOptions, LoaderStats } from "./data/loader.ts";
-export { rleArea, rleDecode, rleEncode, rleMerge, rleToBbox } from "./data/rle.ts";
-export type { CompressedRle, Rle } from "./data/rle.ts";
-export { bboxIou, rleIou } from "./data/rle_iou.ts";
-export type { CrowdFlags } from "./data/rle_iou.ts";
-export { polygonsToRle, segmentationToRle } from "./data/polygon.ts";
-export type { CocoSegmentation } from "./data/polygon.ts";
-export { COCO_EVAL_PARAMS, evaluateCoco, formatCocoSummary } from "./data/coco_eval.ts";
-export type {
-  CocoCategoryStats,
-  CocoEvalOptions,
-  CocoEvalResult,
-  CocoGroundTruth,
-  CocoGtAnnotation,
-  CocoGtCategory,
-  CocoGtImage,
-  CocoIouType,
-  CocoResult,
-} from "./data/coco_eval.ts";
-export { readCocoResults, toCocoResults } from "./data/coco_results.ts";
-export type { CocoDetections, CocoResultEntry, LabelToCategoryId } from "./data/coco_results.ts";
-export { drawDetections, drawGroundTruth, drawInstancesRgba } from "./data/draw.ts";
-export type { DrawableInstances, DrawOptions } from "./data/draw.ts";
+export { ChecksumMismatchError } from "./model/checksum.ts";
+export { CheckpointError } from "./model/checkpoint.ts";
+export { NonFiniteLossError } from "./model/train_step.ts";
+export { DataError, type DataErrorSummary } from "./data/errors.ts";
+export { DeviceLostError, LimitError, MaskRcnnGpuError, NoAdapterError, ShapeError } from "./ops/errors.ts";

@@ -5,10 +5,18 @@
  * with its share of the batch time.
  * @module
  */
-import type { Detection, RawImage } from "../model/detect.ts";
-import { checkImageFitsAdapter, detectImages } from "../model/detect.ts";
-import { buildModel, loadWeights, type MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
+import {
+  buildModel,
+  checkImageFitsAdapter,
+  ConfigError,
+  detect,
+  type Detection,
+  loadWeights,
+  type MaskRcnnConfig,
+  type MaskRcnnModel,
+  type RawImage,
+  resolveConfig,
+} from "../mod.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
 import { explainMismatch } from "./_run_folder.ts";
 
@@ -136,7 +144,7 @@ export async function* detectEach(
   const flush = async function* () {
     if (group.length === 0) return;
     const start = performance.now();
-    const detections = await detectImages(model, group.map((g) => g.image), {
+    const detections = await detect(model, group.map((g) => g.image), {
       scoreThreshold: options.scoreThreshold,
     });
     const ms = elapsedMs(start) / group.length;

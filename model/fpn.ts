@@ -10,9 +10,6 @@ import { type Tensor, tidy } from "../ops/tensor.ts";
 import { upsampleNearest } from "../ops/upsample.ts";
 import type { ModelParams } from "./params.ts";
 
-/** FPN level names in order, as the pooler and the RPN see them. */
-export const FPN_LEVELS = ["p2", "p3", "p4", "p5", "p6"] as const;
-
 /**
  * [C2, C3, C4, C5] → [P2, P3, P4, P5, P6], each [N, Hl, Wl, fpnChannels].
  *

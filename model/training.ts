@@ -51,7 +51,7 @@ export async function syncStateDict(model: MaskRcnnModel, opt: Optimizer): Promi
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { readCheckpointFile } from "../mod.ts";
+ * import { loadCheckpoint as readCheckpointFile } from "./checkpoint.ts";
  * import { saveTrainingCheckpoint } from "./training.ts";
  * import { buildModel } from "./mask_rcnn.ts";
  * import { initWeights } from "./init.ts";

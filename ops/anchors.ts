@@ -160,7 +160,7 @@ export function matterportPyramidAnchors(
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "./mod.ts";
  * import { anchorsTensor, torchvisionAnchors } from "./anchors.ts";
  * await getGpu();
  * const t = anchorsTensor(torchvisionAnchors([64, 64], [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]]));

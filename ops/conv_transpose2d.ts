@@ -150,7 +150,7 @@ export function convTranspose2d(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { convTranspose2dBackward, packConvTranspose2dWeights } from "./conv_transpose2d.ts";
  * await getGpu();
  * const packed = packConvTranspose2dWeights(new Float32Array(4 * 4 * 4).fill(0.25), [4, 4], new Float32Array(4));

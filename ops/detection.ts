@@ -191,7 +191,7 @@ export function boxCandidates(
  *
  * @example
  * ```ts
- * import { getGpu, selectClassMask, tensorFromArray } from "../mod.ts";
+ * import { getGpu, selectClassMask, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const logits = tensorFromArray(new Float32Array([0, 2, 0, -2]), [1, 1, 2, 2]);
  * console.log(await selectClassMask(logits, tensorFromArray(new Int32Array([1]), [1])).read());
@@ -237,7 +237,7 @@ export const SCALE_MAX_IMAGES = 14;
  *
  * @example
  * ```ts
- * import { getGpu, scaleBoxes, tensorFromArray } from "../mod.ts";
+ * import { getGpu, scaleBoxes, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([10, 10, 20, 20]), [1, 4]);
  * console.log(await scaleBoxes(boxes, [[0.5, 2]]).read()); // [20, 5, 40, 10]
@@ -273,7 +273,7 @@ export function scaleBoxes(boxes: Tensor, ratios: readonly (readonly [number, nu
  *
  * @example
  * ```ts
- * import { boxesToRois, getGpu, tensorFromArray } from "../mod.ts";
+ * import { boxesToRois, getGpu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
  * console.log(await boxesToRois(boxes, 1).read()); // [0, 1, 2, 3, 4, 1, 5, 6, 7, 8]
@@ -302,7 +302,7 @@ export function boxesToRois(boxes: Tensor, perImage: number): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, indexValid, tensorFromArray } from "../mod.ts";
+ * import { getGpu, indexValid, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * console.log(await indexValid(tensorFromArray(new Int32Array([3, -1]), [2])).read()); // [1, 0]
  * ```
@@ -326,7 +326,7 @@ export function indexValid(idx: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, positiveLabels, tensorFromArray } from "../mod.ts";
+ * import { getGpu, positiveLabels, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * console.log(await positiveLabels(tensorFromArray(new Int32Array([2, 0, -1]), [3])).read()); // [1, 0, 0]
  * ```
@@ -351,7 +351,7 @@ export function positiveLabels(labels: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, sampledBinaryTargets, tensorFromArray } from "../mod.ts";
+ * import { getGpu, sampledBinaryTargets, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const pos = tensorFromArray(new Uint32Array([1, 0, 0]), [3]);
  * const neg = tensorFromArray(new Uint32Array([0, 1, 0]), [3]);
@@ -397,7 +397,7 @@ export interface GatheredSlots {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { gatherSlots } from "./detection.ts";
  * await getGpu();
  * const src = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [2, 4]);
@@ -462,7 +462,7 @@ export function gatherSlots(
  *
  * @example
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "./mod.ts";
  * import { compactFlags } from "./detection.ts";
  * await getGpu();
  * const { index, total } = compactFlags(tensorFromArray(new Uint32Array([0, 1, 1, 0, 1]), [5]));

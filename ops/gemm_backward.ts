@@ -109,7 +109,7 @@ export interface GemmSizes {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { reluGrad } from "./gemm_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
@@ -143,7 +143,7 @@ export function reluGrad(op: string, gradOut: Tensor, out: Tensor | null | undef
  *
  * @example Linear weights [in 3, out 4] → [out 4, in 4] (zero-padded column)
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { transposePackedWeight } from "./gemm_backward.ts";
  * await getGpu();
  * const w = tensorFromArray(new Float32Array(12).map((_, i) => i), [3, 4]);
@@ -167,7 +167,7 @@ export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: n
  *
  * @example
  * ```ts
- * import { getGpu, emptyTensor } from "../mod.ts";
+ * import { getGpu, emptyTensor } from "./mod.ts";
  * import { checkGrad } from "./gemm_backward.ts";
  * await getGpu();
  * checkGrad("demo", "grads.bias", emptyTensor([8]), emptyTensor([8])); // passes

@@ -5,7 +5,9 @@
  * exactly zero gradient.
  */
 import assert from "node:assert/strict";
-import { createOptimizer, generateShapesItem, getGpu, readTensors, tidy, zeroGradients } from "../../mod.ts";
+import { createOptimizer, generateShapesItem } from "../../mod.ts";
+import { getGpu, readTensors, tidy } from "../../ops/mod.ts";
+import { zeroGradients } from "../../model/optimizer.ts";
 import { compactFlags } from "../../ops/detection.ts";
 import { setBoundedDispatch } from "../../ops/kernel.ts";
 import { tensorFromArray } from "../../ops/tensor.ts";

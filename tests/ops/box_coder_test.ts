@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
+import { DTypeError, getGpu, LimitError, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import {
   BBOX_XFORM_CLIP,
   clipBoxesToImage,

@@ -15,7 +15,7 @@ import {
   ShapeError,
   splitLastAxis,
   tensorFromArray,
-} from "../../mod.ts";
+} from "../../ops/mod.ts";
 import { gatherSlots } from "../../ops/detection.ts";
 import { assertClose, randomFloats, randomInts } from "../_util.ts";
 

@@ -4,7 +4,7 @@
  * on a 128×128 image.
  * @module
  */
-import { currentGpu, getGpu, imageTransform } from "../../mod.ts";
+import { currentGpu, getGpu, imageTransform } from "../../ops/mod.ts";
 import { detectImages, type RawImage } from "../../model/detect.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { maskBranch } from "../../model/mask_head.ts";

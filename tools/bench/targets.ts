@@ -6,7 +6,7 @@
  * syncs once (no read-back).
  * @module
  */
-import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { torchvisionAnchors } from "../../ops/anchors.ts";
 import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../ops/gt_batch.ts";
 import { roiTargets } from "../../ops/roi_targets.ts";
