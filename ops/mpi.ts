@@ -145,14 +145,18 @@ export interface MpiInitOptions {
 /**
  * `MPI_COMM_WORLD` of an initialised MPI library.
  *
- * @example
+ * @example Sum over the ranks (`mpirun -np 2 deno run --allow-ffi --allow-env script.ts`)
  * ```ts
+ * import assert from "node:assert";
  * import { initMpi } from "./mpi.ts";
- * // under mpirun -np 2, with --allow-ffi:
- * // const mpi = await initMpi();
- * // const x = new Float32Array([mpi.rank + 1]);
- * // await mpi.allreduce(x, "sum"); // x[0] === 3 on both ranks
- * console.log(typeof initMpi);
+ * import { launchInfo } from "./mpi_launch.ts";
+ * const launch = launchInfo(); // null when not started by a launcher: nothing to reduce
+ * if (launch !== null) {
+ *   const mpi = await initMpi({ launch });
+ *   const x = new Float32Array([mpi.rank + 1]);
+ *   await mpi.allreduce(x, "sum");
+ *   assert.strictEqual(x[0], (mpi.size * (mpi.size + 1)) / 2); // 3 on both ranks of 2
+ * }
  * ```
  */
 export class MpiCommunicator {
