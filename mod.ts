@@ -133,8 +133,17 @@ import {
 import type { MpiCommunicator, MpiInitOptions } from "./ops/mpi.ts";
 
 // Models, configuration and detection.
-export { buildModel, disposeModel, type MaskRcnnModel } from "./model/mask_rcnn.ts";
+// (loadWeights and saveWeights belong to "Weights" below; one export statement per source file.)
 export {
+  buildModel,
+  disposeModel,
+  loadWeights,
+  type LoadWeightsOptions,
+  type MaskRcnnModel,
+  saveWeights,
+} from "./model/mask_rcnn.ts";
+export {
+  ConfigError,
   type ConfigOverrides,
   type MaskRcnnConfig,
   type PresetName,
@@ -143,7 +152,7 @@ export {
   type ResolveConfigOptions,
 } from "./model/config.ts";
 export { checkImageFitsAdapter, type Detection, type DetectOptions, type RawImage } from "./model/detect.ts";
-export { MAX_BATCH_IMAGES } from "./model/input_checks.ts";
+export { InvalidInputError, MAX_BATCH_IMAGES } from "./model/input_checks.ts";
 export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
 
 // detect: images in any form, one batched forward.
@@ -272,7 +281,6 @@ export async function trainStep(
 }
 
 // Weights.
-export { loadWeights, type LoadWeightsOptions, saveWeights } from "./model/mask_rcnn.ts";
 export { checkStateDict, loadStateDict, type StateDict, type WeightsSource } from "./model/weights.ts";
 export { readSafetensors, writeSafetensors } from "./model/safetensors.ts";
 export { initWeights } from "./model/init.ts";
@@ -280,7 +288,12 @@ export { type FineTuneReport, loadForFineTuning } from "./model/fine_tune.ts";
 export { isPredictorName } from "./model/state_dict_names.ts";
 
 // Training.
-export { type Losses, type TrainStepOptions, type TrainTarget } from "./model/train_step.ts";
+export {
+  type Losses,
+  NonFiniteLossError,
+  type TrainStepOptions,
+  type TrainTarget,
+} from "./model/train_step.ts";
 export { createOptimizer, type Optimizer, type OptimizerOptions } from "./model/optimizer.ts";
 export { learningRate } from "./model/lr_schedule.ts";
 export {
@@ -288,7 +301,7 @@ export {
   saveTrainingCheckpoint as saveCheckpoint,
   syncStateDict,
 } from "./model/training.ts";
-export { removeStaleTempFiles } from "./model/checkpoint.ts";
+export { CheckpointError, removeStaleTempFiles } from "./model/checkpoint.ts";
 export { writeFileAtomic } from "./data/atomic_file.ts";
 
 // Data-parallel training over MPI.
@@ -371,9 +384,8 @@ export {
 } from "./data/draw.ts";
 export { drawText, textSize } from "./data/draw_text.ts";
 
-// Errors.
-export { InvalidInputError } from "./model/input_checks.ts";
-export { ConfigError } from "./model/config.ts";
+// Errors (those of one section are exported with it: InvalidInputError, ConfigError, NonFiniteLossError,
+// CheckpointError).
 export {
   NoWeightsError,
   StateDictMismatchError,
@@ -381,7 +393,5 @@ export {
   WeightsFormatError,
 } from "./model/weights_errors.ts";
 export { ChecksumMismatchError } from "./model/checksum.ts";
-export { CheckpointError } from "./model/checkpoint.ts";
-export { NonFiniteLossError } from "./model/train_step.ts";
 export { DataError, type DataErrorSummary } from "./data/errors.ts";
 export { DeviceLostError, LimitError, MaskRcnnGpuError, NoAdapterError, ShapeError } from "./ops/errors.ts";
