@@ -1,6 +1,6 @@
 /**
  * Model loading and batched detection for the commands: {@link loadCliModel} builds the model from a
- * {@link ModelChoice} and loads its weights; {@link detectEach} runs `detectImages` over images read one
+ * {@link ModelChoice} and loads its weights; {@link detectEach} runs the public `detect` over images read one
  * by one, batching runs of consecutive same-size images (up to `batch`), and yields each image's result
  * with its share of the batch time.
  * @module
