@@ -2,8 +2,8 @@
  * Evaluation of a model on in-memory items for `train --val` and `demo`: {@link cocoGroundTruth} turns
  * items (image + target boxes, labels, masks) into a COCO ground-truth object (bbox xywh, area = mask area
  * or box area, iscrowd 0, RLE segmentation, categories 1..C−1 = the labels), {@link evaluateItems} runs
- * the public `detect` over them in batches, converts the detections with `toCocoResults` (label = category id)
- * and returns COCO AP@0.5 (and AP@[.5:.95]) for boxes and, with a mask head, masks.
+ * the public `detect` over them in batches, converts the detections with `toCocoResults` (label =
+ * category id) and returns COCO AP@0.5 (and AP@[.5:.95]) for boxes and, with a mask head, masks.
  *
  * Decision: the ground truth is rebuilt from the same targets the model trains on (for COCO data this
  * leaves crowd regions out, so the numbers are close to, not equal to, the official evaluation).
