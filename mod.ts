@@ -15,7 +15,7 @@
  * boxes, labels, scores and full-size masks in input pixels.
  *
  * ```ts ignore
- * import { buildModel, COCO_CLASS_NAMES, detect, drawDetections, loadWeights } from "@maskrcnn/webgpu";
+ * import { buildModel, COCO_CLASS_NAMES, detect, loadWeights } from "@maskrcnn/webgpu";
  * const model = await buildModel({ preset: "maskrcnn_resnet50_fpn" });
  * // torchvision's COCO checkpoint; its FrozenBatchNorm layers use eps 0.
  * await loadWeights(model, "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { batchNormEps: 0 });
