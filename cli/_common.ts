@@ -9,9 +9,14 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readJsonFile as readJsonData } from "../data/json_file.ts";
-import { COCO_CLASS_NAMES } from "../model/coco_names.ts";
-import { type ConfigOverrides, type MaskRcnnConfig, type PresetName, PRESETS } from "../model/config.ts";
+import {
+  COCO_CLASS_NAMES,
+  type ConfigOverrides,
+  type MaskRcnnConfig,
+  type PresetName,
+  PRESETS,
+  readJsonFile as readJsonData,
+} from "../mod.ts";
 
 /** Where a command writes: one call per line of standard output / standard error. */
 export interface CliIo {

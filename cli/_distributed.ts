@@ -6,12 +6,19 @@
  * trains on this rank's share of each global batch.
  * @module
  */
-import type { Batch } from "../data/types.ts";
-import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
-import type { Optimizer } from "../model/optimizer.ts";
-import type { Losses } from "../model/train_step.ts";
-import type { DistributedStepTiming } from "../model/distributed.ts";
-import type { MpiCommunicator } from "../ops/mpi.ts";
+import {
+  type Batch,
+  type DistributedStepTiming,
+  distributedTrainStep,
+  initMpi,
+  launchInfo,
+  type Losses,
+  type MaskRcnnModel,
+  type MpiCommunicator,
+  type Optimizer,
+  selectGpuForLocalRank,
+  shardBatch,
+} from "../mod.ts";
 import { type ParsedValues, stringOption, UsageError } from "./_common.ts";
 
 /** This process's place in a data-parallel job. */
@@ -49,14 +56,11 @@ export async function startDistributed(values: ParsedValues): Promise<Distribute
     throw new UsageError(`--distributed must be auto, mpi or off, got ${JSON.stringify(mode)}`);
   }
   if (mode === "off") return null;
-  const { launchInfo, initMpi } = await import("../ops/mpi.ts");
   const launch = launchInfo();
   if (mode === "auto" && (launch === null || launch.size <= 1)) return null;
   const localRank = launch?.localRank ?? launch?.rank ?? 0;
-  const { selectGpuForLocalRank } = await import("../ops/device_select.ts");
   const gpu = selectGpuForLocalRank(localRank);
   const comm = await initMpi({ library: stringOption(values, "mpi-lib"), launch });
-  const { distributedTrainStep, shardBatch } = await import("../model/distributed.ts");
   const where = gpu.pciAddress ? `GPU ${gpu.pciAddress} (${gpu.reason})` : gpu.reason;
   return {
     rank: comm.rank,

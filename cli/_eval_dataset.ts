@@ -9,10 +9,14 @@
  * both sides; a model trained on the dataset (`train --dataset SPEC`) always is.
  * @module
  */
-import type { CocoGroundTruth, CocoIouType, CocoResult } from "../data/coco_eval.ts";
-import { toCocoResults } from "../data/coco_results.ts";
-import { DataError } from "../data/errors.ts";
-import type { TrainItem } from "../data/types.ts";
+import {
+  type CocoGroundTruth,
+  type CocoIouType,
+  type CocoResult,
+  DataError,
+  toCocoResults,
+  type TrainItem,
+} from "../mod.ts";
 import { type CliIo, numberOption, type ParsedValues, stringOption, UsageError } from "./_common.ts";
 import { cocoGroundTruth } from "./_evaluate.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";

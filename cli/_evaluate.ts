@@ -2,19 +2,27 @@
  * Evaluation of a model on in-memory items for `train --val` and `demo`: {@link cocoGroundTruth} turns
  * items (image + target boxes, labels, masks) into a COCO ground-truth object (bbox xywh, area = mask area
  * or box area, iscrowd 0, RLE segmentation, categories 1..C−1 = the labels), {@link evaluateItems} runs
- * `detectImages` over them in batches, converts the detections with `toCocoResults` (label = category id)
- * and returns COCO AP@0.5 (and AP@[.5:.95]) for boxes and, with a mask head, masks.
+ * the public `detect` over them in batches, converts the detections with `toCocoResults` (label =
+ * category id) and returns COCO AP@0.5 (and AP@[.5:.95]) for boxes and, with a mask head, masks.
  *
  * Decision: the ground truth is rebuilt from the same targets the model trains on (for COCO data this
  * leaves crowd regions out, so the numbers are close to, not equal to, the official evaluation).
  * @module
  */
-import { type CocoGroundTruth, type CocoGtAnnotation, evaluateCoco } from "../data/coco_eval.ts";
-import { type CocoResultEntry, toCocoResults } from "../data/coco_results.ts";
-import { rleEncode } from "../data/rle.ts";
-import type { TrainItem } from "../data/types.ts";
-import { detectImages, type Detection } from "../model/detect.ts";
-import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
+import {
+  type CocoGroundTruth,
+  type CocoResultEntry,
+  detect,
+  type Detection,
+  evaluateCoco,
+  type MaskRcnnModel,
+  rleEncode,
+  toCocoResults,
+  type TrainItem,
+} from "../mod.ts";
+
+/** One ground-truth annotation of a COCO instances file. */
+type CocoGtAnnotation = CocoGroundTruth["annotations"][number];
 
 /** Box and mask AP of one evaluation (mask values are null without a mask head). */
 export interface EvalSummary {
@@ -40,7 +48,7 @@ export interface EvalSummary {
  * @example
  * ```ts
  * import { cocoGroundTruth } from "./_evaluate.ts";
- * import { generateShapesItem } from "../data/shapes.ts";
+ * import { generateShapesItem } from "../mod.ts";
  * const gt = cocoGroundTruth([generateShapesItem(1)], ["background", "square", "circle", "triangle"]);
  * console.log(gt.categories.length, gt.annotations.length > 0); // 3 true
  * ```
@@ -121,7 +129,7 @@ export async function evaluateItems(
       j < items.length && j - i < batch && items[j].image.width === first.width &&
       items[j].image.height === first.height
     ) j++;
-    detections.push(...await detectImages(model, items.slice(i, j).map((it) => it.image)));
+    detections.push(...await detect(model, items.slice(i, j).map((it) => it.image)));
     i = j;
   }
   const gt = cocoGroundTruth(items, classNames);

@@ -9,8 +9,7 @@
  * values ≤ 0 or non-finite are left out of the curve.
  * @module
  */
-import { GLYPH_HEIGHT, rasterizeText, textWidth } from "../data/bitmap_font.ts";
-import { encodePng } from "../data/image_codec.ts";
+import { drawText, encodePng, textSize } from "../mod.ts";
 
 /** One logged step: the step number and the losses by name. */
 export interface LossRecord {
@@ -69,7 +68,7 @@ class Canvas {
     }
   }
   text(s: string, x: number, y: number, c: readonly number[], scale = 1): void {
-    rasterizeText(s, Math.round(x), Math.round(y), scale, (px, py) => this.set(px, py, c));
+    drawText(this.rgba, this.width, this.height, s, { x, y, scale, color: c });
   }
 }
 
@@ -110,7 +109,7 @@ function formatDecade(e: number): string {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { decodeImage } from "../data/image_codec.ts";
+ * import { decodeImage } from "../mod.ts";
  * import { drawLossCurve } from "./_loss_curve.ts";
  * const records = [1, 2, 3].map((step) => ({
  *   step, total: 3 / step, rpnObjectness: 0.5 / step, rpnBoxReg: 0.1, classifier: 1 / step, boxReg: 0.4, mask: 0.7,
@@ -140,18 +139,19 @@ export function drawLossCurve(records: readonly LossRecord[], options: LossCurve
     const y = yOf(10 ** e);
     canvas.line(left, y, right, y, grid);
     const label = formatDecade(e);
-    canvas.text(label, left - 6 - textWidth(label, 1), y - GLYPH_HEIGHT / 2, muted);
+    const size = textSize(label);
+    canvas.text(label, left - 6 - size.width, y - size.height / 2, muted);
   }
   for (const t of stepTicks(maxStep)) {
     const x = xOf(t);
     canvas.line(x, top, x, bottom, grid);
     canvas.line(x, bottom, x, bottom + 4, axis);
     const label = String(t);
-    canvas.text(label, x - textWidth(label, 1) / 2, bottom + 8, muted);
+    canvas.text(label, x - textSize(label).width / 2, bottom + 8, muted);
   }
   canvas.line(left, top, left, bottom, axis);
   canvas.line(left, bottom, right, bottom, axis);
-  canvas.text("step", (left + right) / 2 - textWidth("step", 1) / 2, bottom + 20, axis);
+  canvas.text("step", (left + right) / 2 - textSize("step").width / 2, bottom + 20, axis);
   const title = `training loss (log scale${window > 1 ? `, mean of ${window} steps` : ""})`;
   canvas.text(title, left, 8, axis, 2);
 

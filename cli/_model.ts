@@ -1,16 +1,22 @@
 /**
  * Model loading and batched detection for the commands: {@link loadCliModel} builds the model from a
- * {@link ModelChoice} and loads its weights; {@link detectEach} runs `detectImages` over images read one
+ * {@link ModelChoice} and loads its weights; {@link detectEach} runs the public `detect` over images read one
  * by one, batching runs of consecutive same-size images (up to `batch`), and yields each image's result
  * with its share of the batch time.
  * @module
  */
-import type { Detection } from "../model/detect.ts";
-import type { RawImage } from "../model/transform.ts";
-import { checkImageFitsAdapter, detectImages } from "../model/detect.ts";
-import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { loadWeights } from "../mod.ts";
-import { ConfigError, type MaskRcnnConfig, resolveConfig } from "../model/config.ts";
+import {
+  buildModel,
+  checkImageFitsAdapter,
+  ConfigError,
+  detect,
+  type Detection,
+  loadWeights,
+  type MaskRcnnConfig,
+  type MaskRcnnModel,
+  type RawImage,
+  resolveConfig,
+} from "../mod.ts";
 import { elapsedMs, type ModelChoice, UsageError } from "./_common.ts";
 import { explainMismatch } from "./_run_folder.ts";
 
@@ -138,7 +144,7 @@ export async function* detectEach(
   const flush = async function* () {
     if (group.length === 0) return;
     const start = performance.now();
-    const detections = await detectImages(model, group.map((g) => g.image), {
+    const detections = await detect(model, group.map((g) => g.image), {
       scoreThreshold: options.scoreThreshold,
     });
     const ms = elapsedMs(start) / group.length;

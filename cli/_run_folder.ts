@@ -12,12 +12,18 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { type MaskRcnnConfig, type PresetName, PRESETS, resolveConfig } from "../model/config.ts";
-import { isPredictorName } from "../model/state_dict_names.ts";
-import { checkStateDict } from "../model/weights.ts";
-import { loadStateDict, type WeightsSource } from "../data/weights/load_state_dict.ts";
-import type { StateDict } from "../model/state_dict.ts";
-import { StateDictMismatchError } from "../model/weights_errors.ts";
+import {
+  checkStateDict,
+  isPredictorName,
+  loadStateDict,
+  type MaskRcnnConfig,
+  type PresetName,
+  PRESETS,
+  resolveConfig,
+  type StateDict,
+  StateDictMismatchError,
+  type WeightsSource,
+} from "../mod.ts";
 import {
   configFromJson,
   isUrl,
@@ -38,7 +44,7 @@ export const RUN_METADATA_KEY = "maskrcnn";
  * @example
  * ```ts
  * import { modelFile } from "./_run_folder.ts";
- * import { resolveConfig } from "../model/config.ts";
+ * import { resolveConfig } from "../mod.ts";
  * const file = modelFile(resolveConfig({ preset: "small", numClasses: 2 }), ["background", "cat"], [1]);
  * console.log(file.classNames, file.categoryIds); // [ "background", "cat" ] [ 1 ]
  * ```
@@ -193,11 +199,12 @@ export interface WeightsShape {
  *
  * @example
  * ```ts
+ * import assert from "node:assert";
+ * import { buildModel, initWeights } from "../mod.ts";
  * import { fittingPreset } from "./_run_folder.ts";
- * import { initialStateDict } from "../model/init.ts";
- * import { resolveConfig } from "../model/config.ts";
- * console.log(fittingPreset(initialStateDict(resolveConfig({ preset: "small", numClasses: 3 }), 0)));
- * // { preset: "small", numClasses: 3, maskHead: true }
+ * const model = await buildModel({ preset: "small", numClasses: 3 });
+ * initWeights(model, { seed: 0 });
+ * assert.deepStrictEqual(fittingPreset(model.stateDict!), { preset: "small", numClasses: 3, maskHead: true });
  * ```
  */
 export function fittingPreset(stateDict: StateDict): WeightsShape | null {

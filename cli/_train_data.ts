@@ -11,8 +11,19 @@
  * annotations are dropped and counted; COCO `_background_` categories are dropped with a note.
  * @module
  */
-import { DataError, type DataErrorSummary } from "../data/errors.ts";
-import type { Dataset, TrainItem } from "../data/types.ts";
+import {
+  DataError,
+  type DataErrorSummary,
+  type Dataset,
+  loadCocoDataset,
+  loadFolderDataset,
+  loadPennFudanDataset,
+  loadTfodDataset,
+  loadVocDataset,
+  SHAPES_CLASS_NAMES,
+  ShapesDataset,
+  type TrainItem,
+} from "../mod.ts";
 import { requireFile, UsageError } from "./_common.ts";
 
 /** A parsed dataset spec. */
@@ -127,7 +138,7 @@ export function formatDatasetSpec(spec: DatasetSpec): string {
  * @example
  * ```ts
  * import { checkedDataset } from "./_train_data.ts";
- * import { ShapesDataset } from "../data/shapes.ts";
+ * import { ShapesDataset } from "../mod.ts";
  * const data = checkedDataset(new ShapesDataset({ count: 4 }), 4, true, (i) => `item ${i}`);
  * console.log((await data.get(0)).target.labels.length > 0); // true
  * ```
@@ -178,7 +189,6 @@ export async function openDataset(
   o: { size: number; seed: number; masks: boolean; defaultCount?: number },
 ): Promise<OpenedDataset> {
   if (spec.kind === "shapes") {
-    const { ShapesDataset, SHAPES_CLASS_NAMES } = await import("../data/shapes.ts");
     const dataset = new ShapesDataset({
       count: spec.count ?? o.defaultCount ?? 100_000,
       width: o.size,
@@ -193,7 +203,6 @@ export async function openDataset(
     };
   }
   if (spec.kind === "coco") {
-    const { loadCocoDataset } = await import("../data/coco_dataset.ts");
     const dataset = await loadCocoDataset(spec.annotations, spec.images, {
       skipEmpty: false,
       withMasks: o.masks,
@@ -212,14 +221,13 @@ export async function openDataset(
     };
   }
   if (spec.kind === "folder") {
-    const { loadFolderDataset } = await import("../data/folder_dataset.ts");
     const dataset = await loadFolderDataset(spec.root);
     return { dataset, itemName: (i) => `${spec.root}: ${dataset.names[i]}`, issues: 0 };
   }
   if (spec.kind === "pennfudan" || spec.kind === "voc") {
     const dataset = spec.kind === "voc"
-      ? await (await import("../data/voc_dataset.ts")).loadVocDataset(spec.root, { split: spec.split })
-      : await (await import("../data/pennfudan_dataset.ts")).loadPennFudanDataset(spec.root);
+      ? await loadVocDataset(spec.root, { split: spec.split })
+      : await loadPennFudanDataset(spec.root);
     return {
       dataset,
       itemName: (i) => `${spec.root}: ${dataset.names[i]}`,
@@ -228,7 +236,6 @@ export async function openDataset(
     };
   }
   if (spec.kind !== "tfrecord") throw new Error(`unknown dataset kind ${JSON.stringify(spec)}`);
-  const { loadTfodDataset } = await import("../data/tfod_dataset.ts");
   const dataset = await loadTfodDataset(spec.pattern, { withMasks: o.masks, onError: "skip" });
   return {
     dataset,

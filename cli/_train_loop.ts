@@ -12,14 +12,18 @@
  * (they are loaded again, which costs their decoding time for image datasets).
  * @module
  */
-import type { DataErrorSummary } from "../data/errors.ts";
-import type { DataLoader } from "../data/loader.ts";
-import type { Batch, TrainItem } from "../data/types.ts";
-import { learningRate } from "../model/lr_schedule.ts";
-import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
-import type { Optimizer } from "../model/optimizer.ts";
-import { saveCheckpoint } from "../mod.ts";
-import { type Losses, trainStep } from "../model/train_step.ts";
+import {
+  type Batch,
+  type DataErrorSummary,
+  type DataLoader,
+  learningRate,
+  type Losses,
+  type MaskRcnnModel,
+  type Optimizer,
+  saveCheckpoint,
+  type TrainItem,
+  trainStep,
+} from "../mod.ts";
 import type { CliIo } from "./_common.ts";
 import { drawLossCurve, type LossRecord } from "./_loss_curve.ts";
 

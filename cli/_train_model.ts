@@ -6,17 +6,22 @@
  * {@link writeFinalWeights} writes the trained weights as torchvision-named safetensors.
  * @module
  */
-import { tempPathFor } from "../data/atomic_file.ts";
-import type { FineTuneReport } from "../model/fine_tune.ts";
-import { loadForFineTuning } from "../mod.ts";
-import { initWeights } from "../model/init.ts";
-import { buildModel, type MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { stateDictToSafetensors } from "../data/weights/load_state_dict.ts";
+import {
+  buildModel,
+  createOptimizer,
+  type FineTuneReport,
+  initWeights,
+  loadCheckpoint,
+  loadForFineTuning,
+  type MaskRcnnConfig,
+  type MaskRcnnModel,
+  type Optimizer,
+  type OptimizerOptions,
+  syncStateDict,
+  writeFileAtomic,
+  writeSafetensors,
+} from "../mod.ts";
 import { explainMismatch } from "./_run_folder.ts";
-import { createOptimizer, type Optimizer, type OptimizerOptions } from "../model/optimizer.ts";
-import type { MaskRcnnConfig } from "../model/config.ts";
-import { loadCheckpoint } from "../mod.ts";
-import { syncStateDict } from "../model/training.ts";
 import type { DataPosition } from "./_train_loop.ts";
 
 /** What a run needs to build its model. */
@@ -141,31 +146,5 @@ export async function writeFinalWeights(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await syncStateDict(model, opt);
-  await writeFileAtomic(path, stateDictToSafetensors(model.stateDict!, { format: "pt", ...metadata }));
-}
-
-/**
- * Writes `data` to a temporary file beside `path` (named so that `train`'s start-up cleanup recognises it)
- * and renames it over `path`; on failure the temporary file is removed and `path` keeps its old content.
- *
- * @example
- * ```ts
- * import assert from "node:assert";
- * import { writeFileAtomic } from "./_train_model.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/config.json`, "{}\n");
- * assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["config.json"]);
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = tempPathFor(path);
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, writeSafetensors(model.stateDict!, { format: "pt", ...metadata }));
 }

@@ -4,8 +4,7 @@
  * steps it repeats), and the optimizer settings from the command line.
  * @module
  */
-import type { MaskRcnnConfig } from "../model/config.ts";
-import type { OptimizerOptions } from "../model/optimizer.ts";
+import type { MaskRcnnConfig, OptimizerOptions } from "../mod.ts";
 import { numberOption, type ParsedValues, stringOption, UsageError } from "./_common.ts";
 import type { LossRecord } from "./_loss_curve.ts";
 

@@ -17,12 +17,21 @@
  * ({@link BUDGET_STEP_MS}).
  * @module
  */
-import { deriveSeed } from "../data/prng.ts";
-import { generateShapesItem, SHAPES_CLASS_NAMES, ShapesDataset } from "../data/shapes.ts";
-import type { TrainItem } from "../data/types.ts";
-import type { ConfigOverrides } from "../model/config.ts";
-import type { Detection } from "../model/detect.ts";
-import type { OptimizerOptions } from "../model/optimizer.ts";
+import {
+  type ConfigOverrides,
+  DataLoader,
+  deriveSeed,
+  type Detection,
+  drawInstancesRgba,
+  drawText,
+  encodePng,
+  generateShapesItem,
+  type OptimizerOptions,
+  SHAPES_CLASS_NAMES,
+  ShapesDataset,
+  toRgba,
+  type TrainItem,
+} from "../mod.ts";
 import {
   type CliIo,
   type Command,
@@ -150,10 +159,7 @@ function zoomOf(width: number): number {
 }
 
 /** Ground truth (top row) and detections (bottom row) of a few test images as one PNG. */
-async function overlayGrid(items: TrainItem[], detections: Detection[], scoreThreshold: number) {
-  const { drawInstancesRgba, toRgba } = await import("../data/draw.ts");
-  const { encodePng } = await import("../data/image_codec.ts");
-  const { rasterizeText } = await import("../data/bitmap_font.ts");
+function overlayGrid(items: TrainItem[], detections: Detection[], scoreThreshold: number): Uint8Array {
   const ZOOM = zoomOf(items[0].image.width);
   const tileW = items[0].image.width * ZOOM, tileH = items[0].image.height * ZOOM;
   const gap = 6, header = 14;
@@ -164,8 +170,7 @@ async function overlayGrid(items: TrainItem[], detections: Detection[], scoreThr
       canvas.set(rgba.subarray(y * tileW * 4, (y + 1) * tileW * 4), ((y0 + y) * W + x0) * 4);
     }
   };
-  const text = (s: string, x0: number, y0: number) =>
-    rasterizeText(s, x0, y0, 1, (x, y) => canvas.fill(0, 4 * (y * W + x), 4 * (y * W + x) + 3));
+  const text = (s: string, x: number, y: number) => drawText(canvas, W, H, s, { x, y });
   text("ground truth", gap, gap + 3);
   text(`detections (score at least ${scoreThreshold})`, gap, gap + tileH + header + gap + 3);
   items.forEach((item, i) => {
@@ -213,12 +218,10 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
 
   const start = performance.now();
   const [
-    { DataLoader },
     { trainLoop, formatDuration },
     { evaluateItems },
     { prepareModel, writeFinalWeights },
   ] = await Promise.all([
-    import("../data/loader.ts"),
     import("./_train_loop.ts"),
     import("./_evaluate.ts"),
     import("./_train_model.ts"),
@@ -289,7 +292,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const { summary, detections } = await evaluateItems(model, items, SHAPES_CLASS_NAMES);
   const picture = `${out}/demo_detections.png`;
   const shown = Math.min(4, items.length);
-  await Deno.writeFile(picture, await overlayGrid(items.slice(0, shown), detections.slice(0, shown), 0.5));
+  await Deno.writeFile(picture, overlayGrid(items.slice(0, shown), detections.slice(0, shown), 0.5));
   const maskAP50 = summary.maskAP50 ?? 0;
   io.out(
     `box AP@0.5 ${summary.boxAP50.toFixed(3)}, mask AP@0.5 ${maskAP50.toFixed(3)} on ${items.length} new ` +

@@ -15,7 +15,13 @@
  * @module
  */
 import { basename, extname, join } from "node:path";
-import { type CocoResultEntry, toCocoResults } from "../data/coco_results.ts";
+import {
+  type CocoResultEntry,
+  drawDetections,
+  MAX_BATCH_IMAGES,
+  readImageFile,
+  toCocoResults,
+} from "../mod.ts";
 import {
   categoryIdsByLabel,
   classNamesFor,
@@ -34,7 +40,6 @@ import {
 } from "./_common.ts";
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 import { planDetectOutputs, prepareOutputFolder } from "./_output.ts";
-import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import { runModelChoice } from "./_run_folder.ts";
 
 const HELP = `Usage: deno task detect --weights FILE [options] IMAGES...
@@ -174,12 +179,6 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   // Only names planned above are written, each once; without --overwrite none of them exists yet.
   const writeOptions = { createNew: values.overwrite !== true };
 
-  // The image codecs (imagescript) read env vars when loaded: import them here, so that `--help` and
-  // argument errors need no permissions.
-  const [{ drawDetections }, { readImageFile }] = await Promise.all([
-    import("../data/draw.ts"),
-    import("../data/image_codec.ts"),
-  ]);
   const start = performance.now();
   const { model, ms: loadMs } = await loadCliModel(choice);
   io.out(

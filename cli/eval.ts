@@ -11,10 +11,19 @@
  * unknown image) exit 1; command-line problems exit 2.
  * @module
  */
-import { type CocoGroundTruth, type CocoIouType, type CocoResult, evaluateCoco } from "../data/coco_eval.ts";
-import { formatCocoSummary } from "../data/coco_eval_summary.ts";
-import { readCocoResults, toCocoResults } from "../data/coco_results.ts";
-import type { MaskRcnnConfig } from "../model/config.ts";
+import {
+  type CocoGroundTruth,
+  type CocoIouType,
+  type CocoResult,
+  evaluateCoco,
+  formatCocoSummary,
+  loadCocoDataset,
+  type MaskRcnnConfig,
+  MAX_BATCH_IMAGES,
+  readCocoResults,
+  readJsonFile,
+  toCocoResults,
+} from "../mod.ts";
 import {
   categoryIdsByLabel,
   type CliIo,
@@ -33,8 +42,6 @@ import {
 import { cliConfig, detectEach, loadCliModel } from "./_model.ts";
 import { prepareOutputFolder } from "./_output.ts";
 import { dirname } from "node:path";
-import { readJsonFile } from "../data/json_file.ts";
-import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
 import { detectOnDatasetSpec, EVAL_SPEC } from "./_eval_dataset.ts";
 import { runModelChoice } from "./_run_folder.ts";
 
@@ -173,8 +180,6 @@ async function detectOnGroundTruth(
     }
     await prepareOutputFolder("--save-results", dirname(save) || ".");
   }
-  // Loaded here: the image codecs read env vars when imported (see detect.ts).
-  const { loadCocoDataset } = await import("../data/coco_dataset.ts");
   const dataset = await loadCocoDataset(gtPath, imagesDir, { withMasks: false });
   const config = cliConfig(choice);
   if (iouType === "segm" && !config.maskHead) {

@@ -11,15 +11,20 @@
  * different dataset, batch, seed, optimizer or model would break the bit-for-bit promise: usage error).
  * @module
  */
-import { DataError } from "../data/errors.ts";
-import { DataLoader } from "../data/loader.ts";
-import { deriveSeed } from "../data/prng.ts";
-import type { Dataset, TrainItem } from "../data/types.ts";
-import { PRESETS } from "../model/config.ts";
-import type { MaskRcnnModel } from "../model/mask_rcnn.ts";
-import { NonFiniteLossError } from "../model/train_step.ts";
-import { removeStaleTempFiles } from "../data/atomic_file.ts";
-import { MAX_BATCH_IMAGES } from "../model/input_checks.ts";
+import {
+  DataError,
+  DataLoader,
+  type Dataset,
+  deriveSeed,
+  loadStateDict,
+  type MaskRcnnModel,
+  MAX_BATCH_IMAGES,
+  NonFiniteLossError,
+  PRESETS,
+  removeStaleTempFiles,
+  type TrainItem,
+  writeFileAtomic,
+} from "../mod.ts";
 import {
   type CliIo,
   type Command,
@@ -45,7 +50,7 @@ import {
 } from "./_train_data.ts";
 import { formatDuration, trainLoop } from "./_train_loop.ts";
 import { type DistributedRun, startDistributed } from "./_distributed.ts";
-import { prepareModel, writeFileAtomic, writeFinalWeights } from "./_train_model.ts";
+import { prepareModel, writeFinalWeights } from "./_train_model.ts";
 import { findRunConfig, fittingPreset, modelFile, RUN_METADATA_KEY } from "./_run_folder.ts";
 import {
   optimizerFromArgs,
@@ -536,7 +541,6 @@ async function weightsArchitecture(
     choice.batchNormEps ??= found.batchNormEps;
     return numClasses === undefined ? undefined : { numClasses, classNames: found.classNames };
   }
-  const { loadStateDict } = await import("../data/weights/load_state_dict.ts");
   const fit = fittingPreset(await loadStateDict(weights));
   if (!fit) {
     throw new UsageError(

@@ -114,3 +114,29 @@ export async function removeStaleTempFiles(dir: string, legacy: readonly string[
   }
   return removed.sort();
 }
+
+/**
+ * Writes `data` (bytes, or text as UTF-8) durably to a temporary file beside `path` and renames it over
+ * `path` ({@link writeChunksAtomic} with one chunk); on failure the temporary file is removed and `path`
+ * keeps its old content (or stays absent).
+ *
+ * @example Replace a config file in one step
+ * ```ts
+ * import assert from "node:assert";
+ * import { writeFileAtomic } from "./atomic_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/config.json`, '{"numClasses": 3}\n');
+ * await writeFileAtomic(`${dir}/config.json`, '{"numClasses": 4}\n');
+ * assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["config.json"]); // no temporary left
+ * assert.strictEqual(await Deno.readTextFile(`${dir}/config.json`), '{"numClasses": 4}\n');
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  await writeChunksAtomic(path, [bytes], options);
+}

@@ -57,7 +57,17 @@ export function instanceColor(index: number): [number, number, number] {
   return rgb.map((c) => Math.round(c * 255)) as [number, number, number];
 }
 
-/** Converts RGB or RGBA bytes to a fresh RGBA bitmap; throws naming the size when the length fits neither. */
+/**
+ * Converts RGB or RGBA bytes to a fresh RGBA bitmap; throws naming the size when the length fits neither.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { toRgba } from "./draw.ts";
+ * const rgba = toRgba({ data: new Uint8Array([255, 0, 0, 0, 0, 255]), width: 2, height: 1 });
+ * assert.deepStrictEqual([...rgba], [255, 0, 0, 255, 0, 0, 255, 255]); // opaque red, opaque blue
+ * ```
+ */
 export function toRgba(image: RgbImage): Uint8ClampedArray {
   const pixels = image.width * image.height;
   if (!(image.width > 0 && image.height > 0)) {

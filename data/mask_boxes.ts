@@ -48,20 +48,6 @@ export function maskBox(
 }
 
 /**
- * Number of non-zero pixels of mask `index` in an n×H×W stack.
- * @example
- * ```ts
- * maskArea(new Uint8Array([1, 0, 1, 1]), 2, 2, 0); // 3
- * ```
- */
-export function maskArea(masks: Uint8Array, width: number, height: number, index = 0): number {
-  let area = 0;
-  const start = index * width * height;
-  for (let i = start; i < start + width * height; i++) if (masks[i] !== 0) area++;
-  return area;
-}
-
-/**
  * Tight boxes (n×4, x1,y1,x2,y2) of every mask of an n×H×W stack, as torchvision's `masks_to_boxes`
  * (or pixel edges, see {@link MaskBoxOptions}); empty masks give a zero box.
  * @example

@@ -15,7 +15,18 @@ import { masksToBoxes } from "./mask_boxes.ts";
 import { deriveSeed, Rng } from "./prng.ts";
 import type { Dataset, TrainItem } from "./types.ts";
 
-/** Class names by label: 0 is background. */
+/**
+ * Class names by label: 0 is background.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { generateShapesItem, SHAPES_CLASS_NAMES } from "./shapes.ts";
+ * const { target } = generateShapesItem(1, { width: 64, height: 64 });
+ * const names = Array.from(target.labels, (label) => SHAPES_CLASS_NAMES[label]);
+ * assert.ok(names.every((n) => n === "square" || n === "circle" || n === "triangle"));
+ * ```
+ */
 export const SHAPES_CLASS_NAMES: readonly string[] = ["background", "square", "circle", "triangle"];
 
 /** Options of the shapes dataset. */

@@ -89,14 +89,3 @@ export interface Dataset<T extends TrainItem = TrainItem> {
   /** Problems found and repaired while indexing (e.g. dropped annotations); absent when none are tracked. */
   readonly issues?: readonly DataError[];
 }
-
-/**
- * Number of instances in a target.
- * @example
- * ```ts
- * countInstances({ boxes: new Float32Array(8), labels: new Int32Array(2) }); // 2
- * ```
- */
-export function countInstances(target: Target): number {
-  return target.labels.length;
-}

@@ -124,12 +124,32 @@ export function releaseDistributedBuffers(opt: Optimizer): void {
  * batch (the same on every rank); throws `NonFiniteLossError` on every rank when any rank's loss is
  * not finite (no rank applies the update).
  *
- * @example
+ * @example One rank of one: the reducer is MPI's communicator (`initMpi`) in a real job
  * ```ts
- * import { distributedTrainStep } from "./distributed.ts";
- * // rank r of N, global batch of N·B images, this rank's images r·B .. r·B+B−1:
- * // const losses = await distributedTrainStep(model, shard, opt, mpi, { seed: 0, firstImage: r * B });
- * console.log(typeof distributedTrainStep);
+ * import assert from "node:assert";
+ * import { distributedTrainStep, shardBatch } from "./distributed.ts";
+ * import { buildModel } from "./mask_rcnn.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createOptimizer } from "./optimizer.ts";
+ * import { generateShapesItem } from "../data/shapes.ts";
+ * const model = await buildModel({
+ *   preset: "small",
+ *   minSize: 64,
+ *   maxSize: 64,
+ *   rpnPreNmsTopNTrain: 100,
+ *   rpnPostNmsTopNTrain: 50,
+ *   rpnBatchSizePerImage: 32,
+ *   boxBatchSizePerImage: 32,
+ * });
+ * initWeights(model, { seed: 1 });
+ * const opt = createOptimizer(model, { type: "sgd", lr: 0.01 });
+ * const item = generateShapesItem(3, { width: 64, height: 64 });
+ * const single = { rank: 0, size: 1, allreduce: () => Promise.resolve() }; // sums over one rank
+ * // rank r of N takes its share of the global batch; firstImage keeps the samplers' draws per image.
+ * const { shard, firstImage } = shardBatch({ images: [item.image], targets: [item.target] }, 0, 1);
+ * const losses = await distributedTrainStep(model, shard, opt, single, { seed: 0, firstImage });
+ * assert.ok(Number.isFinite(losses.total));
+ * assert.strictEqual(opt.stepCount, 1);
  * ```
  */
 export async function distributedTrainStep(

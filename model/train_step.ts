@@ -78,7 +78,19 @@ export interface TrainStepOptions {
   seed?: number;
 }
 
-/** A loss was NaN or infinite: the step was skipped and the weights are unchanged. */
+/**
+ * A loss was NaN or infinite: the step was skipped and the weights are unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert";
+ * import { NonFiniteLossError } from "./train_step.ts";
+ * const losses = { total: NaN, rpnObjectness: 0.7, rpnBoxReg: 0.1, classifier: NaN, boxReg: 0.2, mask: 0.6 };
+ * const error = new NonFiniteLossError(losses);
+ * assert.match(error.message, /classifier = NaN/); // names the loss at fault
+ * assert.strictEqual(error.losses.rpnObjectness, 0.7);
+ * ```
+ */
 export class NonFiniteLossError extends MaskRcnnGpuError {
   /** @param losses the losses of the step (the non-finite ones are named in the message). */
   constructor(readonly losses: Losses) {

@@ -30,7 +30,7 @@ export const SOFTMAX_THREAD_PER_ROW_MAX = 32;
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { sigmoid } from "./activation.ts";
  * await getGpu();
  * console.log(await sigmoid(tensorFromArray(new Float32Array([0, 100, -100]), [3])).read()); // [0.5, 1, ~0]
@@ -58,7 +58,7 @@ export function sigmoid(x: Tensor): Tensor {
  *
  * @example Class probabilities of 2 RoIs over 3 classes
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { softmax } from "./activation.ts";
  * await getGpu();
  * const logits = tensorFromArray(new Float32Array([1, 2, 3, 1000, 1000, 1000]), [2, 3]);
@@ -97,7 +97,7 @@ export function softmax(x: Tensor): Tensor {
  *
  * @example RoI features for fc6
  * ```ts
- * import { emptyTensor, getGpu } from "../mod.ts";
+ * import { emptyTensor, getGpu } from "./mod.ts";
  * import { flatten } from "./activation.ts";
  * await getGpu();
  * console.log(flatten(emptyTensor([4, 7, 7, 256])).shape); // [4, 12544]

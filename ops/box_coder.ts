@@ -48,7 +48,7 @@ function groups(n: number): number {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { decodeBoxes } from "./box_coder.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([10, 10, 50, 30]), [1, 4]);
@@ -109,7 +109,7 @@ export function decodeBoxes(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { encodeBoxes } from "./box_coder.ts";
  * await getGpu();
  * const gt = tensorFromArray(new Float32Array([12, 8, 60, 30]), [1, 4]);
@@ -148,7 +148,7 @@ export function encodeBoxes(gt: Tensor, proposals: Tensor, weights: BoxWeights):
  *
  * @example Two images of 37×53 and 50×41, 2 boxes each
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { clipBoxesToImage } from "./box_coder.ts";
  * await getGpu();
  * const b = tensorFromArray(new Float32Array(16).fill(-5).map((v, i) => i % 2 ? 70 : v), [4, 4]);
@@ -209,7 +209,7 @@ export function clipBoxesToImage(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { removeSmallBoxes } from "./box_coder.ts";
  * await getGpu();
  * const b = tensorFromArray(new Float32Array([0, 0, 5, 5, 0, 0, 0.0001, 9]), [2, 4]);

@@ -39,7 +39,7 @@ function iouRows(op: string, a: Tensor, b: Tensor, m: number, table: Tensor, ima
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { boxIou } from "./box_iou.ts";
  * await getGpu();
  * const a = tensorFromArray(new Float32Array([0, 0, 10, 10]), [1, 4]);
@@ -64,7 +64,7 @@ export function boxIou(a: Tensor, b: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { boxIouBatched } from "./box_iou.ts";
  * import { uploadGtBatch } from "./detection/gt_batch.ts";
  * await getGpu();

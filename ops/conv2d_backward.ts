@@ -52,7 +52,7 @@ export interface Conv2dBackwardOptions extends GemmBackwardOptions {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray, emptyTensor } from "../mod.ts";
+ * import { getGpu, tensorFromArray, emptyTensor } from "./mod.ts";
  * import { conv2d, packConv2dWeights } from "./conv2d.ts";
  * import { conv2dBackward } from "./conv2d_backward.ts";
  * await getGpu();

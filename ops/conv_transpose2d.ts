@@ -157,7 +157,7 @@ export interface ConvTranspose2dBackwardOptions extends GemmBackwardOptions {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { convTranspose2dBackward, packConvTranspose2dWeights } from "./conv_transpose2d.ts";
  * await getGpu();
  * const packed = packConvTranspose2dWeights(new Float32Array(4 * 4 * 4).fill(0.25), [4, 4], new Float32Array(4));

@@ -97,7 +97,7 @@ function run(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { cropAndResize } from "./crop_and_resize.ts";
  * await getGpu();
  * const image = tensorFromArray(new Float32Array([0, 1, 2, 3]), [1, 2, 2, 1]);
@@ -128,7 +128,7 @@ export function cropAndResize(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { pyramidRoiAlign } from "./crop_and_resize.ts";
  * await getGpu();
  * const level = (s: number) => tensorFromArray(new Float32Array(s * s * 4).fill(s), [1, s, s, 4]);

@@ -51,7 +51,7 @@ function binary(op: "add" | "mul", operator: "+" | "*", a: Tensor, b: Tensor): T
  *
  * @example
  * ```ts
- * import { add, getGpu, tensorFromArray } from "../mod.ts";
+ * import { add, getGpu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const a = tensorFromArray(new Float32Array([1, 2]), [2]);
  * console.log(await add(a, a).read()); // [2, 4]
@@ -66,7 +66,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, mul, tensorFromArray } from "../mod.ts";
+ * import { getGpu, mul, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const a = tensorFromArray(new Float32Array([1, 2]), [2]);
  * console.log(await mul(a, a).read()); // [1, 4]
@@ -81,7 +81,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, relu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, relu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * console.log(await relu(tensorFromArray(new Float32Array([-1, 2]), [2])).read()); // [0, 2]
  * ```
@@ -107,7 +107,7 @@ export function relu(x: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { emptyTensor, fillInPlace, getGpu } from "../mod.ts";
+ * import { emptyTensor, fillInPlace, getGpu } from "./mod.ts";
  * await getGpu();
  * console.log(await fillInPlace(emptyTensor([3], "i32"), -7).read()); // [-7, -7, -7]
  * ```
@@ -134,7 +134,7 @@ export function fillInPlace<T extends Tensor>(target: T, value: number): T {
  *
  * @example
  * ```ts
- * import { fill, getGpu } from "../mod.ts";
+ * import { fill, getGpu } from "./mod.ts";
  * await getGpu();
  * console.log(await fill([2, 2], 0.5).read()); // [0.5, 0.5, 0.5, 0.5]
  * ```
@@ -149,7 +149,7 @@ export function fill(shape: readonly number[], value: number, dtype: DType = "f3
  *
  * @example
  * ```ts
- * import { copy, getGpu, tensorFromArray } from "../mod.ts";
+ * import { copy, getGpu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const x = tensorFromArray(new Int32Array([1, 2, 3]), [3]);
  * console.log(await copy(x).read()); // [1, 2, 3]
@@ -177,7 +177,7 @@ export function copy<T extends Tensor>(x: T): T {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { reluBackward } from "./elementwise.ts";
  * await getGpu();
  * const out = tensorFromArray(new Float32Array([0, 2]), [2]);
@@ -210,7 +210,7 @@ export function reluBackward(out: Tensor, gradOut: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { addInto } from "./elementwise.ts";
  * await getGpu();
  * const acc = tensorFromArray(new Float32Array([1, 2]), [2]);

@@ -27,7 +27,7 @@ export interface GatherRowsOptions {
  *
  * @example
  * ```ts
- * import { gatherRows, getGpu, tensorFromArray } from "../mod.ts";
+ * import { gatherRows, getGpu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2]);
  * const idx = tensorFromArray(new Int32Array([2, -1, 0]), [3]);
@@ -66,7 +66,7 @@ export function gatherRows(x: Tensor, indices: Tensor, options: GatherRowsOption
  *
  * @example
  * ```ts
- * import { concatLastAxis, getGpu, tensorFromArray } from "../mod.ts";
+ * import { concatLastAxis, getGpu, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const a = tensorFromArray(new Float32Array([1, 2, 3, 4]), [2, 2]);
  * const b = tensorFromArray(new Float32Array([5, 6]), [2, 1]);
@@ -117,7 +117,7 @@ export function concatLastAxis(parts: readonly Tensor[]): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, splitLastAxis, tensorFromArray } from "../mod.ts";
+ * import { getGpu, splitLastAxis, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array([1, 2, 5, 3, 4, 6]), [2, 3]);
  * const [a, b] = splitLastAxis(x, [2, 1]);

@@ -130,7 +130,7 @@ export interface GemmSizes {
  * @example
  * ```ts
  * import assert from "node:assert";
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { reluGrad } from "./gemm_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array([1, 2, 3]), [3]);
@@ -169,7 +169,7 @@ export function reluGrad(
  *
  * @example Linear weights [in 3, out 4] → [out 4, in 4] (zero-padded column)
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { transposePackedWeight } from "./gemm_backward.ts";
  * await getGpu();
  * const w = tensorFromArray(new Float32Array(12).map((_, i) => i), [3, 4]);
@@ -194,7 +194,7 @@ export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: n
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { checkBackwardOperands } from "./gemm_backward.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array(6), [3, 2]);
@@ -222,7 +222,7 @@ export function checkBackwardOperands(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { preActivationGrad } from "./gemm_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array([1, 2]), [2]);
@@ -248,7 +248,7 @@ export function preActivationGrad(
  *
  * @example
  * ```ts
- * import { getGpu, emptyTensor } from "../mod.ts";
+ * import { getGpu, emptyTensor } from "./mod.ts";
  * import { checkGrad } from "./gemm_backward.ts";
  * await getGpu();
  * checkGrad("demo", "grads.bias", emptyTensor([8]), emptyTensor([8])); // passes

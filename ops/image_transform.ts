@@ -90,7 +90,7 @@ export function resizedImageSize(
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "./mod.ts";
  * import { uploadRgb8 } from "./image_transform.ts";
  * await getGpu();
  * console.log(uploadRgb8({ data: new Uint8Array(2 * 3 * 3), height: 2, width: 3 }).shape); // [5]
@@ -120,7 +120,7 @@ export function uploadRgb8(image: Rgb8Image): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "./mod.ts";
  * import { imageTransform } from "./image_transform.ts";
  * await getGpu();
  * const img = { data: new Uint8Array(480 * 640 * 3).fill(128), height: 480, width: 640 };

@@ -162,7 +162,7 @@ export function linear(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { linear, linearBackward, packLinearWeights } from "./linear.ts";
  * await getGpu();
  * const packed = packLinearWeights(new Float32Array([1, 2, 3, 4]), [2, 2], new Float32Array([0.5, -10]));

@@ -114,7 +114,7 @@ function checkRowVector(op: string, name: string, t: Tensor, dtype: "i32" | "u32
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { countNonzero } from "./losses.ts";
  * await getGpu();
  * console.log(await countNonzero(tensorFromArray(new Uint32Array([1, 0, 3]), [3])).read()); // [2]
@@ -135,7 +135,7 @@ export function countNonzero(mask: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { softmaxCrossEntropy } from "./losses.ts";
  * await getGpu();
  * const logits = tensorFromArray(new Float32Array([2, 0, 0, 0, 1, 0]), [2, 3]);
@@ -175,7 +175,7 @@ export function softmaxCrossEntropy(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { bceWithLogits } from "./losses.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array([3, -2, 0.5]), [3]);
@@ -209,7 +209,7 @@ export function bceWithLogits(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { smoothL1 } from "./losses.ts";
  * await getGpu();
  * const pred = tensorFromArray(new Float32Array([0.1, 0.2, 0.3, 0.4]), [1, 4]);
@@ -247,7 +247,7 @@ export function smoothL1(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { smoothL1ClassSelected } from "./losses.ts";
  * await getGpu();
  * const reg = tensorFromArray(new Float32Array(8).fill(0.5), [1, 8]);
@@ -300,7 +300,7 @@ export function smoothL1ClassSelected(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { maskBceLoss } from "./losses.ts";
  * await getGpu();
  * const logits = tensorFromArray(new Float32Array(28 * 28 * 3).fill(0.2), [1, 28, 28, 3]);

@@ -21,6 +21,10 @@
  * variables).
  * @module
  */
+import { type LaunchInfo, launchInfo, readEnv } from "./mpi_launch.ts";
+
+export { launchInfo } from "./mpi_launch.ts";
+export type { LaunchInfo } from "./mpi_launch.ts";
 
 /** An MPI library could not be found, opened or initialised, or a call failed. */
 export class MpiError extends Error {
@@ -29,78 +33,6 @@ export class MpiError extends Error {
 
 /** Which MPI the library is. */
 export type MpiFlavor = "openmpi" | "mpich" | "abi";
-
-/** What the launcher (mpirun, mpiexec.hydra, srun) told this process through its environment. */
-export interface LaunchInfo {
-  /** Processes in the job. */
-  size: number;
-  /** This process's rank. */
-  rank: number;
-  /** Rank among the processes on this machine (picks the GPU), when the launcher says. */
-  localRank: number | null;
-  /** Which launcher: "openmpi", "mpich" (Hydra / PMI) or "slurm". */
-  launcher: "openmpi" | "mpich" | "slurm";
-}
-
-function envInt(env: (name: string) => string | undefined, name: string): number | null {
-  const text = env(name);
-  if (text === undefined || text === "") return null;
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 0 ? n : null;
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The job layout from the launcher's environment variables, or null when this process was not started
- * by an MPI launcher. Open MPI: `OMPI_COMM_WORLD_SIZE/RANK/LOCAL_RANK`; MPICH's Hydra: `PMI_SIZE`,
- * `PMI_RANK`, `MPI_LOCALRANKID`; Slurm's `srun`: `SLURM_STEP_NUM_TASKS`, `SLURM_PROCID`, `SLURM_LOCALID`
- * (only inside a job step, so a batch script itself is not mistaken for a rank).
- *
- * @example
- * ```ts
- * import { launchInfo } from "./mpi.ts";
- * const env: Record<string, string> = { OMPI_COMM_WORLD_SIZE: "2", OMPI_COMM_WORLD_RANK: "1" };
- * console.log(launchInfo((k) => env[k])); // { size: 2, rank: 1, localRank: null, launcher: "openmpi" }
- * ```
- */
-export function launchInfo(env: (name: string) => string | undefined = readEnv): LaunchInfo | null {
-  const ompi = envInt(env, "OMPI_COMM_WORLD_SIZE");
-  if (ompi !== null) {
-    return {
-      size: ompi,
-      rank: envInt(env, "OMPI_COMM_WORLD_RANK") ?? 0,
-      localRank: envInt(env, "OMPI_COMM_WORLD_LOCAL_RANK"),
-      launcher: "openmpi",
-    };
-  }
-  const pmi = envInt(env, "PMI_SIZE");
-  if (pmi !== null) {
-    return {
-      size: pmi,
-      rank: envInt(env, "PMI_RANK") ?? 0,
-      localRank: envInt(env, "MPI_LOCALRANKID"),
-      launcher: "mpich",
-    };
-  }
-  const slurm = envInt(env, "SLURM_STEP_NUM_TASKS");
-  if (slurm !== null && env("SLURM_STEP_ID") !== undefined) {
-    return {
-      size: slurm,
-      rank: envInt(env, "SLURM_PROCID") ?? 0,
-      localRank: envInt(env, "SLURM_LOCALID"),
-      launcher: "slurm",
-    };
-  }
-  return null;
-}
 
 const OPENMPI_SONAMES = ["libmpi.so.40", "libmpi.so.80", "libmpi.so"];
 const MPICH_SONAMES = ["libmpich.so.12", "libmpi.so.12", "libmpich.so"];
@@ -213,14 +145,18 @@ export interface MpiInitOptions {
 /**
  * `MPI_COMM_WORLD` of an initialised MPI library.
  *
- * @example
+ * @example Sum over the ranks (`mpirun -np 2 deno run --allow-ffi --allow-env script.ts`)
  * ```ts
+ * import assert from "node:assert";
  * import { initMpi } from "./mpi.ts";
- * // under mpirun -np 2, with --allow-ffi:
- * // const mpi = await initMpi();
- * // const x = new Float32Array([mpi.rank + 1]);
- * // await mpi.allreduce(x, "sum"); // x[0] === 3 on both ranks
- * console.log(typeof initMpi);
+ * import { launchInfo } from "./mpi_launch.ts";
+ * const launch = launchInfo(); // null when not started by a launcher: nothing to reduce
+ * if (launch !== null) {
+ *   const mpi = await initMpi({ launch });
+ *   const x = new Float32Array([mpi.rank + 1]);
+ *   await mpi.allreduce(x, "sum");
+ *   assert.strictEqual(x[0], (mpi.size * (mpi.size + 1)) / 2); // 3 on both ranks of 2
+ * }
  * ```
  */
 export class MpiCommunicator {

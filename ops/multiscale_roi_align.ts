@@ -108,7 +108,7 @@ function mapperParams(r: number, m: LevelMapperConfig): Uint32Array {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { roiLevels, setupScales } from "./multiscale_roi_align.ts";
  * await getGpu();
  * const rois = tensorFromArray(new Float32Array([0, 0, 0, 224, 224, 0, 0, 0, 32, 32]), [2, 5]);
@@ -137,7 +137,7 @@ export function roiLevels(rois: Tensor, mapper: LevelMapperConfig): Tensor {
  *
  * @example Box-head pooling of an 800×1216 image
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { multiScaleRoiAlign } from "./multiscale_roi_align.ts";
  * await getGpu();
  * const level = (h: number, w: number) => tensorFromArray(new Float32Array(h * w * 4).fill(1), [1, h, w, 4]);

@@ -66,7 +66,7 @@ export interface NmsResult {
  *
  * @example
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "./mod.ts";
  * import { nms } from "./nms.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([0, 0, 10, 10, 1, 1, 11, 11, 20, 20, 30, 30]), [3, 4]);
@@ -90,7 +90,7 @@ export function nms(
  *
  * @example Two classes: the overlapping box of the other class survives
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "./mod.ts";
  * import { batchedNms } from "./nms.ts";
  * await getGpu();
  * const boxes = tensorFromArray(new Float32Array([0, 0, 10, 10, 1, 1, 11, 11, 0, 0, 10, 9]), [3, 4]);

@@ -165,7 +165,7 @@ function dispatchUpdate(
  *
  * @example
  * ```ts
- * import { fill, getGpu, tensorFromArray } from "../mod.ts";
+ * import { fill, getGpu, tensorFromArray } from "./mod.ts";
  * import { sgdUpdate } from "./optimizer.ts";
  * await getGpu();
  * const param = tensorFromArray(new Float32Array([1, 2]), [2]);
@@ -192,7 +192,7 @@ export function sgdUpdate(targets: readonly UpdateTarget[], options: SgdUpdateOp
  *
  * @example
  * ```ts
- * import { fill, getGpu, tensorFromArray } from "../mod.ts";
+ * import { fill, getGpu, tensorFromArray } from "./mod.ts";
  * import { adamwUpdate } from "./optimizer.ts";
  * await getGpu();
  * const param = tensorFromArray(new Float32Array([1, 2]), [2]);
@@ -235,7 +235,7 @@ export type NormSource = Pick<UpdateTarget, "grad" | "columnScale">;
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { globalGradNorm } from "./optimizer.ts";
  * await getGpu();
  * const grad = tensorFromArray(new Float32Array([3, 4]), [2]);
@@ -294,7 +294,7 @@ export function globalGradNorm(sources: readonly NormSource[], flag?: Tensor): T
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { flagNonFinite } from "./optimizer.ts";
  * await getGpu();
  * const losses = tensorFromArray(new Float32Array([0.5, NaN, 1]), [3]);

@@ -74,7 +74,7 @@ export function maskBytes(words: Uint32Array, shape: readonly [number, number, n
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { maskBytes, pasteMasks } from "./paste_masks.ts";
  * await getGpu();
  * const masks = tensorFromArray(new Float32Array(28 * 28).fill(0.9), [1, 28, 28]);

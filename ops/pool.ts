@@ -115,7 +115,7 @@ function poolParams(g: PoolGeometry, total: number, cUnits: number): Uint32Array
  *
  * @example ResNet stem pool and the FPN extra level
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { maxPool2d } from "./pool.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array(2 * 9 * 9 * 4).fill(1), [2, 9, 9, 4]);
@@ -148,7 +148,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
  *
  * @example Backward of the ResNet stem pool
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { maxPool2dBackward } from "./pool.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array(9 * 9 * 4).map((_, i) => i % 7), [1, 9, 9, 4]);

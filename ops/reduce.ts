@@ -30,7 +30,7 @@ function sumPass(x: Tensor, outer: number, len: number, inner: number, outShape:
  *
  * @example
  * ```ts
- * import { getGpu, sum, tensorFromArray } from "../mod.ts";
+ * import { getGpu, sum, tensorFromArray } from "./mod.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
  * console.log(await sum(x).read());      // [21]

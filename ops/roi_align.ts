@@ -97,7 +97,7 @@ export function checkFeatures(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { roiAlignPyramid } from "./roi_align.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array(2 * 3 * 4).fill(1), [1, 2, 3, 4]);
@@ -183,7 +183,7 @@ export function roiAlignPyramid(
  *
  * @example Mask R-CNN's mask-head pooling on one level (stride 4)
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { roiAlign } from "./roi_align.ts";
  * await getGpu();
  * const p2 = tensorFromArray(new Float32Array(1 * 8 * 8 * 4).fill(0.5), [1, 8, 8, 4]);

@@ -128,7 +128,7 @@ function roiAlignPyramidBackward(
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { roiAlignBackward } from "./roi_align_backward.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array(2 * 2 * 4).fill(1), [1, 2, 2, 4]);
@@ -176,7 +176,7 @@ export interface MultiScaleRoiAlignBackwardOptions extends MultiScaleRoiAlignOpt
  *
  * @example Box-head pooling backward of an 800×1216 image
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { multiScaleRoiAlignBackward } from "./roi_align_backward.ts";
  * await getGpu();
  * const shapes = { p2: [1, 200, 304, 4], p3: [1, 100, 152, 4], p4: [1, 50, 76, 4], p5: [1, 25, 38, 4] };

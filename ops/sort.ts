@@ -22,7 +22,7 @@ export type SortGrid =
  *
  * @example
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "./mod.ts";
  * import { segmentedSort } from "./sort.ts";
  * await getGpu();
  * const scores = tensorFromArray(new Float32Array([0.2, 0.9, 0.5]), [3]);

@@ -53,7 +53,7 @@ const tables = new WeakMap<GpuContext, Map<string, Tensor>>();
  *
  * @example
  * ```ts
- * import { getGpu } from "../mod.ts";
+ * import { getGpu } from "./mod.ts";
  * import { segmentTable } from "./topk.ts";
  * await getGpu();
  * console.log(await segmentTable([3, 5]).read()); // [0, 3, 3, 5]
@@ -88,7 +88,7 @@ export function segmentTable(lengths: readonly number[]): Tensor {
  *
  * @example Top 2 of two rows
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { topk } from "./topk.ts";
  * await getGpu();
  * const scores = tensorFromArray(new Float32Array([0.1, 0.9, 0.5, 3, 1, 2]), [2, 3]);
@@ -140,7 +140,7 @@ export function topk(scores: Tensor, k: number, options: TopkOptions = {}): Topk
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { topkFlat } from "./topk.ts";
  * await getGpu();
  * const scores = tensorFromArray(new Float32Array([0.5, 0.2, 0.9, 0.1]), [4]);

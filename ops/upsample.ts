@@ -18,7 +18,7 @@ import { assertDType, assertRank } from "./validate.ts";
  *
  * @example FPN top-down: bring a 13×17 map to the 25×34 lateral's size
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { upsampleNearest } from "./upsample.ts";
  * await getGpu();
  * const x = tensorFromArray(new Float32Array(13 * 17 * 8).fill(2), [1, 13, 17, 8]);
@@ -66,7 +66,7 @@ export function upsampleNearest(x: Tensor, outH: number, outW: number): Tensor {
  *
  * @example FPN top-down: the gradient of a 13×17 → 25×34 resize
  * ```ts
- * import { getGpu, tensorFromArray } from "../mod.ts";
+ * import { getGpu, tensorFromArray } from "./mod.ts";
  * import { upsampleNearestBackward } from "./upsample.ts";
  * await getGpu();
  * const g = tensorFromArray(new Float32Array(25 * 34 * 8).fill(1), [1, 25, 34, 8]);

@@ -2,7 +2,7 @@
  * Prints the WebGPU adapter this machine gives (CI runs it first); exits 1 if there is none.
  * @module
  */
-import { getGpu, NoAdapterError } from "../mod.ts";
+import { getGpu, NoAdapterError } from "../ops/mod.ts";
 
 try {
   const gpu = await getGpu();

@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { getGpu } from "../mod.ts";
+import { getGpu } from "../ops/mod.ts";
 import { type BenchRow, formatTable } from "./bench/_report.ts";
 import { loadAverage, machineRecord } from "./bench/machine.ts";
 import { benchRuntime } from "./bench/runtime.ts";

@@ -12,9 +12,7 @@ import {
   createOptimizer,
   detect,
   type Detection,
-  drawableToRgb,
   drawInstancesRgba,
-  getGpu,
   initWeights,
   loadWeights,
   type MaskRcnnModel,
@@ -24,6 +22,8 @@ import {
   ShapesDataset,
   trainStep,
 } from "../../mod.ts";
+import { drawableToRgb } from "../../data/image_browser.ts";
+import { getGpu } from "../../ops/mod.ts";
 
 type BuildOptions = NonNullable<Parameters<typeof buildModel>[0]>;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

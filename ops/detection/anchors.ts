@@ -159,7 +159,7 @@ export function matterportPyramidAnchors(
  *
  * @example
  * ```ts
- * import { getGpu } from "../../mod.ts";
+ * import { getGpu } from "../mod.ts";
  * import { anchorsTensor, torchvisionAnchors } from "./anchors.ts";
  * await getGpu();
  * const features: [number, number][] = [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1]];

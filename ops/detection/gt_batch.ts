@@ -54,7 +54,7 @@ export interface GtBatch {
  *
  * @example Two images, the second without GT
  * ```ts
- * import { getGpu } from "../../mod.ts";
+ * import { getGpu } from "../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([
@@ -136,7 +136,7 @@ function uploadMasks(op: string, images: readonly GtImage[], total: number): GtM
  *
  * @example
  * ```ts
- * import { getGpu } from "../../mod.ts";
+ * import { getGpu } from "../mod.ts";
  * import { disposeGtBatch, uploadGtBatch } from "./gt_batch.ts";
  * await getGpu();
  * const gt = uploadGtBatch([{ boxes: new Float32Array(0), labels: new Int32Array(0) }]);
@@ -198,7 +198,7 @@ const dummies = new WeakMap<GpuContext, Map<string, Tensor>>();
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { bindable } from "./gt_batch.ts";
  * await getGpu();
  * console.log(bindable(tensorFromArray(new Float32Array(0), [0, 4])).shape); // [4]

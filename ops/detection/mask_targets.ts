@@ -24,7 +24,7 @@ import { assertDType } from "../validate.ts";
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { maskTargets } from "./mask_targets.ts";
  * await getGpu();

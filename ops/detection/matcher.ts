@@ -113,7 +113,7 @@ function runMatcher(
  *
  * @example RPN matching of two anchors
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { matchBoxes } from "./matcher.ts";
  * await getGpu();
@@ -147,7 +147,7 @@ export function matchBoxes(gt: GtBatch, boxes: Tensor, options: MatcherOptions):
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { matchQuality } from "./matcher.ts";
  * await getGpu();
  * const q = tensorFromArray(new Float32Array([0.2, 0.9, 0.5, 0.4, 0.1, 0.6]), [2, 3]);

@@ -47,7 +47,7 @@ export interface AnchorMatchOptions {
  *
  * @example
  * ```ts
- * import { getGpu, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, tensorFromArray } from "../mod.ts";
  * import { uploadGtBatch } from "./gt_batch.ts";
  * import { assignAnchorTargets } from "./rpn_targets.ts";
  * await getGpu();

@@ -64,7 +64,7 @@ export interface SampleResult {
  *
  * @example 2 of 3 positives and 2 negatives
  * ```ts
- * import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+ * import { getGpu, readTensors, tensorFromArray } from "../mod.ts";
  * import { sampleBalanced } from "./sampler.ts";
  * await getGpu();
  * const labels = tensorFromArray(new Int32Array([1, 0, 1, -1, 0, 0, 1]), [1, 7]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildModel, detectImages, loadWeights, saveWeights } from "../../mod.ts";
+import { buildModel, loadWeights, saveWeights } from "../../mod.ts";
+import { detectImages } from "../../model/detect.ts";
 import type { Detection } from "../../model/detect.ts";
 import { readSafetensors, writeSafetensors } from "../../data/weights/safetensors.ts";
 import { loadFixture } from "../_fixtures.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { buildModel, createOptimizer, generateShapesItem, readTensors, trainStep } from "../../mod.ts";
+import { buildModel, createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { readTensors } from "../../ops/mod.ts";
 import { initWeights } from "../../model/init.ts";
 import { distributedTrainStep, type GradientReducer, shardBatch } from "../../model/distributed.ts";
 import { NonFiniteLossError } from "../../model/train_step.ts";

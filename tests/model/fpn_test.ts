@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, imageTransform, readTensors } from "../../mod.ts";
+import { getGpu, imageTransform, readTensors } from "../../ops/mod.ts";
 import { resolveConfig } from "../../model/config.ts";
 import { transformOptions } from "../../model/stage_config.ts";
 import { expectedStateDict } from "../../model/state_dict_names.ts";

@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import {
   buildModel,
   detect,
-  detectImages,
   InvalidInputError,
   LimitError,
   MAX_BATCH_IMAGES,
   ShapeError,
   trainStep,
 } from "../../mod.ts";
+import { detectImages } from "../../model/detect.ts";
 import { trainStep as trainStepRaw } from "../../model/train_step.ts";
 
 const model = await buildModel({ preset: "small" });

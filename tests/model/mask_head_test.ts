@@ -5,7 +5,9 @@
  * (`setBoundedDispatch(false)`), where the empty rows are computed and give exactly zero gradient.
  */
 import assert from "node:assert/strict";
-import { createOptimizer, generateShapesItem, getGpu, readTensors, tidy, zeroGradients } from "../../mod.ts";
+import { createOptimizer, generateShapesItem } from "../../mod.ts";
+import { getGpu, readTensors, tidy } from "../../ops/mod.ts";
+import { zeroGradients } from "../../model/optimizer.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { maskHead, maskRcnnLoss } from "../../model/mask_head.ts";
 import { resnetForward } from "../../model/resnet.ts";

@@ -3,7 +3,7 @@
 // and inference keeps only its outputs alive. The gradients themselves are compared with torchvision in
 // train_step_test.ts (trainableBackboneLayers 5: the stem and every stage).
 import assert from "node:assert/strict";
-import { getGpu, readTensors } from "../../mod.ts";
+import { getGpu, readTensors } from "../../ops/mod.ts";
 import { ConfigError } from "../../model/config.ts";
 import { createFpnTape, fpnBackward, fpnForward } from "../../model/fpn.ts";
 import { initWeights } from "../../model/init.ts";

@@ -4,7 +4,7 @@
  * occupied rows for inference, it gives the same values bit for bit on those rows.
  */
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { resnetForward } from "../../model/resnet.ts";
 import { boxHead, fastRcnnLoss } from "../../model/roi_heads.ts";

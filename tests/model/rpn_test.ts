@@ -4,7 +4,7 @@
  * recorded for training gives inference's outputs bit for bit (one forward).
  */
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { fpnForward } from "../../model/fpn.ts";
 import { resnetForward } from "../../model/resnet.ts";
 import { rpnHead, rpnLoss } from "../../model/rpn.ts";

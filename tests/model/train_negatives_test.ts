@@ -2,14 +2,8 @@
 // and a batch of negatives only, whose losses are what torchvision's definitions give with no foreground
 // (box and mask regression 0: no positive sample; objectness and classification > 0: all background).
 import assert from "node:assert/strict";
-import {
-  buildModel,
-  createOptimizer,
-  generateShapesItem,
-  loadWeights,
-  readTensors,
-  trainStep,
-} from "../../mod.ts";
+import { buildModel, createOptimizer, generateShapesItem, loadWeights, trainStep } from "../../mod.ts";
+import { readTensors } from "../../ops/mod.ts";
 
 const WEIGHTS = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
 const empty = () => ({ boxes: new Float32Array(0), labels: new Int32Array(0), masks: new Uint8Array(0) });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { buildModel, createOptimizer, loadWeights, readTensors, tidy, zeroGradients } from "../../mod.ts";
+import { buildModel, createOptimizer, loadWeights } from "../../mod.ts";
+import { readTensors, tidy } from "../../ops/mod.ts";
+import { zeroGradients } from "../../model/optimizer.ts";
 import { forwardBackward } from "../../model/train_step.ts";
 import { readGradients } from "../../model/train_params.ts";
 import { loadFixture } from "../_fixtures.ts";

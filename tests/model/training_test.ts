@@ -6,10 +6,10 @@ import {
   loadCheckpoint,
   loadWeights,
   NonFiniteLossError,
-  readTensors,
   saveCheckpoint,
   trainStep,
 } from "../../mod.ts";
+import { readTensors } from "../../ops/mod.ts";
 
 const WEIGHTS = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
 

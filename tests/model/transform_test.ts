@@ -1,7 +1,7 @@
 // model/transform.ts against torchvision 0.14's GeneralizedRCNNTransform (train mode) and its postprocess:
 // fixture tests/fixtures/model/transform.json written by tools/reference/make_transform_fixtures.py.
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { resolveConfig } from "../../model/config.ts";
 import { postprocessBoxes, transformImages, transformTargets } from "../../model/transform.ts";
 import { ShapeError } from "../../ops/errors.ts";

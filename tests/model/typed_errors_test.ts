@@ -10,8 +10,8 @@ import {
   InvalidInputError,
   NoWeightsError,
   saveWeights,
-  trainableParameters,
 } from "../../mod.ts";
+import { trainableParameters } from "../../model/optimizer.ts";
 import { tensorFromArray } from "../../ops/tensor.ts";
 
 Deno.test("a model without weights throws NoWeightsError naming the function", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
+import { DTypeError, getGpu, LimitError, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { clipBoxesToImage, decodeBoxes, encodeBoxes, removeSmallBoxes } from "../../ops/box_coder.ts";
 import { BBOX_XFORM_CLIP, ROI_BOX_WEIGHTS, RPN_BOX_WEIGHTS } from "../../model/config.ts";
 import { loadFixture } from "../_fixtures.ts";

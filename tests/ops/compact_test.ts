@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { compactFlags, indexValid } from "../../ops/compact.ts";
 
 await getGpu();

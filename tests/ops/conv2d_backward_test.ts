@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { packConv2dWeights, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { loadFixture } from "../_fixtures.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import {
   conv2d,
   foldFrozenBatchNorm,

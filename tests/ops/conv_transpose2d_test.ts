@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { convTranspose2d, packConvTranspose2dWeights } from "../../ops/conv_transpose2d.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";

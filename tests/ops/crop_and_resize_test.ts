@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { cropAndResize, pyramidRoiAlign } from "../../ops/crop_and_resize.ts";
 import { assertClose, randomFloats, rng } from "../_util.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { addInto, reluBackward } from "../../ops/elementwise.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { randomFloats } from "../_util.ts";

@@ -11,7 +11,7 @@ import {
   ShapeError,
   tensorFromArray,
   tidy,
-} from "../../mod.ts";
+} from "../../ops/mod.ts";
 import { assertClose, randomFloats, randomInts } from "../_util.ts";
 
 await getGpu();

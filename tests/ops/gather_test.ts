@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { concatLastAxis, gatherRows, getGpu, ShapeError, splitLastAxis, tensorFromArray } from "../../mod.ts";
+import { ShapeError } from "../../mod.ts";
+import { concatLastAxis, gatherRows, getGpu, splitLastAxis, tensorFromArray } from "../../ops/mod.ts";
 import { randomFloats, randomInts } from "../_util.ts";
 
 await getGpu();

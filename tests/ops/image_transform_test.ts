@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError } from "../../mod.ts";
+import { getGpu, ShapeError } from "../../ops/mod.ts";
 import { imageTransform, resizedImageSize, type Rgb8Image } from "../../ops/image_transform.ts";
 import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
 import { transformOptions } from "../../model/stage_config.ts";

@@ -5,7 +5,7 @@
  * the occupied rows bit for bit as their unbounded runs do.
  */
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { conv2d, packConv2dWeights } from "../../ops/conv2d.ts";
 import { dispatch, dispatchStats, type OccupiedRows, params, setBoundedDispatch } from "../../ops/kernel.ts";
 import { linear, packLinearWeights } from "../../ops/linear.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { linearBackward, packLinearWeights } from "../../ops/linear.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";

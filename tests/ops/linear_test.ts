@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { linear, packLinearWeights } from "../../ops/linear.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";

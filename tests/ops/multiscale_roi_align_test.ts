@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { inferScale, multiScaleRoiAlign, roiLevels, setupScales } from "../../ops/multiscale_roi_align.ts";
 import { roiAlign } from "../../ops/roi_align.ts";
 import { loadFixture } from "../_fixtures.ts";

@@ -7,7 +7,7 @@ import {
   ShapeError,
   type Tensor,
   tensorFromArray,
-} from "../../mod.ts";
+} from "../../ops/mod.ts";
 import { batchedNms, nms } from "../../ops/nms.ts";
 import { loadFixture } from "../_fixtures.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { maskBytes, pasteMasks } from "../../ops/paste_masks.ts";
 import { loadFixture } from "../_fixtures.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { maxPool2d, maxPool2dOutputSize, type Pair } from "../../ops/pool.ts";
 import { loadFixture } from "../_fixtures.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, sum, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, sum, tensorFromArray } from "../../ops/mod.ts";
 import { assertClose, randomFloats, randomInts } from "../_util.ts";
 
 await getGpu();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { currentGpu, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { currentGpu, getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
 import { roiAlign } from "../../ops/roi_align.ts";
 import { loadFixture } from "../_fixtures.ts";

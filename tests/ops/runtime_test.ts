@@ -11,7 +11,7 @@ import {
   readTensors,
   relu,
   tensorFromArray,
-} from "../../mod.ts";
+} from "../../ops/mod.ts";
 import { sizeClass } from "../../ops/buffer_pool.ts";
 import { foldWorkgroups } from "../../ops/kernel.ts";
 import { randomFloats } from "../_util.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { upsampleNearestBackward } from "../../ops/upsample.ts";
 import { nearestSourceIndex } from "../../model/mask_resize.ts";
 import { loadFixture } from "../_fixtures.ts";

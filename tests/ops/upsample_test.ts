@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../mod.ts";
+import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { upsampleNearest } from "../../ops/upsample.ts";
 import { loadFixture } from "../_fixtures.ts";
 

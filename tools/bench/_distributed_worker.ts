@@ -5,7 +5,8 @@
  * prints one JSON line.
  * @module
  */
-import { createOptimizer, generateShapesItem, getGpu } from "../../mod.ts";
+import { createOptimizer, generateShapesItem } from "../../mod.ts";
+import { getGpu } from "../../ops/mod.ts";
 import { type DistributedStepTiming, distributedTrainStep, shardBatch } from "../../model/distributed.ts";
 import { initMpi } from "../../ops/mpi.ts";
 import { deterministicModel } from "./_models.ts";

@@ -5,7 +5,7 @@
  * mean over several calls encoded back to back with one sync at the end.
  * @module
  */
-import { getGpu, tensorFromArray } from "../../mod.ts";
+import { getGpu, tensorFromArray } from "../../ops/mod.ts";
 import { decodeBoxes } from "../../ops/box_coder.ts";
 import { imageTransform } from "../../ops/image_transform.ts";
 import { maxPool2d } from "../../ops/pool.ts";

@@ -5,7 +5,7 @@
  * limits the run to those keys.
  * @module
  */
-import { currentGpu, getGpu, tensorFromArray } from "../../mod.ts";
+import { currentGpu, getGpu, tensorFromArray } from "../../ops/mod.ts";
 import { conv2d, packConv2dWeights } from "../../ops/conv2d.ts";
 import { linear, packLinearWeights } from "../../ops/linear.ts";
 import type { BenchRow } from "./_report.ts";

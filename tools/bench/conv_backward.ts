@@ -6,7 +6,7 @@
  * is the sum of the two. `CONV_BACKWARD_BENCH_ONLY=conv3x3_256,linear_fc6` limits the run.
  * @module
  */
-import { currentGpu, getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { currentGpu, getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { packConv2dWeights } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { linearBackward, packLinearWeights } from "../../ops/linear.ts";

@@ -4,7 +4,7 @@
  * on a 128×128 image.
  * @module
  */
-import { currentGpu, getGpu, imageTransform } from "../../mod.ts";
+import { currentGpu, getGpu, imageTransform } from "../../ops/mod.ts";
 import { detectImages } from "../../model/detect.ts";
 import type { RawImage } from "../../model/transform.ts";
 import { transformOptions } from "../../model/stage_config.ts";

@@ -6,7 +6,8 @@
  * under `mpirun.openmpi` (skipped with NaN figures when Open MPI is not installed).
  * @module
  */
-import { createOptimizer, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
+import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { getGpu } from "../../ops/mod.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";

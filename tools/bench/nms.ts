@@ -3,7 +3,7 @@
  * (1000 proposals × 90 classes). Each figure encodes several calls and syncs once (no read-back).
  * @module
  */
-import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { batchedNms, nms } from "../../ops/nms.ts";
 import { topk } from "../../ops/topk.ts";
 import type { BenchRow } from "./_report.ts";

@@ -6,7 +6,7 @@
  * writes p, m, v (28 B/value); clipping adds one more read of g (4 B/value).
  * @module
  */
-import { getGpu } from "../../mod.ts";
+import { getGpu } from "../../ops/mod.ts";
 import { fill } from "../../ops/elementwise.ts";
 import { adamwUpdate, globalGradNorm, sgdUpdate, type UpdateTarget } from "../../ops/optimizer.ts";
 import { resolveConfig } from "../../model/config.ts";

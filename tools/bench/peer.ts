@@ -15,7 +15,8 @@
  * issue's target is ≥ 0.25).
  * @module
  */
-import { createOptimizer, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
+import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { getGpu } from "../../ops/mod.ts";
 import { resolveConfig, type ResolveConfigOptions } from "../../model/config.ts";
 import { detectImages } from "../../model/detect.ts";
 import type { RawImage } from "../../model/transform.ts";

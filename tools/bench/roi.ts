@@ -5,7 +5,7 @@
  * encoded back to back and one sync.
  * @module
  */
-import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { multiScaleRoiAlign } from "../../ops/multiscale_roi_align.ts";
 import { pasteMasks } from "../../ops/paste_masks.ts";
 import { roiAlign } from "../../ops/roi_align.ts";

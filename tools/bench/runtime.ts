@@ -2,7 +2,7 @@
  * Runtime micro-benchmarks: dispatch overhead of small batched dispatches and copy bandwidth.
  * @module
  */
-import { add, copy, getGpu, tensorFromArray } from "../../mod.ts";
+import { add, copy, getGpu, tensorFromArray } from "../../ops/mod.ts";
 import type { BenchRow } from "./_report.ts";
 
 /** Measures µs per small dispatch (batched, one sync at the end) and GB/s of a large copy. */

@@ -6,7 +6,7 @@
  * syncs once (no read-back).
  * @module
  */
-import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { torchvisionAnchors } from "../../ops/detection/anchors.ts";
 import { MASKRCNN_RESNET50_FPN } from "../../model/config.ts";
 import { roiTargetOptions, rpnTargetOptions } from "../../model/stage_config.ts";

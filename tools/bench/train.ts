@@ -5,7 +5,8 @@
  * unless said.
  * @module
  */
-import { createOptimizer, currentGpu, generateShapesItem, getGpu, trainStep } from "../../mod.ts";
+import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { currentGpu, getGpu } from "../../ops/mod.ts";
 import { DEMO_CONFIG, DEMO_STEPS, demoOptimizer } from "../../cli/demo.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
 import type { OptimizerOptions } from "../../model/optimizer.ts";

@@ -6,7 +6,7 @@
  * 256 RoIs × 28×28 × 91). Each figure is ms per call, from `reps` calls encoded back to back and one sync.
  * @module
  */
-import { getGpu, type Tensor, tensorFromArray } from "../../mod.ts";
+import { getGpu, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import {
   bceWithLogits,
   countNonzero,

@@ -9,12 +9,12 @@ import {
   createOptimizer,
   detect,
   disposeModel,
-  disposeOptimizer,
   loadWeights,
   ShapesDataset,
   trainStep,
   type WeightsSource,
 } from "../../mod.ts";
+import { disposeOptimizer } from "../../model/optimizer.ts";
 
 /**
  * The model: the `small` preset at `size`, with torchvision's RoI budget (512 sampled RoIs per training

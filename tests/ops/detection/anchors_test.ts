@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, ShapeError } from "../../../mod.ts";
+import { getGpu, ShapeError } from "../../../ops/mod.ts";
 import {
   anchorsTensor,
   cellAnchors,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, tensorFromArray } from "../../../mod.ts";
+import { getGpu, readTensors, tensorFromArray } from "../../../ops/mod.ts";
 import { boxCandidates, rpnCandidates } from "../../../ops/detection/candidates.ts";
 import { randomFloats } from "../../_util.ts";
 

@@ -1,4 +1,4 @@
-import { getGpu, tensorFromArray } from "../../../mod.ts";
+import { getGpu, tensorFromArray } from "../../../ops/mod.ts";
 import { selectClassMask } from "../../../ops/detection/class_mask.ts";
 import { assertClose, randomFloats } from "../../_util.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { DTypeError, getGpu, ShapeError, tensorFromArray } from "../../../ops/mod.ts";
 import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
 import { matchBoxes, MATCHER_GT_TILE, matchQuality } from "../../../ops/detection/matcher.ts";
 import { loadFixture } from "../../_fixtures.ts";

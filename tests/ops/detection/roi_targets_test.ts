@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../ops/mod.ts";
 import { disposeGtBatch, type GtImage, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
 import { maskTargets } from "../../../ops/detection/mask_targets.ts";
 import { roiTargets } from "../../../ops/detection/roi_targets.ts";

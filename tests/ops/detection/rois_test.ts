@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { gatherRows, getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { ShapeError } from "../../../mod.ts";
+import { gatherRows, getGpu, readTensors, tensorFromArray } from "../../../ops/mod.ts";
 import { indexValid } from "../../../ops/compact.ts";
 import { boxesToRois, gatherSlots } from "../../../ops/detection/rois.ts";
 import { randomFloats, randomInts } from "../../_util.ts";

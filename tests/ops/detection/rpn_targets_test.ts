@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { getGpu, readTensors, ShapeError, tensorFromArray } from "../../../ops/mod.ts";
 import { torchvisionAnchors } from "../../../ops/detection/anchors.ts";
 import { disposeGtBatch, uploadGtBatch } from "../../../ops/detection/gt_batch.ts";
 import { assignAnchorTargets, rpnTargets } from "../../../ops/detection/rpn_targets.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { getGpu, tensorFromArray } from "../../../mod.ts";
+import { getGpu, tensorFromArray } from "../../../ops/mod.ts";
 import { positiveLabels, sampledBinaryTargets } from "../../../ops/detection/sampled_labels.ts";
 
 await getGpu();

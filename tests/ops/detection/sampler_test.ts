@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DTypeError, getGpu, readTensors, ShapeError, tensorFromArray } from "../../../mod.ts";
+import { DTypeError, getGpu, readTensors, ShapeError, tensorFromArray } from "../../../ops/mod.ts";
 import { sampleBalanced, type SampleResult } from "../../../ops/detection/sampler.ts";
 import { randomInts } from "../../_util.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { getGpu, LimitError, tensorFromArray } from "../../../mod.ts";
+import { LimitError } from "../../../mod.ts";
+import { getGpu, tensorFromArray } from "../../../ops/mod.ts";
 import { SCALE_MAX_IMAGES, scaleBoxes } from "../../../ops/detection/scale_boxes.ts";
 import { assertClose, randomFloats } from "../../_util.ts";
 
