@@ -7,7 +7,6 @@
 import type { Rng } from "./prng.ts";
 import { randomFlipItem } from "./transforms_flip.ts";
 import { resizeMinMax } from "./transforms_resize.ts";
-import { resizeSquare, type SquareResizeOptions } from "./transforms_square.ts";
 import type { TrainItem } from "./types.ts";
 
 /** A per-item transform. */
@@ -36,17 +35,6 @@ export function minMaxResizeTransform<T extends TrainItem>(
   maxSize: number,
 ): ItemTransform<T> {
   return (item) => resizeMinMax(item, minSize, maxSize);
-}
-
-/**
- * matterport square resize-and-pad as a transform (window and scale are dropped; use `resizeSquare` for them).
- * @example
- * ```ts
- * const t = squareResizeTransform({ minDim: 800, maxDim: 1024 });
- * ```
- */
-export function squareResizeTransform<T extends TrainItem>(options: SquareResizeOptions): ItemTransform<T> {
-  return (item) => resizeSquare(item, options).item;
 }
 
 /**

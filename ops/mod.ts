@@ -93,12 +93,7 @@ export {
 } from "./image_transform.ts";
 
 // Boxes: anchors, encoding, IoU, NMS, top-k.
-export {
-  anchorsTensor,
-  cellAnchors,
-  matterportPyramidAnchors,
-  torchvisionAnchors,
-} from "./detection/anchors.ts";
+export { anchorsTensor, cellAnchors, torchvisionAnchors } from "./detection/anchors.ts";
 export {
   type BoxWeights,
   clipBoxesToImage,
@@ -110,7 +105,7 @@ export { boxIou, boxIouBatched } from "./box_iou.ts";
 export { batchedNms, nms, type NmsOptions, type NmsResult } from "./nms.ts";
 export { topk, type TopkOptions, type TopkResult } from "./topk.ts";
 
-// RoIs: RoIAlign (single and multi-scale) with backward, crop-and-resize, mask pasting.
+// RoIs: RoIAlign (single and multi-scale) with backward, mask pasting.
 export { type LevelMapperConfig, roiAlign } from "./roi_align.ts";
 export {
   multiScaleRoiAlignBackward,
@@ -124,7 +119,6 @@ export {
   roiLevels,
   setupScales,
 } from "./multiscale_roi_align.ts";
-export { cropAndResize, pyramidRoiAlign } from "./crop_and_resize.ts";
 export { maskBytes, type PastedMasks, pasteMasks, type PasteMasksOptions } from "./paste_masks.ts";
 
 // Losses.

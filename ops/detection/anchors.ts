@@ -9,9 +9,6 @@
  * `padded size // feature size` (integer division, per axis) and the anchors are ordered
  * (y, x, cell anchor). Levels are concatenated; every image of a batch shares the same anchors. The sizes
  * and aspect ratios are arguments (Mask R-CNN's are `anchorSizes` / `aspectRatios` of `model/config.ts`).
- *
- * Option: matterport's `generate_pyramid_anchors` (float64, boxes as y1, x1, y2, x2 in pixels, centres at
- * `index · anchor_stride · feature_stride` without a half-pixel offset).
  * @module
  */
 import { ShapeError } from "../errors.ts";
@@ -109,52 +106,7 @@ export function torchvisionAnchors(
 }
 
 /**
- * matterport's `utils.generate_pyramid_anchors`: per level i, anchors of `scales[i]` with every ratio
- * (width/height), on every `anchorStride`-th cell of `featureShapes[i]`, centres at
- * `index · featureStrides[i]`, computed in float64. → [N, 4] f32 (y1, x1, y2, x2) in pixels.
- *
- * @example matterport's defaults for a 1024×1024 input
- * ```ts
- * import { matterportPyramidAnchors } from "./anchors.ts";
- * const shapes: [number, number][] = [[256, 256], [128, 128], [64, 64], [32, 32], [16, 16]];
- * const a = matterportPyramidAnchors([32, 64, 128, 256, 512], [0.5, 1, 2], shapes, [4, 8, 16, 32, 64], 1);
- * console.log(a.length / 4); // 261888
- * ```
- */
-export function matterportPyramidAnchors(
-  scales: readonly number[],
-  ratios: readonly number[],
-  featureShapes: readonly (readonly [number, number])[],
-  featureStrides: readonly number[],
-  anchorStride: number,
-): Float32Array {
-  if (scales.length !== featureShapes.length || scales.length !== featureStrides.length || anchorStride < 1) {
-    throw new ShapeError(
-      "matterportPyramidAnchors",
-      `${scales.length} scales, ${featureShapes.length} shapes and ${featureStrides.length} strides must match (anchor stride ${anchorStride} ≥ 1)`,
-    );
-  }
-  const rows: number[] = [];
-  scales.forEach((scale, level) => {
-    const [fh, fw] = featureShapes[level];
-    const stride = featureStrides[level];
-    const heights = ratios.map((r) => scale / Math.sqrt(r));
-    const widths = ratios.map((r) => scale * Math.sqrt(r));
-    for (let iy = 0; iy < fh; iy += anchorStride) {
-      for (let ix = 0; ix < fw; ix += anchorStride) {
-        const cy = iy * stride;
-        const cx = ix * stride;
-        ratios.forEach((_, r) => {
-          rows.push(cy - 0.5 * heights[r], cx - 0.5 * widths[r], cy + 0.5 * heights[r], cx + 0.5 * widths[r]);
-        });
-      }
-    }
-  });
-  return new Float32Array(rows);
-}
-
-/**
- * Uploads anchors computed by {@link torchvisionAnchors} or {@link matterportPyramidAnchors}.
+ * Uploads anchors computed by {@link torchvisionAnchors}.
  * anchors: Float32Array of 4·A → [A, 4] f32.
  *
  * @example

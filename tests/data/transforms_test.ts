@@ -1,12 +1,9 @@
-// Flip, matterport square mode, mini-masks and batch collation. Expected values come from the definitions
-// (pixel (x, y) ← (W-1-x, y); matterport utils.resize_image arithmetic worked through in comments; masks
-// compared with tight boxes computed independently here).
+// Flip and batch collation. Expected values come from the definitions (pixel (x, y) ← (W-1-x, y); padding
+// zeros at the bottom and right).
 import assert from "node:assert/strict";
 import { collateBatch } from "../../data/collate.ts";
 import { Rng } from "../../data/prng.ts";
 import { flipItem } from "../../data/transforms_flip.ts";
-import { expandMasks, minimizeMasks } from "../../data/transforms_minimask.ts";
-import { resizeSquare, squareScale } from "../../data/transforms_square.ts";
 import type { TrainItem } from "../../data/types.ts";
 
 /** Random image with one axis-aligned rectangle instance and one disc instance. */
@@ -48,74 +45,6 @@ Deno.test("flip mirrors pixels, boxes and masks; flipping twice is the identity"
   const b = item.target.boxes;
   assert.deepEqual(f.target.boxes.subarray(0, 4), new Float32Array([W - b[2], b[1], W - b[0], b[3]]));
   assert.deepEqual(flipItem(f), item);
-});
-
-Deno.test("square mode follows matterport resize_image arithmetic", () => {
-  // 480×640, min 800, max 1024: scale = max(1, 800/480) = 1.667; round(640·1.667) = 1067 > 1024, so
-  // scale = 1024/640 = 1.6 → 768×1024; top pad = (1024-768)//2 = 128 → window (128, 0, 896, 1024).
-  assert.deepEqual(squareScale(480, 640, { minDim: 800, maxDim: 1024 }), {
-    scale: 1.6,
-    height: 768,
-    width: 1024,
-  });
-  // min_dim never shrinks: 600×900 with min 200, max 1024 keeps scale 1.
-  assert.deepEqual(squareScale(600, 900, { minDim: 200, maxDim: 1024 }), {
-    scale: 1,
-    height: 600,
-    width: 900,
-  });
-  // Python round() is half-to-even: 5×16 capped at 8 → scale 0.5, round(2.5) = 2.
-  assert.deepEqual(squareScale(5, 16, { maxDim: 8 }), { scale: 0.5, height: 2, width: 8 });
-  // Without min_dim nothing is upscaled to max_dim.
-  assert.deepEqual(squareScale(1, 4, { maxDim: 10 }), { scale: 1, height: 1, width: 4 });
-  // min_scale raises the scale.
-  assert.deepEqual(squareScale(10, 20, { maxDim: 100, minScale: 3 }), { scale: 3, height: 30, width: 60 });
-
-  const item = sampleItem(20, 10, 2);
-  const r = resizeSquare(item, { minDim: 16, maxDim: 32 });
-  // scale = max(1, 16/10) = 1.6 → 16×32; pads: top (32-16)//2 = 8, bottom 8, left 0.
-  assert.equal(r.scale, 1.6);
-  assert.deepEqual(r.window, [8, 0, 24, 32]);
-  assert.deepEqual(r.padding, [[8, 8], [0, 0]]);
-  assert.equal(r.item.image.width, 32);
-  assert.equal(r.item.image.height, 32);
-  // Padding is zero, and box 0 (x 4..10, y 2..7 in the source) maps to x·1.6, y·1.6 + 8.
-  assert.ok(r.item.image.data.subarray(0, 8 * 32 * 3).every((v) => v === 0));
-  assert.deepEqual(
-    Array.from(r.item.target.boxes.subarray(0, 4)),
-    [4 * 1.6, 2 * 1.6 + 8, 10 * 1.6, 7 * 1.6 + 8].map(Math.fround),
-  );
-  // Masks live inside the window only.
-  const m = r.item.target.masks!;
-  for (let y = 0; y < 32; y++) {
-    for (let x = 0; x < 32; x++) if (y < 8 || y >= 24) assert.equal(m[y * 32 + x], 0);
-  }
-  assert.ok(m.some((v) => v === 1));
-});
-
-Deno.test("mini-masks: a box-filling rectangle is all ones; expand(minimize(m)) stays close to m", () => {
-  const item = sampleItem(40, 30, 3);
-  const { boxes, masks } = item.target;
-  const mini = minimizeMasks(boxes, masks!, 2, 40, 30, 28, 28);
-  assert.ok(mini.subarray(0, 28 * 28).every((v) => v === 1));
-  const disc = mini.subarray(28 * 28);
-  assert.ok(disc.some((v) => v === 0) && disc.some((v) => v === 1));
-  const back = expandMasks(boxes, mini, 2, 28, 28, 40, 30);
-  assert.deepEqual(back.subarray(0, 1200), masks!.subarray(0, 1200));
-  let inter = 0, union = 0;
-  for (let i = 1200; i < 2400; i++) {
-    inter += back[i] & masks![i];
-    union += back[i] | masks![i];
-  }
-  assert.ok(inter / union > 0.9, `disc IoU ${inter / union}`);
-  // Nothing leaks outside the box.
-  for (let y = 0; y < 30; y++) {
-    for (let x = 0; x < 40; x++) {
-      if (x < boxes[4] || x >= boxes[6] || y < boxes[5] || y >= boxes[7]) {
-        assert.equal(back[1200 + y * 40 + x], 0);
-      }
-    }
-  }
 });
 
 Deno.test("collate pads to a multiple of 32 and keeps the image sizes", () => {

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, ShapeError } from "../../../ops/mod.ts";
-import {
-  anchorsTensor,
-  cellAnchors,
-  matterportPyramidAnchors,
-  torchvisionAnchors,
-} from "../../../ops/detection/anchors.ts";
+import { anchorsTensor, cellAnchors, torchvisionAnchors } from "../../../ops/detection/anchors.ts";
 import { MASKRCNN_RESNET50_FPN } from "../../../model/config.ts";
 import { loadFixture } from "../../_fixtures.ts";
 
@@ -32,29 +27,12 @@ for (const [name, { image, features }] of Object.entries(fixture.meta.torchvisio
   });
 }
 
-type MpMeta = Record<string, {
-  scales: number[];
-  ratios: number[];
-  shapes: [number, number][];
-  strides: number[];
-  anchor_stride: number;
-}>;
-for (const [name, m] of Object.entries(fixture.meta.matterport as MpMeta)) {
-  Deno.test(`matterportPyramidAnchors ${name} equal the float64 reference (y1, x1, y2, x2)`, () => {
-    const ours = matterportPyramidAnchors(m.scales, m.ratios, m.shapes, m.strides, m.anchor_stride);
-    const ref = fixture.tensors[name].data as Float64Array;
-    assert.equal(ours.length, ref.length);
-    assert.deepEqual(ours, Float32Array.from(ref));
-  });
-}
-
-Deno.test("anchor generators reject mismatched level counts", () => {
+Deno.test("torchvisionAnchors and anchorsTensor reject mismatched shapes", () => {
   assert.throws(
     () => torchvisionAnchors([64, 64], [[16, 16]], SIZES, RATIOS),
     (e: Error) =>
       e instanceof ShapeError && /torchvisionAnchors: 1 feature maps, 5 size tuples/.test(e.message),
   );
   assert.throws(() => torchvisionAnchors([8, 8], Array(5).fill([16, 16]), SIZES, RATIOS), ShapeError);
-  assert.throws(() => matterportPyramidAnchors([32], [1], [], [4], 1), ShapeError);
   assert.throws(() => anchorsTensor(new Float32Array(5)), ShapeError);
 });
