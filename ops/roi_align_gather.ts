@@ -11,7 +11,12 @@
  * @module
  */
 import { ROI_WORKGROUP } from "../shaders/roi_align_common.wgsl.ts";
-import { ROI_TILE, roiAlignGatherWgsl, roiAlignMarkWgsl } from "../shaders/roi_align_gather.wgsl.ts";
+import {
+  gatherUnits,
+  ROI_TILE,
+  roiAlignGatherWgsl,
+  roiAlignMarkWgsl,
+} from "../shaders/roi_align_gather.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
@@ -100,9 +105,13 @@ export function roiAlignGatherBackward(
     workgroups: Math.ceil(r / ROI_WORKGROUP),
     bound: occupied && { ...occupied, unitsPerRow: 1, unitsPerWorkgroup: ROI_WORKGROUP },
   });
-  const gather = { key: `roi_align_gather/gather/${name}`, source: roiAlignGatherWgsl(variant) };
+  const units = gatherUnits(vec4, cv);
+  const gather = {
+    key: `roi_align_gather/gather/${name}/u${units}`,
+    source: roiAlignGatherWgsl(variant, units),
+  };
   grads.forEach((grad, l) => {
-    const total = grad.shape[0] * grad.shape[1] * grad.shape[2] * cv;
+    const total = grad.shape[0] * grad.shape[1] * grad.shape[2] * (cv / units);
     if (total > 0xffffffff - ROI_WORKGROUP) {
       throw new LimitError(op, `gradient ${grad.describe()} has too many elements for one dispatch`);
     }

@@ -10,11 +10,12 @@
  *    `ROI_TILE`×`ROI_TILE` tiles, and the RoI sets its bit in each tile's RoI bitmask (`atomicOr`: exact
  *    and order-free). A tile's record is `summaries` words (bit k: word k of the mask is non-zero) then
  *    `words` = ceil(R / 32) mask words, so empty tiles cost one read.
- * 2. `gather`, one invocation per element (b, y, x, c-unit) of one level's map: walks the RoIs of its tile
- *    in increasing index, and for each one the window of sample rows (and columns) that can reach row y
- *    (column x) — the bilinear weight is separable, `w = wy(sample row) · wx(sample column)`, each being
- *    the torchvision tap weight of that axis (hy or ly, clamped into the map, 0 outside [-1, H]). The sum
- *    for one RoI is `Σ_rows wy · Σ_cols wx · gradOut[r, ph, pw, c]`, divided by the sample count.
+ * 2. `gather`, one invocation per pixel (b, y, x) and group of channel units of one level's map: walks the
+ *    RoIs of its tile in increasing index, and for each one the bins whose samples can reach row y (column
+ *    x). The bilinear weight is separable, `w = wy(sample row) · wx(sample column)`, each the torchvision
+ *    tap weight of that axis (hy or ly, clamped into the map, 0 outside [-1, H]), so a bin's weight is
+ *    `Σ wy · Σ wx` over its samples and the RoI adds `Σ_bins wy · wx · gradOut[r, ph, pw, c] / count`.
+ *    The RoI was marked in this (image, level) tile, so neither its level nor its image is recomputed.
  *
  * Both passes share the forward's uniform layout and RoI prologue (`roi_align_common.wgsl.ts`), with the
  * tile fields appended.
@@ -30,7 +31,7 @@ import {
 import { ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 
 /** Side of the square map tiles whose RoI lists the gather walks. */
-export const ROI_TILE = 8;
+export const ROI_TILE = 4;
 
 /** Static variants of the gather kernels (each compiles once). */
 export interface RoiAlignGatherVariant {
@@ -110,17 +111,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
 }
 
+/** Gradient channel units (vec4 or scalar) one gather invocation sums: 4 when they divide `cv`. */
+export function gatherUnits(vec4: boolean, cv: number): number {
+  return vec4 && cv % 4 === 0 ? 4 : 1;
+}
+
 /**
  * The gather pass over level `p.level`. Bindings: 1 `rois [R, 5]`, 2 `gradOut [R, outH, outW, C]`,
  * 3 `mask` (u32, from the marking pass), 4 `grad [N, H, W, C]` (written, or added to when `accumulate`).
+ * One invocation sums `units` consecutive channel units of one pixel, so the RoI geometry is computed
+ * once for all of them.
  *
  * @example
  * ```ts
  * import { roiAlignGatherWgsl } from "./roi_align_gather.wgsl.ts";
- * console.log(roiAlignGatherWgsl({ vec4: true, levels: 4, mapLevels: true }).includes("fn tapWeight"));
+ * console.log(roiAlignGatherWgsl({ vec4: true, levels: 4, mapLevels: true }, 4).includes("fn tapWeight"));
  * ```
  */
-export function roiAlignGatherWgsl({ vec4, levels, mapLevels }: RoiAlignGatherVariant): string {
+export function roiAlignGatherWgsl({ vec4, levels, mapLevels }: RoiAlignGatherVariant, units: number): string {
   const V = vec4 ? "vec4f" : "f32";
   return /* wgsl */ `
 ${roiAlignParamsWgsl(TILE_FIELDS)}
@@ -132,6 +140,8 @@ ${roiAlignParamsWgsl(TILE_FIELDS)}
 ${ROI_GRID_WGSL}
 ${roiPrologueWgsl({ levels, mapLevels })}
 ${SAMPLE_WGSL}
+const UNITS = ${units}u;
+const BINS = 8; // bin rows weighed at once
 
 // The weight with which a sample at \`pos\` reaches pixel \`at\` of an axis of size n (torchvision's
 // bilinear_interpolate_gradient along one axis: none outside [-1, n], clamped into the map, hy to the low
@@ -146,54 +156,68 @@ fn tapWeight(pos: f32, at: u32, n: u32) -> f32 {
   return select(0.0, 1.0 - l, lo == at) + select(0.0, l, hi == at);
 }
 
-// Samples [k0, k1] of an axis whose position can lie within one pixel of \`at\` (a superset: the weights
-// decide); all of them when the step is not positive (inverted aligned RoIs).
-fn window(start: f32, binSize: f32, grid: i32, count: i32, at: u32) -> vec2i {
+// Bins [b0, b1] of an axis (\`bins\` bins of \`grid\` samples) holding a sample that may lie within one
+// pixel of \`at\` (a superset: the weights decide); all of them when the step is not positive.
+fn binWindow(start: f32, binSize: f32, grid: i32, bins: i32, at: u32) -> vec2i {
   let step = binSize / f32(grid);
-  if (!(step > 0.0)) { return vec2i(0, count - 1); }
-  let lo = floor((f32(at) - 1.0 - start) / step - 0.5) - 1.0;
-  let hi = ceil((f32(at) + 1.0 - start) / step - 0.5) + 1.0;
-  return vec2i(i32(clamp(lo, 0.0, f32(count))), i32(clamp(hi, -1.0, f32(count - 1))));
+  if (!(step > 0.0)) { return vec2i(0, bins - 1); }
+  let count = f32(bins * grid);
+  let lo = clamp(floor((f32(at) - 1.0 - start) / step - 0.5) - 1.0, 0.0, count);
+  let hi = clamp(ceil((f32(at) + 1.0 - start) / step - 0.5) + 1.0, -1.0, count - 1.0);
+  if (hi < lo) { return vec2i(1, 0); }
+  return vec2i(i32(lo) / grid, i32(hi) / grid);
 }
 
-fn contribution(r: u32, y: u32, x: u32, c: u32) -> ${V} {
-  let s = roiSetup(r);
-  let g = s.g;
-  let ny = i32(p.outH) * g.gridH;
-  let nx = i32(p.outW) * g.gridW;
-  let wy = window(g.startH, g.binH, g.gridH, ny, y);
-  let wx = window(g.startW, g.binW, g.gridW, nx, x);
-  var sum = ${V}(0.0);
-  for (var ky = wy.x; ky <= wy.y; ky++) {
-    let a = tapWeight(samplePos(g.startH, g.binH, g.gridH, ky), y, s.h);
-    if (a == 0.0) { continue; }
-    let rowBase = (r * p.outH + u32(ky / g.gridH)) * p.outW;
-    var row = ${V}(0.0);
-    for (var kx = wx.x; kx <= wx.y; kx++) {
-      let b = tapWeight(samplePos(g.startW, g.binW, g.gridW, kx), x, s.w);
-      if (b == 0.0) { continue; }
-      row += b * gradOut[(rowBase + u32(kx / g.gridW)) * p.cv + c];
+// Σ over the bin's samples of their weight at pixel \`at\` (the bilinear weight is separable).
+fn binWeight(start: f32, binSize: f32, grid: i32, bin: i32, at: u32, n: u32) -> f32 {
+  var w = 0.0;
+  for (var i = 0; i < grid; i++) { w += tapWeight(samplePos(start, binSize, grid, bin * grid + i), at, n); }
+  return w;
+}
+
+var<private> acc: array<${V}, ${units}>;
+
+// Adds RoI r's gradient at pixel (y, x) of map [h, w], channel units c0.., to \`acc\`:
+// Σ_pw wx(pw) · Σ_ph wy(ph) · gradOut[r, ph, pw, c] / count.
+fn addRoi(r: u32, y: u32, x: u32, c0: u32, h: u32, w: u32) {
+  let g = roiGrid(rois[r * 5u + 1u], rois[r * 5u + 2u], rois[r * 5u + 3u], rois[r * 5u + 4u],
+                  p.scale[p.level], p.aligned != 0u, p.outH, p.outW, p.sampling);
+  let by = binWindow(g.startH, g.binH, g.gridH, i32(p.outH), y);
+  let bx = binWindow(g.startW, g.binW, g.gridW, i32(p.outW), x);
+  for (var ph0 = by.x; ph0 <= by.y; ph0 += BINS) {
+    var wy: array<f32, BINS>;
+    for (var j = 0; j < BINS; j++) {
+      wy[j] = select(0.0, binWeight(g.startH, g.binH, g.gridH, ph0 + j, y, h), ph0 + j <= by.y);
     }
-    sum += a * row;
+    for (var pw = bx.x; pw <= bx.y; pw++) {
+      let wx = binWeight(g.startW, g.binW, g.gridW, pw, x, w) / g.count;
+      if (wx == 0.0) { continue; }
+      for (var j = 0; j < BINS; j++) {
+        if (wy[j] == 0.0) { continue; }
+        let f = wx * wy[j];
+        let at = ((r * p.outH + u32(ph0 + j)) * p.outW + u32(pw)) * p.cv + c0;
+        for (var u = 0u; u < UNITS; u++) { acc[u] += f * gradOut[at + u]; }
+      }
+    }
   }
-  return sum / g.count;
 }
 
 @compute @workgroup_size(${ROI_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
   let idx = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x;
+  if (idx >= p.total) { return; }
   let l = p.level;
   let h = p.height[l];
   let w = p.width[l];
-  if (idx >= p.total) { return; }
-  let c = idx % p.cv;
-  let pixel = idx / p.cv;
+  let chunks = p.cv / UNITS;
+  let c0 = (idx % chunks) * UNITS;
+  let pixel = idx / chunks;
   let x = pixel % w;
   let y = (pixel / w) % h;
   let b = pixel / (w * h);
   let base = p.maskBase[l] + ((b * p.tilesY[l] + y / TILE) * p.tilesX[l] + x / TILE) * (p.summaries + p.words);
-  var acc = ${V}(0.0);
+  for (var u = 0u; u < UNITS; u++) { acc[u] = ${V}(0.0); }
   for (var sw = 0u; sw < p.summaries; sw++) {
     var nonEmpty = mask[base + sw];
     while (nonEmpty != 0u) {
@@ -201,13 +225,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       nonEmpty &= nonEmpty - 1u;
       var bits = mask[base + p.summaries + word];
       while (bits != 0u) {
-        acc += contribution(word * 32u + firstTrailingBit(bits), y, x, c);
+        addRoi(word * 32u + firstTrailingBit(bits), y, x, c0, h, w);
         bits &= bits - 1u;
       }
     }
   }
-  if (p.accumulate != 0u) { acc += grad[idx]; }
-  grad[idx] = acc;
+  let at = pixel * p.cv + c0;
+  for (var u = 0u; u < UNITS; u++) {
+    if (p.accumulate != 0u) { acc[u] += grad[at + u]; }
+    grad[at + u] = acc[u];
+  }
 }
 `;
 }
