@@ -185,14 +185,13 @@ fn addRoi(r: u32, y: u32, x: u32, c0: u32, h: u32, w: u32) {
   let by = binWindow(g.startH, g.binH, g.gridH, i32(p.outH), y);
   let bx = binWindow(g.startW, g.binW, g.gridW, i32(p.outW), x);
   for (var ph0 = by.x; ph0 <= by.y; ph0 += BINS) {
+    let rows = min(BINS, by.y - ph0 + 1);
     var wy: array<f32, BINS>;
-    for (var j = 0; j < BINS; j++) {
-      wy[j] = select(0.0, binWeight(g.startH, g.binH, g.gridH, ph0 + j, y, h), ph0 + j <= by.y);
-    }
+    for (var j = 0; j < rows; j++) { wy[j] = binWeight(g.startH, g.binH, g.gridH, ph0 + j, y, h); }
     for (var pw = bx.x; pw <= bx.y; pw++) {
       let wx = binWeight(g.startW, g.binW, g.gridW, pw, x, w) / g.count;
       if (wx == 0.0) { continue; }
-      for (var j = 0; j < BINS; j++) {
+      for (var j = 0; j < rows; j++) {
         if (wy[j] == 0.0) { continue; }
         let f = wx * wy[j];
         let at = ((r * p.outH + u32(ph0 + j)) * p.outW + u32(pw)) * p.cv + c0;
