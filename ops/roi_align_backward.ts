@@ -165,12 +165,20 @@ export function roiAlignBackward(
   if (!(spatialScale > 0)) throw new ShapeError(op, `spatial scale ${spatialScale} must be positive`);
   const method = options.method ?? "gather";
   const [grad] = gradientMaps(op, [shape], ["input"], [into], method === "atomic");
-  roiAlignPyramidBackward(op, gradOut, rois, [grad], {
-    outputSize: outputPair(op, [gradOut.shape[1], gradOut.shape[2]]),
-    scales: [spatialScale],
-    samplingRatio,
-    aligned,
-  }, method, [into !== undefined]);
+  roiAlignPyramidBackward(
+    op,
+    gradOut,
+    rois,
+    [grad],
+    {
+      outputSize: outputPair(op, [gradOut.shape[1], gradOut.shape[2]]),
+      scales: [spatialScale],
+      samplingRatio,
+      aligned,
+    },
+    method,
+    [into !== undefined],
+  );
   return grad;
 }
 
@@ -245,13 +253,21 @@ export function multiScaleRoiAlignBackward(
   const method = options.method ?? "gather";
   const into = names.map((n) => options.into?.[n]);
   const grads = gradientMaps(op, shapes, names, into, method === "atomic");
-  roiAlignPyramidBackward(op, gradOut, rois, grads, {
-    outputSize,
-    scales,
-    samplingRatio: options.samplingRatio,
-    aligned: false,
-    mapper: names.length > 1 ? mapper : undefined,
-    occupied: options.occupied,
-  }, method, into.map((t) => t !== undefined));
+  roiAlignPyramidBackward(
+    op,
+    gradOut,
+    rois,
+    grads,
+    {
+      outputSize,
+      scales,
+      samplingRatio: options.samplingRatio,
+      aligned: false,
+      mapper: names.length > 1 ? mapper : undefined,
+      occupied: options.occupied,
+    },
+    method,
+    into.map((t) => t !== undefined),
+  );
   return Object.fromEntries(names.map((n, i) => [n, grads[i]]));
 }

@@ -19,9 +19,9 @@ import { MAIN_1D_ARGS } from "./common.wgsl.ts";
 import {
   LEVEL_MAPPER_WGSL,
   levelLoadWgsl,
+  ROI_WORKGROUP,
   roiAlignParamsWgsl,
   roiPrologueWgsl,
-  ROI_WORKGROUP,
 } from "./roi_align_common.wgsl.ts";
 import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 

@@ -128,7 +128,10 @@ export function gatherUnits(vec4: boolean, cv: number): number {
  * console.log(roiAlignGatherWgsl({ vec4: true, levels: 4, mapLevels: true }, 4).includes("fn tapWeight"));
  * ```
  */
-export function roiAlignGatherWgsl({ vec4, levels, mapLevels }: RoiAlignGatherVariant, units: number): string {
+export function roiAlignGatherWgsl(
+  { vec4, levels, mapLevels }: RoiAlignGatherVariant,
+  units: number,
+): string {
   const V = vec4 ? "vec4f" : "f32";
   return /* wgsl */ `
 ${roiAlignParamsWgsl(TILE_FIELDS)}

@@ -62,9 +62,18 @@ for (const cs of fx.meta.cases as Case[]) {
           onPath(path, async () => {
             const gradOut = tensorFromArray(sliceChannels(g.data, full, c), [...g.shape.slice(0, 3), c]);
             const shape = [...inputShape.slice(0, 3), c];
-            const grad = roiAlignBackward(gradOut, rois, shape, spatialScale, cs.sampling, cs.aligned, undefined, {
-              method: methodOf(path),
-            });
+            const grad = roiAlignBackward(
+              gradOut,
+              rois,
+              shape,
+              spatialScale,
+              cs.sampling,
+              cs.aligned,
+              undefined,
+              {
+                method: methodOf(path),
+              },
+            );
             assert.deepEqual(grad.shape, shape);
             assertClose(await grad.read(), sliceChannels(expected.data, full, c), 1e-5, cs.name);
           }),

@@ -10,8 +10,8 @@ import { setBoundedDispatch } from "../../ops/kernel.ts";
 import { roiLevels, setupScales } from "../../ops/multiscale_roi_align.ts";
 import {
   multiScaleRoiAlignBackward,
-  type RoiAlignBackwardMethod,
   roiAlignBackward,
+  type RoiAlignBackwardMethod,
 } from "../../ops/roi_align_backward.ts";
 import { assertClose, randomFloats, rng } from "../_util.ts";
 import { roiAlignBackwardReference } from "./_roi_align_reference.ts";
@@ -92,7 +92,10 @@ async function multiLevelCase(method: RoiAlignBackwardMethod, bounded: boolean):
   setBoundedDispatch(bounded);
   let grads: Record<string, Tensor>;
   try {
-    grads = multiScaleRoiAlignBackward(tensorFromArray(gradOut, [capacity, 7, 7, c]), roisT, shapes, [[128, 128]], {
+    grads = multiScaleRoiAlignBackward(tensorFromArray(gradOut, [capacity, 7, 7, c]), roisT, shapes, [[
+      128,
+      128,
+    ]], {
       outputSize: 7,
       samplingRatio: 2,
       occupied: { counts: tensorFromArray(new Uint32Array([count]), [1]) },
