@@ -46,7 +46,7 @@ const CASES = [
   { aligned: true, sampling: 0 },
 ];
 
-for (const c of [3, 8, 32]) {
+for (const c of [3, 8, 32, 64]) { // channel units per invocation: 1, 1, 8, 16
   for (const { aligned, sampling } of CASES) {
     Deno.test(`roiAlignBackward (gather) matches the float64 reference: C=${c} aligned=${aligned} sampling=${sampling}`, async () => {
       const shape = [2, 19, 27, c] as const;
