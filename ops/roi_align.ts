@@ -112,6 +112,25 @@ export function roiAlignParamWords(geometry: RoiAlignGeometry, launch: RoiAlignL
   ];
 }
 
+/**
+ * The 4 words of `OCCUPIED_FIELDS_WGSL` (shaders/roi_align_common.wgsl.ts) that tell the backward kernels
+ * which of the `rows` RoI rows are in use: segments (0 = all), stride, count index, padding.
+ *
+ * @example
+ * ```ts
+ * import { occupiedRowWords } from "./roi_align.ts";
+ * console.log(occupiedRowWords(undefined, 512).map(([, v]) => v)); // [0, 512, 0, 0]
+ * ```
+ */
+export function occupiedRowWords(occupied: OccupiedRows | undefined, rows: number): ParamWord[] {
+  return [
+    ["u32", occupied ? occupied.segments ?? 1 : 0],
+    ["u32", occupied?.stride ?? rows],
+    ["u32", occupied?.index ?? 0],
+    ["u32", 0],
+  ];
+}
+
 /** Normalises an `output_size` argument (int or pair) and checks it. */
 export function outputPair(op: string, size: number | readonly [number, number]): [number, number] {
   const pair: [number, number] = typeof size === "number" ? [size, size] : [size[0], size[1]];

@@ -22,7 +22,13 @@ import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { type MultiScaleRoiAlignOptions, setupScales } from "./multiscale_roi_align.ts";
-import { checkRois, outputPair, type RoiAlignGeometry, roiAlignParamWords } from "./roi_align.ts";
+import {
+  checkRois,
+  occupiedRowWords,
+  outputPair,
+  type RoiAlignGeometry,
+  roiAlignParamWords,
+} from "./roi_align.ts";
 import { roiAlignGatherBackward } from "./roi_align_gather.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
@@ -118,10 +124,7 @@ function roiAlignPyramidBackward(
     ],
     params: params(
       ...roiAlignParamWords(geometry, { rois: r, cv, batch: n, total, maps: grads.map((g) => g.shape) }),
-      ["u32", occupied ? occupied.segments ?? 1 : 0],
-      ["u32", occupied?.stride ?? r],
-      ["u32", occupied?.index ?? 0],
-      ["u32", 0],
+      ...occupiedRowWords(occupied, r),
     ),
     workgroups: Math.ceil(total / ROI_WORKGROUP),
     // only the occupied RoI rows scatter (the others hold stale gradients; the kernel skips them too)

@@ -7,7 +7,7 @@
  * Dispatches per call: one zero fill of the tile bitmasks, one marking pass over the RoI rows (bounded by
  * `geometry.occupied` like the other RoI ops: only the rows in use are marked, so stale rows never reach
  * the gradient), and one gather per level (every element of the map is written, so the maps need no zero
- * fill). Memory: ceil(R / 32) + ceil(R / 1024) u32 per 8×8 tile of every level and image.
+ * fill). Memory: ceil(R / 32) + ceil(R / 1024) u32 per 4×4 tile (`ROI_TILE`) of every level and image.
  * @module
  */
 import { ROI_WORKGROUP } from "../shaders/roi_align_common.wgsl.ts";
@@ -20,7 +20,7 @@ import {
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
-import { type ParamWord, type RoiAlignGeometry, roiAlignParamWords } from "./roi_align.ts";
+import { occupiedRowWords, type ParamWord, type RoiAlignGeometry, roiAlignParamWords } from "./roi_align.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 
 /** How the gather treats the gradient maps it is given. */
@@ -86,10 +86,7 @@ export function roiAlignGatherBackward(
     ["u32", summaries],
     ["u32", level],
     ["u32", accumulate ? 1 : 0],
-    ["u32", occupied ? occupied.segments ?? 1 : 0],
-    ["u32", occupied?.stride ?? r],
-    ["u32", occupied?.index ?? 0],
-    ["u32", 0],
+    ...occupiedRowWords(occupied, r),
   ];
   const variant = { vec4, levels: grads.length, mapLevels: geometry.mapper !== undefined };
   const name = `${vec4 ? "vec4" : "f32"}/L${variant.levels}/${variant.mapLevels ? "map" : "one"}`;
