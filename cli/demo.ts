@@ -1,7 +1,7 @@
 /**
  * `demo`: trains the small Mask R-CNN from scratch on generated shapes for a fixed number of steps
- * (`--steps`, seeded: the same data, samples and schedule on every machine, so the same AP up to the
- * last bits of RoIAlign's atomic gradient sums), evaluates it on new shapes images (COCO box and mask
+ * (`--steps`, seeded: the same data, samples and schedule on every machine, so the same AP; repeated runs
+ * on one adapter are the same bit for bit), evaluates it on new shapes images (COCO box and mask
  * AP@0.5 against ground truth built from the generated masks), and writes into `--out` an overlay picture
  * of a few test images (ground truth above, detections below), the loss log and curve, the trained
  * weights and a config file that `detect`, `eval` and `train` accept. With `--json` the last line is

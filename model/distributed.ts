@@ -169,7 +169,7 @@ export async function distributedTrainStep(
   let t = clock();
   const held = empty ? null : tidyHeld(() =>
     withBoundedDispatch(
-      false, // as trainStep (see TRAIN_STEP_BOUNDED_DISPATCH there): bit-for-bit resume
+      true, // as trainStep (see TRAIN_STEP_BOUNDED_DISPATCH there): bounded, still bit for bit
       () => trainForward(model, opt, shard, { seed, step, firstImage: options.firstImage }),
     )
   );
@@ -191,7 +191,7 @@ export async function distributedTrainStep(
   if (forward) {
     const { list, flag } = tidy(() => {
       const l = withBoundedDispatch(
-        false,
+        true,
         () => trainBackward(forward, { rpn: counts[0], box: counts[1], mask: counts[2] }),
       );
       const list = LOSS_NAMES.map((k) => l[k]);

@@ -388,12 +388,13 @@ export function forwardBackward(
 
 /**
  * Whether `trainStep` bounds the training mask head by its positives (indirect dispatches from GPU-side
- * counts). Off: with it on, the losses of repeated runs differed in the last bits (~1e-7 relative, seen on
- * lavapipe with both the f32-atomic and the compare-exchange RoIAlign backward), which breaks bit-for-bit
- * resume; until that race is found, training covers every slot. `forwardBackward` itself follows the
- * process-wide `setBoundedDispatch` (tests/model/mask_head_test.ts compares both paths).
+ * counts). On: repeated runs are bit for bit the same because RoIAlign's backward is the deterministic
+ * gather (ops/roi_align_gather.ts). With the float-atomic scatter they differed in the last bits (~1e-7):
+ * fewer workgroups let lavapipe's threads share the scatter, so the order of the f32 adds varied.
+ * `forwardBackward` itself follows the process-wide `setBoundedDispatch` (tests/model/mask_head_test.ts
+ * compares both paths).
  */
-const TRAIN_STEP_BOUNDED_DISPATCH = false;
+const TRAIN_STEP_BOUNDED_DISPATCH = true;
 
 /**
  * One optimisation step on a batch: forward, the five losses, backward, the optimizer update (skipped

@@ -7,8 +7,9 @@
  * column is clamped to it; the sum is divided by max(gridH × gridW, 1). RoIs whose batch index is outside
  * [0, N) pool zeros (torch reads out of bounds there).
  *
- * One dispatch (one per binding-sized range of a very large output), no read-back; see `shaders/roi_align.wgsl.ts` for the kernel layout and the plan for the
- * backward pass. {@link roiAlignPyramid} is the shared multi-level entry used by `multiscale_roi_align.ts`.
+ * One dispatch (one per binding-sized range of a very large output), no read-back; see
+ * `shaders/roi_align.wgsl.ts` for the kernel layout. The uniform layout, packed by
+ * {@link roiAlignParamWords}, is shared with the backward kernels. {@link roiAlignPyramid} is the shared multi-level entry used by `multiscale_roi_align.ts`.
  * @module
  */
 import { ROI_WORKGROUP, roiAlignWgsl } from "../shaders/roi_align.wgsl.ts";
@@ -46,6 +47,88 @@ export interface RoiAlignGeometry {
   mapper?: LevelMapperConfig;
   /** Only these RoI rows hold real work (counted on the GPU); the other output rows are left stale. */
   occupied?: OccupiedRows;
+}
+
+/** One word of a params block: its WGSL type and value (ops/kernel.ts `params`). */
+export type ParamWord = readonly ["u32" | "i32" | "f32", number];
+
+/** The dispatch-dependent words of the shared RoIAlign uniform layout. */
+export interface RoiAlignLaunch {
+  /** RoI rows R. */
+  rois: number;
+  /** Channel units per pixel (C / 4 for vec4 kernels, else C). */
+  cv: number;
+  /** Images N of the maps. */
+  batch: number;
+  /** Invocations that do work in this dispatch. */
+  total: number;
+  /** First output element of this dispatch (the forward's ranges over a large output). */
+  offset?: number;
+  /** [N, H, W, C] of each bound map (1 to 4). */
+  maps: readonly (readonly number[])[];
+}
+
+/**
+ * The 28 words of the RoIAlign uniform layout shared by the forward and backward kernels (`struct Params`
+ * of `shaders/roi_align_common.wgsl.ts`: 16 scalars, then per-level heights, widths and scales); kernels
+ * with more fields append their words after these.
+ *
+ * @example
+ * ```ts
+ * import { params } from "./kernel.ts";
+ * import { roiAlignParamWords } from "./roi_align.ts";
+ * const words = roiAlignParamWords(
+ *   { outputSize: [7, 7], scales: [0.25], samplingRatio: 2, aligned: false },
+ *   { rois: 8, cv: 64, batch: 1, total: 8 * 49 * 64, maps: [[1, 50, 76, 256]] },
+ * );
+ * console.log(params(...words).length); // 28
+ * ```
+ */
+export function roiAlignParamWords(geometry: RoiAlignGeometry, launch: RoiAlignLaunch): ParamWord[] {
+  const m = geometry.mapper;
+  const perLevel = (f: (shape: readonly number[], i: number) => number) =>
+    [0, 1, 2, 3].map((i) => f(launch.maps[Math.min(i, launch.maps.length - 1)], i));
+  const scale = (i: number) => geometry.scales[Math.min(i, geometry.scales.length - 1)];
+  return [
+    ["u32", launch.rois],
+    ["u32", geometry.outputSize[0]],
+    ["u32", geometry.outputSize[1]],
+    ["u32", launch.cv],
+    ["i32", geometry.samplingRatio],
+    ["u32", geometry.aligned ? 1 : 0],
+    ["u32", launch.batch],
+    ["u32", launch.total],
+    ["f32", m?.kMin ?? 0],
+    ["f32", m?.kMax ?? 0],
+    ["f32", m?.canonicalScale ?? 1],
+    ["f32", m?.canonicalLevel ?? 0],
+    ["f32", m?.eps ?? 0],
+    ["u32", launch.offset ?? 0],
+    ["u32", 0],
+    ["u32", 0],
+    ...perLevel((s) => s[1]).map((h) => ["u32", h] as const),
+    ...perLevel((s) => s[2]).map((w) => ["u32", w] as const),
+    ...perLevel((_, i) => scale(i)).map((v) => ["f32", v] as const),
+  ];
+}
+
+/**
+ * The 4 words of `OCCUPIED_FIELDS_WGSL` (shaders/roi_align_common.wgsl.ts) that tell the backward kernels
+ * which of the `rows` RoI rows are in use: segments (0 = all), stride, count index, padding.
+ *
+ * @example
+ * ```ts
+ * import { occupiedRowWords } from "./roi_align.ts";
+ * console.log(occupiedRowWords(undefined, 512).map(([, v]) => v)); // [0, 512, 0, 0]
+ * ```
+ */
+export function occupiedRowWords(occupied: OccupiedRows | undefined, rows: number): ParamWord[] {
+  return [
+    ["u32", occupied ? occupied.segments ?? 1 : 0],
+    ["u32", occupied?.stride ?? rows],
+    ["u32", occupied?.index ?? 0],
+    ["u32", 0],
+  ];
 }
 
 /** Normalises an `output_size` argument (int or pair) and checks it. */
@@ -124,11 +207,6 @@ export function roiAlignPyramid(
     throw new LimitError(op, `output [${out.shape}] has too many elements for one dispatch`);
   }
   const m = geometry.mapper;
-  const perLevel = (f: (t: Tensor, i: number) => number) =>
-    [0, 1, 2, 3].map((i) => f(features[Math.min(i, features.length - 1)], i));
-  const heights = perLevel((t) => t.shape[1]);
-  const widths = perLevel((t) => t.shape[2]);
-  const scales = perLevel((_, i) => geometry.scales[Math.min(i, geometry.scales.length - 1)]);
   const variant = { vec4, levels: features.length, mapLevels: m !== undefined };
   const kernel = {
     key: `roi_align/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}`,
@@ -143,27 +221,14 @@ export function roiAlignPyramid(
         ...features.map((f, i) => [`features[${i}]`, f] as const),
         ["out", rangeView(out, start, unitBytes, (count * unitBytes) / 4)],
       ],
-      params: params(
-        ["u32", r],
-        ["u32", outH],
-        ["u32", outW],
-        ["u32", cv],
-        ["i32", geometry.samplingRatio],
-        ["u32", geometry.aligned ? 1 : 0],
-        ["u32", n],
-        ["u32", count],
-        ["f32", m?.kMin ?? 0],
-        ["f32", m?.kMax ?? 0],
-        ["f32", m?.canonicalScale ?? 1],
-        ["f32", m?.canonicalLevel ?? 0],
-        ["f32", m?.eps ?? 0],
-        ["u32", start],
-        ["u32", 0],
-        ["u32", 0],
-        ...heights.map((h) => ["u32", h] as const),
-        ...widths.map((w) => ["u32", w] as const),
-        ...scales.map((s) => ["f32", s] as const),
-      ),
+      params: params(...roiAlignParamWords(geometry, {
+        rois: r,
+        cv,
+        batch: n,
+        total: count,
+        offset: start,
+        maps: features.map((f) => f.shape),
+      })),
       workgroups: Math.ceil(count / ROI_WORKGROUP),
       bound: geometry.occupied && {
         ...geometry.occupied,

@@ -5,20 +5,31 @@
  * boundary rules; RoIs with a batch index outside [0, N) (or, in the multi-scale case, an inverted box)
  * contribute nothing, as in the forward.
  *
- * One zero fill per map (skipped when accumulating into caller tensors) and ONE scatter dispatch over all
- * levels, no read-back. The scatter adds floats atomically (see `shaders/roi_align_backward.wgsl.ts`):
- * with native `atomicAdd` on `atomic<f32>` where the device has `wgpu-shader-float32-atomic`
- * (`GpuContext.useFloatAtomics`), else with a compare-exchange loop. Neither is bit-deterministic: the
- * result depends on scheduling through the order of f32 additions (~1e-7 relative between runs).
+ * Two paths (`method`), no read-back either way:
+ * - `"gather"` (default): deterministic, bit for bit the same on every run (`roi_align_gather.ts`): a
+ *   marking pass over the RoIs, then one invocation per gradient element sums its RoIs' samples in RoI order.
+ * - `"atomic"`: one zero fill per map (skipped when accumulating into caller tensors) and ONE scatter
+ *   dispatch over all levels that adds floats atomically (see `shaders/roi_align_backward.wgsl.ts`): native
+ *   `atomicAdd` on `atomic<f32>` where the device has `wgpu-shader-float32-atomic`
+ *   (`GpuContext.useFloatAtomics`), else a compare-exchange loop. Not bit-deterministic: the order of the
+ *   f32 additions follows the scheduling (~1e-7 relative between runs on lavapipe once its threads share
+ *   the work).
  * @module
  */
-import { LEVEL_MAPPER_WGSL, ROI_ALIGN_PARAMS_WGSL, ROI_WORKGROUP } from "../shaders/roi_align.wgsl.ts";
+import { ROI_WORKGROUP } from "../shaders/roi_align_common.wgsl.ts";
 import { roiAlignBackwardWgsl } from "../shaders/roi_align_backward.wgsl.ts";
 import { fillInPlace } from "./elementwise.ts";
 import { LimitError, ShapeError } from "./errors.ts";
 import { dispatch, params } from "./kernel.ts";
 import { type MultiScaleRoiAlignOptions, setupScales } from "./multiscale_roi_align.ts";
-import { checkRois, outputPair, type RoiAlignGeometry } from "./roi_align.ts";
+import {
+  checkRois,
+  occupiedRowWords,
+  outputPair,
+  type RoiAlignGeometry,
+  roiAlignParamWords,
+} from "./roi_align.ts";
+import { roiAlignGatherBackward } from "./roi_align_gather.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
@@ -43,16 +54,26 @@ function checkGradOut(op: string, gradOut: Tensor, rois: Tensor, channels: numbe
   }
 }
 
-/** The gradient maps: the caller's (checked) or new zero-filled ones. */
+/** Which RoIAlign backward runs: the deterministic gather (default) or the float-atomic scatter. */
+export type RoiAlignBackwardMethod = "gather" | "atomic";
+
+/** Options of {@link roiAlignBackward}. */
+export interface RoiAlignBackwardOptions {
+  /** `"gather"` (default, bit-deterministic) or `"atomic"` (float-atomic scatter, not bit-deterministic). */
+  method?: RoiAlignBackwardMethod;
+}
+
+/** The gradient maps: the caller's (checked) or new ones (zero-filled for the atomic scatter). */
 function gradientMaps(
   op: string,
   shapes: readonly Shape4[],
   names: readonly string[],
-  into?: readonly (Tensor | undefined)[],
+  into: readonly (Tensor | undefined)[],
+  zeroFill: boolean,
 ): Tensor[] {
   return shapes.map((shape, i) => {
-    const t = into?.[i];
-    if (!t) return fillInPlace(emptyTensor(shape, "f32"), 0);
+    const t = into[i];
+    if (!t) return zeroFill ? fillInPlace(emptyTensor(shape, "f32"), 0) : emptyTensor(shape, "f32");
     t.check(op, `into.${names[i]}`);
     assertDType(op, `into.${names[i]}`, t, ["f32"]);
     if (t.rank !== 4 || t.shape.some((d, k) => d !== shape[k])) {
@@ -62,14 +83,20 @@ function gradientMaps(
   });
 }
 
-/** Scatters `gradOut` into 1–4 gradient maps (the forward's `roiAlignPyramid`, reversed). */
+/** Adds the RoIAlign gradient of `gradOut` into 1–4 gradient maps (the forward's `roiAlignPyramid`, reversed). */
 function roiAlignPyramidBackward(
   op: string,
   gradOut: Tensor,
   rois: Tensor,
   grads: readonly Tensor[],
   geometry: RoiAlignGeometry,
+  method: RoiAlignBackwardMethod,
+  accumulate: readonly boolean[],
 ): void {
+  if (method === "gather") {
+    roiAlignGatherBackward(op, gradOut, rois, grads, geometry, { accumulate });
+    return;
+  }
   const [r, outH, outW, c] = gradOut.shape;
   const n = grads[0].shape[0];
   const vec4 = c % 4 === 0;
@@ -80,44 +107,28 @@ function roiAlignPyramidBackward(
     throw new LimitError(op, `gradOut ${gradOut.describe()} has too many elements for one dispatch`);
   }
   const m = geometry.mapper;
-  const perLevel = (f: (t: Tensor, i: number) => number) =>
-    [0, 1, 2, 3].map((i) => f(grads[Math.min(i, grads.length - 1)], i));
+  const occupied = geometry.occupied;
   const atomics = gradOut.gpu.useFloatAtomics ? "f32" as const : "cas" as const;
   const variant = { vec4, levels: grads.length, mapLevels: m !== undefined, atomics };
   const kernel = {
     key: `roi_align_backward/${vec4 ? "vec4" : "f32"}/L${variant.levels}/${m ? "map" : "one"}/${atomics}`,
-    source: roiAlignBackwardWgsl(variant, { params: ROI_ALIGN_PARAMS_WGSL, mapper: LEVEL_MAPPER_WGSL }),
+    source: roiAlignBackwardWgsl(variant),
   };
   dispatch(kernel, {
     op,
-    tensors: [["rois", rois], ["gradOut", gradOut], ...grads.map((g, i) => [`grad[${i}]`, g] as const)],
+    tensors: [
+      ["rois", rois],
+      ["counts", occupied?.counts ?? emptyTensor([1], "u32")],
+      ["gradOut", gradOut],
+      ...grads.map((g, i) => [`grad[${i}]`, g] as const),
+    ],
     params: params(
-      ["u32", r],
-      ["u32", outH],
-      ["u32", outW],
-      ["u32", cv],
-      ["i32", geometry.samplingRatio],
-      ["u32", geometry.aligned ? 1 : 0],
-      ["u32", n],
-      ["u32", total],
-      ["f32", m?.kMin ?? 0],
-      ["f32", m?.kMax ?? 0],
-      ["f32", m?.canonicalScale ?? 1],
-      ["f32", m?.canonicalLevel ?? 0],
-      ["f32", m?.eps ?? 0],
-      ["u32", 0],
-      ["u32", 0],
-      ["u32", 0],
-      ...perLevel((t) => t.shape[1]).map((h) => ["u32", h] as const),
-      ...perLevel((t) => t.shape[2]).map((w) => ["u32", w] as const),
-      ...perLevel((_, i) => geometry.scales[Math.min(i, geometry.scales.length - 1)]).map((s) =>
-        ["f32", s] as const
-      ),
+      ...roiAlignParamWords(geometry, { rois: r, cv, batch: n, total, maps: grads.map((g) => g.shape) }),
+      ...occupiedRowWords(occupied, r),
     ),
     workgroups: Math.ceil(total / ROI_WORKGROUP),
-    // only the occupied RoI rows scatter (the others hold stale gradients)
-    bound: geometry.occupied &&
-      { ...geometry.occupied, unitsPerRow: outH * outW * cv, unitsPerWorkgroup: ROI_WORKGROUP },
+    // only the occupied RoI rows scatter (the others hold stale gradients; the kernel skips them too)
+    bound: occupied && { ...occupied, unitsPerRow: outH * outW * cv, unitsPerWorkgroup: ROI_WORKGROUP },
   });
 }
 
@@ -125,6 +136,7 @@ function roiAlignPyramidBackward(
  * Gradient of `roiAlign(input, rois, outputSize, spatialScale, samplingRatio, aligned)` w.r.t. `input`
  * (torchvision's roi_align backward). gradOut: [R, outH, outW, C] f32, rois: [R, 5] f32, inputShape:
  * [N, H, W, C] → gradInput [N, H, W, C] f32. With `into`, the gradient is ADDED to that tensor (returned).
+ * `options.method` picks the deterministic gather (default) or the float-atomic scatter.
  *
  * @example
  * ```ts
@@ -144,6 +156,7 @@ export function roiAlignBackward(
   samplingRatio = -1,
   aligned = false,
   into?: Tensor,
+  options: RoiAlignBackwardOptions = {},
 ): Tensor {
   const op = "roi_align_backward";
   const shape = checkShape(op, "inputShape", inputShape);
@@ -153,13 +166,22 @@ export function roiAlignBackward(
     throw new ShapeError(op, `sampling ratio ${samplingRatio} must be an integer (<= 0 for adaptive)`);
   }
   if (!(spatialScale > 0)) throw new ShapeError(op, `spatial scale ${spatialScale} must be positive`);
-  const [grad] = gradientMaps(op, [shape], ["input"], [into]);
-  roiAlignPyramidBackward(op, gradOut, rois, [grad], {
-    outputSize: outputPair(op, [gradOut.shape[1], gradOut.shape[2]]),
-    scales: [spatialScale],
-    samplingRatio,
-    aligned,
-  });
+  const method = options.method ?? "gather";
+  const [grad] = gradientMaps(op, [shape], ["input"], [into], method === "atomic");
+  roiAlignPyramidBackward(
+    op,
+    gradOut,
+    rois,
+    [grad],
+    {
+      outputSize: outputPair(op, [gradOut.shape[1], gradOut.shape[2]]),
+      scales: [spatialScale],
+      samplingRatio,
+      aligned,
+    },
+    method,
+    [into !== undefined],
+  );
   return grad;
 }
 
@@ -167,6 +189,8 @@ export function roiAlignBackward(
 export interface MultiScaleRoiAlignBackwardOptions extends MultiScaleRoiAlignOptions {
   /** Per level name, an existing gradient map to accumulate into (e.g. the RPN's gradient of P2). */
   into?: Readonly<Record<string, Tensor>>;
+  /** `"gather"` (default, bit-deterministic) or `"atomic"` (float-atomic scatter, not bit-deterministic). */
+  method?: RoiAlignBackwardMethod;
 }
 
 /**
@@ -229,14 +253,24 @@ export function multiScaleRoiAlignBackward(
     options.canonicalScale,
     options.canonicalLevel,
   );
-  const grads = gradientMaps(op, shapes, names, names.map((n) => options.into?.[n]));
-  roiAlignPyramidBackward(op, gradOut, rois, grads, {
-    outputSize,
-    scales,
-    samplingRatio: options.samplingRatio,
-    aligned: false,
-    mapper: names.length > 1 ? mapper : undefined,
-    occupied: options.occupied,
-  });
+  const method = options.method ?? "gather";
+  const into = names.map((n) => options.into?.[n]);
+  const grads = gradientMaps(op, shapes, names, into, method === "atomic");
+  roiAlignPyramidBackward(
+    op,
+    gradOut,
+    rois,
+    grads,
+    {
+      outputSize,
+      scales,
+      samplingRatio: options.samplingRatio,
+      aligned: false,
+      mapper: names.length > 1 ? mapper : undefined,
+      occupied: options.occupied,
+    },
+    method,
+    into.map((t) => t !== undefined),
+  );
   return Object.fromEntries(names.map((n, i) => [n, grads[i]]));
 }

@@ -12,13 +12,21 @@
  * - `cas`: standard WGSL has atomics only for i32/u32, so the maps are bound as `array<atomic<u32>>` and
  *   `+=` is a compare-exchange loop on bit casts (any adapter).
  * Neighbouring invocations hit distinct channels, so contention is limited to taps shared by overlapping
- * RoIs / adjacent samples. With either form the order of the float additions varies between runs (results
- * agree to ~1e-7 relative, not bit for bit). The deterministic alternative, a gather over per-tile RoI
- * lists built by a scan, is left for later (see `shaders/roi_align.wgsl.ts`).
+ * RoIs / adjacent samples. With either form the order of the float additions varies between runs as soon
+ * as lavapipe's threads (or a GPU's cores) run workgroups that touch the same pixel at once (results agree
+ * to ~1e-7 relative, not bit for bit). The deterministic path is the gather of `roi_align_gather.wgsl.ts`.
  *
- * The params struct and the level mapper are the forward's; the op wrapper passes them in.
+ * The params struct, the RoI prologue and the occupied-row guard are the forward's
+ * (`roi_align_common.wgsl.ts`).
  * @module
  */
+import {
+  OCCUPIED_FIELDS_WGSL,
+  OCCUPIED_ROWS_WGSL,
+  ROI_WORKGROUP,
+  roiAlignParamsWgsl,
+  roiPrologueWgsl,
+} from "./roi_align_common.wgsl.ts";
 import { BILINEAR_TAPS_WGSL, ROI_GRID_WGSL } from "./roi_sampling.wgsl.ts";
 
 /** Static variants of the backward kernel (each compiles once). */
@@ -31,14 +39,6 @@ export interface RoiAlignBackwardVariant {
   mapLevels: boolean;
   /** `f32`: native `atomicAdd` on `atomic<f32>` (needs wgpu-shader-float32-atomic); `cas`: u32 CAS loop. */
   atomics: "f32" | "cas";
-}
-
-/** WGSL shared with the forward kernel: its `Params` struct and `mapLevel`. */
-export interface RoiAlignSharedWgsl {
-  /** Declares `struct Params` (the forward's layout). */
-  params: string;
-  /** Declares `fn mapLevel(x1, y1, x2, y2) -> i32`. */
-  mapper: string;
 }
 
 function atomicAddWgsl(levels: number, atomics: "f32" | "cas"): string {
@@ -68,29 +68,23 @@ ${branches.join("\n")}
 }
 
 /**
- * The RoIAlign backward kernel. Bindings: 1 `rois [R, 5]`, 2 `gradOut`, 3.. the gradient maps (NHWC f32,
- * accumulated into).
+ * The RoIAlign backward kernel. Bindings: 1 `rois [R, 5]`, 2 `counts` (u32, {@link OCCUPIED_ROWS_WGSL}),
+ * 3 `gradOut`, 4.. the gradient maps (NHWC f32, accumulated into).
  *
  * @example
  * ```ts
  * import { roiAlignBackwardWgsl } from "./roi_align_backward.wgsl.ts";
- * const src = roiAlignBackwardWgsl({ vec4: true, levels: 4, mapLevels: false, atomics: "cas" }, {
- *   params: "",
- *   mapper: "",
- * });
+ * const src = roiAlignBackwardWgsl({ vec4: true, levels: 4, mapLevels: false, atomics: "cas" });
  * console.log(src.includes("atomicCompareExchangeWeak"));
  * ```
  */
-export function roiAlignBackwardWgsl(
-  { vec4, levels, mapLevels, atomics }: RoiAlignBackwardVariant,
-  shared: RoiAlignSharedWgsl,
-): string {
+export function roiAlignBackwardWgsl({ vec4, levels, mapLevels, atomics }: RoiAlignBackwardVariant): string {
   const V = vec4 ? "vec4f" : "f32";
   const lanes = vec4 ? 4 : 1;
   const grads = Array.from(
     { length: levels },
     (_, l) =>
-      `@group(0) @binding(${l + 3}) var<storage, read_write> g${l}: array<atomic<${
+      `@group(0) @binding(${l + 4}) var<storage, read_write> g${l}: array<atomic<${
         atomics === "f32" ? "f32" : "u32"
       }>>;`,
   ).join("\n");
@@ -100,17 +94,19 @@ export function roiAlignBackwardWgsl(
 }`
     : `fn addTap(l: u32, i: u32, v: f32) { addAt(l, i, v); }`;
   return /* wgsl */ `
-${shared.params}
+${roiAlignParamsWgsl(OCCUPIED_FIELDS_WGSL)}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> rois: array<f32>;
-@group(0) @binding(2) var<storage, read> gradOut: array<${V}>;
+@group(0) @binding(2) var<storage, read> counts: array<u32>;
+@group(0) @binding(3) var<storage, read> gradOut: array<${V}>;
 ${grads}
-${mapLevels ? shared.mapper : ""}
 ${atomicAddWgsl(levels, atomics)}
 ${addTap}
 
 ${ROI_GRID_WGSL}
 ${BILINEAR_TAPS_WGSL}
+${roiPrologueWgsl({ levels, mapLevels })}
+${OCCUPIED_ROWS_WGSL}
 // torchvision's bilinear_interpolate_gradient, scattering g · w_k into the four taps.
 fn scatter(l: u32, base: u32, cs: u32, y: f32, x: f32, h: u32, w: u32, g: ${V}) {
   let t = bilinearTaps(y, x, h, w);
@@ -121,35 +117,24 @@ fn scatter(l: u32, base: u32, cs: u32, y: f32, x: f32, h: u32, w: u32, g: ${V}) 
   addTap(l, base + t.i.w * cs, t.w.w * g);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(${ROI_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let idx = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  let idx = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x;
   if (idx >= p.total) { return; }
-  let c = idx % p.cv;
-  let bin = idx / p.cv;
-  let pw = bin % p.outW;
-  let ph = (bin / p.outW) % p.outH;
-  let r = bin / (p.outW * p.outH);
-  let b = i32(rois[r * 5u]);
-  let x1 = rois[r * 5u + 1u];
-  let y1 = rois[r * 5u + 2u];
-  let x2 = rois[r * 5u + 3u];
-  let y2 = rois[r * 5u + 4u];
-  ${mapLevels ? "let li = mapLevel(x1, y1, x2, y2);" : "let li = 0;"}
-  if (li < 0 || li >= ${levels} || b < 0 || u32(b) >= p.batch) { return; }
-  let l = u32(li);
-  let h = p.height[l];
-  let w = p.width[l];
-  let grid = roiGrid(x1, y1, x2, y2, p.scale[l], p.aligned != 0u, p.outH, p.outW, p.sampling);
+  let q = roiBin(idx); // (c, pw, ph, r)
+  if (!rowInUse(q.w)) { return; }
+  let s = roiSetup(q.w);
+  if (!s.ok) { return; }
+  let grid = s.g;
   let cs = p.cv * ${lanes}u;                       // channels per pixel, in scalars
-  let base = u32(b) * h * w * cs + c * ${lanes}u;
+  let base = s.b * s.h * s.w * cs + q.x * ${lanes}u;
   let g = gradOut[idx] / grid.count;
   for (var iy = 0; iy < grid.gridH; iy++) {
-    let y = grid.startH + f32(ph) * grid.binH + (f32(iy) + 0.5) * grid.binH / f32(grid.gridH);
+    let y = grid.startH + f32(q.z) * grid.binH + (f32(iy) + 0.5) * grid.binH / f32(grid.gridH);
     for (var ix = 0; ix < grid.gridW; ix++) {
-      let x = grid.startW + f32(pw) * grid.binW + (f32(ix) + 0.5) * grid.binW / f32(grid.gridW);
-      scatter(l, base, cs, y, x, h, w, g);
+      let x = grid.startW + f32(q.y) * grid.binW + (f32(ix) + 0.5) * grid.binW / f32(grid.gridW);
+      scatter(s.l, base, cs, y, x, s.h, s.w, g);
     }
   }
 }

@@ -6,14 +6,20 @@ import { assertClose, randomFloats, relativeError } from "../_util.ts";
 
 const gpu = await getGpu();
 
-/** Both scatter paths: native f32 `atomicAdd` (where the device has it) and the u32 compare-exchange loop. */
-const ATOMICS = ["f32", "cas"] as const;
+/**
+ * The three backward paths: the deterministic gather (the default), and the float-atomic scatter with
+ * native f32 `atomicAdd` (where the device has it) or with the u32 compare-exchange loop.
+ */
+const PATHS = ["gather", "f32 atomics", "cas atomics"] as const;
+type Path = typeof PATHS[number];
 const hasFloatAtomics = gpu.useFloatAtomics;
+const unavailable = (path: Path) => path === "f32 atomics" && !hasFloatAtomics;
+const methodOf = (path: Path) => path === "gather" ? "gather" as const : "atomic" as const;
 
-/** Runs `fn` with the scatter forced to `mode`. */
-async function withAtomics(mode: typeof ATOMICS[number], fn: () => Promise<void>): Promise<void> {
+/** Runs `fn` with the scatter's atomics forced to the path's (the gather has none). */
+async function onPath(path: Path, fn: () => Promise<void>): Promise<void> {
   const saved = gpu.useFloatAtomics;
-  gpu.useFloatAtomics = mode === "f32";
+  if (path !== "gather") gpu.useFloatAtomics = path === "f32 atomics";
   try {
     await fn();
   } finally {
@@ -48,15 +54,26 @@ for (const cs of fx.meta.cases as Case[]) {
   const expected = fx.tensors[`${cs.name}_grad_x`];
   const full = inputShape[3];
   for (const c of [full, 3]) {
-    for (const mode of ATOMICS) {
+    for (const path of PATHS) {
       Deno.test({
-        name: `roiAlignBackward ${cs.name} C=${c} matches torchvision autograd (${mode} atomics)`,
-        ignore: mode === "f32" && !hasFloatAtomics,
+        name: `roiAlignBackward ${cs.name} C=${c} matches torchvision autograd (${path})`,
+        ignore: unavailable(path),
         fn: () =>
-          withAtomics(mode, async () => {
+          onPath(path, async () => {
             const gradOut = tensorFromArray(sliceChannels(g.data, full, c), [...g.shape.slice(0, 3), c]);
             const shape = [...inputShape.slice(0, 3), c];
-            const grad = roiAlignBackward(gradOut, rois, shape, spatialScale, cs.sampling, cs.aligned);
+            const grad = roiAlignBackward(
+              gradOut,
+              rois,
+              shape,
+              spatialScale,
+              cs.sampling,
+              cs.aligned,
+              undefined,
+              {
+                method: methodOf(path),
+              },
+            );
             assert.deepEqual(grad.shape, shape);
             assertClose(await grad.read(), sliceChannels(expected.data, full, c), 1e-5, cs.name);
           }),
@@ -75,24 +92,28 @@ function randomRois(r: number, h: number, w: number, span: number, seed: number)
   return tensorFromArray(v, [r, 5]);
 }
 
-/** Worst relative difference between `runs` backward passes (float atomics: the order of adds varies). */
+/** Worst relative difference between `runs` float-atomic backward passes (the order of adds varies). */
 async function repeatSpread(r: number, shape: number[], span: number, runs: number): Promise<Float32Array> {
   const boxes = randomRois(r, shape[1], shape[2], span, r);
   const gradOut = tensorFromArray(randomFloats(r * 7 * 7 * shape[3], 6), [r, 7, 7, shape[3]]);
-  const grads = Array.from({ length: runs }, () => roiAlignBackward(gradOut, boxes, shape, 0.5, 2, false));
+  const grads = Array.from(
+    { length: runs },
+    () => roiAlignBackward(gradOut, boxes, shape, 0.5, 2, false, undefined, { method: "atomic" }),
+  );
   const data = await readTensors(grads);
   const spread = Float32Array.from(data.slice(1), (d) => relativeError(d, data[0]));
   assert.ok(data[0].some((v) => v !== 0));
   return spread;
 }
 
-for (const mode of ATOMICS) {
+for (const mode of ["f32", "cas"] as const) {
   const ignore = mode === "f32" && !hasFloatAtomics;
+  const withAtomics = (fn: () => Promise<void>) => onPath(`${mode} atomics`, fn);
   Deno.test({
     name: `roiAlignBackward repeated runs agree to 1e-6 at Mask R-CNN-like RoI density (${mode} atomics)`,
     ignore,
     fn: () =>
-      withAtomics(mode, async () => {
+      withAtomics(async () => {
         // 128 RoIs on 2 maps of 37×53 (each pixel under a few to tens of RoIs; measured spread ~2e-7).
         for (const e of await repeatSpread(128, [2, 37, 53, 8], 60, 6)) {
           assert.ok(e <= 1e-6, `repeated runs differ by ${e.toExponential(2)}`);
@@ -104,7 +125,7 @@ for (const mode of ATOMICS) {
     name: `roiAlignBackward repeated runs agree to 1e-5 when hundreds of RoIs cover every pixel (${mode})`,
     ignore,
     fn: () =>
-      withAtomics(mode, async () => {
+      withAtomics(async () => {
         // 300 RoIs all covering 12×13 maps: ~1,500 random-sign adds per element; the f32 rounding of a
         // different order of additions reaches ~1.6e-6 of the largest gradient here.
         for (const e of await repeatSpread(300, [2, 12, 13, 8], 48, 4)) {
@@ -114,27 +135,29 @@ for (const mode of ATOMICS) {
   });
 }
 
-Deno.test("roiAlignBackward `into` adds the gradient to the caller's tensor", async () => {
-  const shape = [2, 23, 31, 4];
-  const gradOut = tensorFromArray(fx.tensors.out7_legacy_s2_grad_out.data as Float32Array, [16, 7, 7, 4]);
-  const base = tensorFromArray(randomFloats(2 * 23 * 31 * 4, 7), shape);
-  const before = await base.read();
-  assert.equal(roiAlignBackward(gradOut, rois, shape, spatialScale, 2, false, base), base);
-  const expected = (fx.tensors.out7_legacy_s2_grad_x.data as Float32Array).map((v, i) => v + before[i]);
-  assertClose(await base.read(), expected, 1e-5, "into");
-});
-
-// MultiScaleRoIAlign over P2–P5 of two images (200×304 batched), torch autograd in f32.
-const ms = loadFixture("ops/multiscale_roi_align_backward.json");
-for (const mode of ATOMICS) {
-  Deno.test({
-    name: `multiScaleRoiAlignBackward matches torchvision autograd on every level (${mode} atomics)`,
-    ignore: mode === "f32" && !hasFloatAtomics,
-    fn: () => withAtomics(mode, multiScaleParity),
+for (const method of ["gather", "atomic"] as const) {
+  Deno.test(`roiAlignBackward \`into\` adds the gradient to the caller's tensor (${method})`, async () => {
+    const shape = [2, 23, 31, 4];
+    const gradOut = tensorFromArray(fx.tensors.out7_legacy_s2_grad_out.data as Float32Array, [16, 7, 7, 4]);
+    const base = tensorFromArray(randomFloats(2 * 23 * 31 * 4, 7), shape);
+    const before = await base.read();
+    assert.equal(roiAlignBackward(gradOut, rois, shape, spatialScale, 2, false, base, { method }), base);
+    const expected = (fx.tensors.out7_legacy_s2_grad_x.data as Float32Array).map((v, i) => v + before[i]);
+    assertClose(await base.read(), expected, 1e-5, "into");
   });
 }
 
-async function multiScaleParity(): Promise<void> {
+// MultiScaleRoIAlign over P2–P5 of two images (200×304 batched), torch autograd in f32.
+const ms = loadFixture("ops/multiscale_roi_align_backward.json");
+for (const path of PATHS) {
+  Deno.test({
+    name: `multiScaleRoiAlignBackward matches torchvision autograd on every level (${path})`,
+    ignore: unavailable(path),
+    fn: () => onPath(path, () => multiScaleParity(methodOf(path))),
+  });
+}
+
+async function multiScaleParity(method: "gather" | "atomic"): Promise<void> {
   const msRois = tensorFromArray(ms.tensors.rois.data as Float32Array, ms.tensors.rois.shape);
   const g = ms.tensors.grad_out;
   const shapes = ms.meta.feature_shapes as Record<string, number[]>;
@@ -143,7 +166,7 @@ async function multiScaleParity(): Promise<void> {
     msRois,
     shapes,
     ms.meta.image_shapes as [number, number][],
-    { outputSize: 7, samplingRatio: 2 },
+    { outputSize: 7, samplingRatio: 2, method },
   );
   const names = ["p2", "p3", "p4", "p5"];
   const data = await readTensors(names.map((n) => grads[n]));

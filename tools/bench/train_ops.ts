@@ -69,20 +69,26 @@ export async function benchTrainOps(): Promise<BenchRow[]> {
   const images: [number, number][] = [[h, w], [h, w]];
   const boxRois = rois(512, n, h, w, 7);
   const boxGrad = tensorFromArray(floats(1024 * 7 * 7 * c, 1), [1024, 7, 7, c]);
-  const grads = (g: Tensor, r: Tensor, size: number) =>
-    Object.values(multiScaleRoiAlignBackward(g, r, shapes, images, { outputSize: size, samplingRatio: 2 }));
-  add(
-    "multiscale_roi_align backward 2×512 RoIs 7×7, 256 ch, P2–P5",
-    await msPerCall(() => grads(boxGrad, boxRois, 7), 2),
-    "roi_align_backward_box_ms",
-  );
+  const grads = (g: Tensor, r: Tensor, size: number, method: "gather" | "atomic") =>
+    Object.values(
+      multiScaleRoiAlignBackward(g, r, shapes, images, { outputSize: size, samplingRatio: 2, method }),
+    );
   const maskRois = rois(128, n, h, w, 8);
   const maskGrad = tensorFromArray(floats(256 * 14 * 14 * c, 2), [256, 14, 14, c]);
-  add(
-    "multiscale_roi_align backward 2×128 RoIs 14×14, 256 ch, P2–P5",
-    await msPerCall(() => grads(maskGrad, maskRois, 14), 2),
-    "roi_align_backward_mask_ms",
-  );
+  // the deterministic gather (the default) and the float-atomic scatter, side by side
+  for (const method of ["gather", "atomic"] as const) {
+    const suffix = method === "gather" ? "" : "_atomic";
+    add(
+      `multiscale_roi_align backward 2×512 RoIs 7×7, 256 ch, P2–P5 (${method})`,
+      await msPerCall(() => grads(boxGrad, boxRois, 7, method), 2),
+      `roi_align_backward_box${suffix}_ms`,
+    );
+    add(
+      `multiscale_roi_align backward 2×128 RoIs 14×14, 256 ch, P2–P5 (${method})`,
+      await msPerCall(() => grads(maskGrad, maskRois, 14, method), 2),
+      `roi_align_backward_mask${suffix}_ms`,
+    );
+  }
   boxGrad.dispose();
   maskGrad.dispose();
 
