@@ -66,6 +66,30 @@ interface PendingCheck {
   promise: Promise<GPUError | null>;
 }
 
+/** What a dispatch is, for the kernel profiler (ops/profile.ts); built only while one records. */
+export interface DispatchLabel {
+  /** The op (`DispatchSpec.op`). */
+  op: string;
+  /** The kernel's cache key (variant included). */
+  kernel: string;
+  /** The dispatch's uniform params block (sizes), when it has one. */
+  params?: ArrayBufferView;
+  /** The workgroup grid, or `"indirect"` for a bounded dispatch. */
+  grid: readonly [number, number, number] | "indirect";
+}
+
+/**
+ * The hook of ops/profile.ts: while set on {@link GpuContext.recorder}, every dispatch is encoded in a
+ * compute pass of its own with the timestamp writes this returns (or submitted alone when it returns
+ * undefined: wall-clock mode), then reported with its label.
+ */
+export interface DispatchRecorder {
+  /** Timestamp writes for the next dispatch's pass (may encode a query resolve into `encoder` first). */
+  timestampWrites(encoder: GPUCommandEncoder): GPUComputePassTimestampWrites | undefined;
+  /** Called after the dispatch is encoded (and, without timestamps, submitted). */
+  recorded(label: DispatchLabel): void;
+}
+
 /** Workgroup counts read by the GPU from `buffer` at byte `offset` (three u32: x, y, z; see ops/kernel.ts). */
 export interface IndirectWorkgroups {
   buffer: GPUBuffer;
@@ -115,6 +139,8 @@ export class GpuContext {
   useFloatAtomics: boolean;
   /** Number of command buffers submitted since the context was created. */
   submitCount = 0;
+  /** The kernel profiler's hook while a profile records (ops/profile.ts); null otherwise (no cost). */
+  recorder: DispatchRecorder | null = null;
 
   /** Wraps an acquired device; use {@link getGpu} instead. */
   constructor(device: GPUDevice, info: GpuInfo, options: GpuOptions) {
@@ -202,24 +228,48 @@ export class GpuContext {
 
   /**
    * Encodes one compute dispatch into the current batch. `where` describes the op and its input shapes
-   * for error messages (evaluated only when an error is reported).
+   * for error messages (evaluated only when an error is reported); `label` names it for the kernel
+   * profiler (`label()` is called only while {@link recorder} is set).
    */
   encodeDispatch(
     pipeline: GPUComputePipeline,
     entries: GPUBindGroupEntry[],
     workgroups: readonly [number, number, number] | IndirectWorkgroups,
     where: () => string,
+    label?: () => DispatchLabel,
   ): void {
     this.assertAlive();
     if (this.debug) this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.computePass();
+    const recorder = this.recorder;
+    let pass: GPUComputePassEncoder;
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (recorder) {
+      // Profiling: one pass per dispatch, timed by the pass's timestamp writes.
+      const encoder = this.commandEncoder();
+      timestampWrites = recorder.timestampWrites(encoder);
+      pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    } else {
+      pass = this.computePass();
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     if ("buffer" in workgroups) pass.dispatchWorkgroupsIndirect(workgroups.buffer, workgroups.offset);
     else pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.dispatchCount++;
     this.dispatchesInBatch++;
+    if (recorder) {
+      pass.end();
+      if (!timestampWrites) this.flush(); // wall-clock mode: every dispatch is submitted alone
+      recorder.recorded(
+        label?.() ??
+          {
+            op: "unlabelled",
+            kernel: pipeline.label,
+            grid: "buffer" in workgroups ? "indirect" : workgroups,
+          },
+      );
+    }
     if (this.debug) {
       this.flush();
       this.pendingChecks.push({ where: where(), promise: this.device.popErrorScope() });

@@ -231,6 +231,7 @@ function encodeBounded(
     entries,
     [1, 1, 1],
     () => `${spec.op} workgroup count (counts ${counts.describe()})`,
+    () => ({ op: "kernel/dispatch_args", kernel: "kernel/dispatch_args", grid: [1, 1, 1] }),
   );
   boundedCount++;
   return args;
@@ -297,6 +298,12 @@ export function dispatch(kernel: Kernel, spec: DispatchSpec): void {
       `${spec.op} (${spec.tensors.map(([n, t]) => `${n} ${t.describe()}`).join(", ")}${
         tex ? "; weight texture" : ""
       })`,
+    () => ({
+      op: spec.op,
+      kernel: kernel.key,
+      params: spec.params,
+      grid: "buffer" in workgroups ? "indirect" : grid,
+    }),
   );
 }
 

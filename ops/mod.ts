@@ -45,6 +45,14 @@ export {
   params,
   setBoundedDispatch,
 } from "./kernel.ts";
+export {
+  type DispatchTiming,
+  type KernelProfile,
+  type KernelProfileEntry,
+  startKernelProfile,
+  stopKernelProfile,
+  summarizeKernelProfile,
+} from "./profile.ts";
 
 // Elementwise, reductions, activations, gathers.
 export { add, addInto, copy, fill, fillInPlace, mul, relu, reluBackward } from "./elementwise.ts";
