@@ -5,7 +5,8 @@
  * family, AVX2 / AVX-512 / FMA, cores), the Mesa version of the Vulkan driver in use and the load average
  * (at the start and at the end: other processes on the cores make the figures noisy). The `peer` section
  * times torchvision on the same inputs in the same run (see tools/bench/peer.ts) and gives `*_vs_torch`
- * ratios; `--peer-quick` leaves R50-FPN out of it.
+ * ratios; `--peer-quick` leaves R50-FPN out of it. The `profile` section (tools/bench/profile.ts) prints
+ * per-op GPU time tables of a demo step, a small train step and a small detect.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, () => Promise<BenchRow[]>> = {
   train_ops: () => import("./bench/train_ops.ts").then((m) => m.benchTrainOps()),
   targets: () => import("./bench/targets.ts").then((m) => m.benchTargets()),
   distributed: () => import("./bench/distributed.ts").then((m) => m.benchDistributed()),
+  profile: () => import("./bench/profile.ts").then((m) => m.benchProfile()),
   peer: () =>
     import("./bench/peer.ts").then((m) =>
       m.benchPeer({ trainSteps: peerSteps, r50Repeats: values["peer-quick"] ? 0 : 1 })

@@ -1,0 +1,264 @@
+/**
+ * `deno task bench --only profile`: where the GPU time of a step goes, per op, from the kernel profiler
+ * (ops/profile.ts). Three workloads: (a) one demo training step (cli/demo.ts: small preset + DEMO_CONFIG,
+ * 96×96, batch 4, AdamW), (b) one small-model training step at torchvision's sampling (the peer config:
+ * 128×128, batch 4, 256 anchors, 512 RoIs, SGD with momentum), (c) one small-model detect at 128×128.
+ * Each is warmed up once, timed once unprofiled (the wall figure), then run once more under the profiler.
+ *
+ * For each it prints the wall time, the profiled GPU time (the sum of the dispatches' times), the gaps
+ * between dispatches on the GPU timeline (span − sum), the dispatch count, a fixed per-dispatch cost (the
+ * median time of the one-workgroup dispatches, i.e. what any dispatch costs before it does work) and a
+ * table of the top ops by GPU time with their share, dispatch count and, for the GEMM kernels (conv2d,
+ * linear, conv_transpose2d forward, their weight and input gradients), GFLOP/s from the sizes in their
+ * params blocks (nominal FLOPs: a bounded dispatch over RoI slots counts every slot). The demo step also
+ * gets a table by kernel key. Deterministic weights as the other sections (speed barely depends on them;
+ * bounded dispatches scale with the proposals and detections the weights give).
+ *
+ * Keys: `profile_<workload>_{wall_ms,gpu_ms,gap_ms,dispatches,fixed_us_per_dispatch}` and, for the top
+ * ops, `profile_<workload>_op_<op>_ms`.
+ * @module
+ */
+import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { getGpu } from "../../ops/mod.ts";
+import { dispatchStats } from "../../ops/kernel.ts";
+import {
+  type DispatchTiming,
+  type KernelProfile,
+  type KernelProfileEntry,
+  startKernelProfile,
+  stopKernelProfile,
+  summarizeKernelProfile,
+} from "../../ops/profile.ts";
+import { DEMO_CONFIG, DEMO_STEPS, demoOptimizer } from "../../cli/demo.ts";
+import { detectImages } from "../../model/detect.ts";
+import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
+import { disposeOptimizer } from "../../model/optimizer.ts";
+import type { OptimizerOptions } from "../../model/optimizer.ts";
+import { paramTensors } from "../../model/params.ts";
+import type { BenchRow } from "./_report.ts";
+import { deterministicModel } from "./_models.ts";
+import { PEER_SMALL } from "./peer.ts";
+
+/** Ops listed per workload. */
+const TOP_OPS = 15;
+
+/**
+ * Nominal FLOPs of a GEMM dispatch from its kernel key and params words (see ops/conv2d.ts
+ * `runImplicitGemm`, ops/gemm_backward.ts `accumulateParamGrads`, ops/conv2d_backward.ts), 0 for others.
+ *
+ * @example
+ * ```ts
+ * import { gemmFlops } from "./profile.ts";
+ * const words = new Uint32Array([1, 8, 8, 16, 8, 8, 32, 8, 3, 3, 1, 1, 64, 4, 32]);
+ * console.log(gemmFlops({ kernel: "conv2d/gemm/8x4/1x1/vv//conv", params: words })); // 589824 (2·64·32·9·16)
+ * ```
+ */
+export function gemmFlops(d: Pick<DispatchTiming, "kernel" | "params">): number {
+  const p = d.params;
+  if (d.kernel.startsWith("conv2d/gemm/") || d.kernel.startsWith("gemm_backward/wgrad/")) {
+    // batch h w cin ho wo cols cols4 kh kw stride pad m cin4 cout
+    if (p.length < 15) return 0;
+    return 2 * p[12] * p[14] * p[8] * p[9] * p[3];
+  }
+  if (d.kernel.startsWith("conv2d_backward/dgrad/")) {
+    // batch h w cin ho wo cout cout4 kw stride cols4 mq hq wq py px ky0 kx0 kjy kjx
+    if (p.length < 20) return 0;
+    return 2 * p[11] * p[3] * p[6] * p[18] * p[19];
+  }
+  return 0;
+}
+
+interface Workload {
+  key: string;
+  title: string;
+  wallMs: number;
+  profiledWallMs: number;
+  profile: KernelProfile;
+}
+
+function fmt(v: number, digits = 1): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : "—";
+}
+
+/** GFLOP/s of the GEMM dispatches of an entry, or NaN when it has none. */
+function entryGflops(entry: KernelProfileEntry): number {
+  let flops = 0, ms = 0;
+  for (const d of entry.dispatches) {
+    const f = gemmFlops(d);
+    if (f > 0) {
+      flops += f;
+      ms += d.ms;
+    }
+  }
+  return flops > 0 && ms > 0 ? flops / (ms * 1e6) : NaN;
+}
+
+/** Median time of the dispatches that run one workgroup: the cost of a dispatch that does ~nothing. */
+function fixedDispatchMs(profile: KernelProfile): number {
+  const small = profile.dispatches.filter((d) =>
+    d.grid !== "indirect" && d.grid[0] * d.grid[1] * d.grid[2] === 1
+  )
+    .map((d) => d.ms).sort((a, b) => a - b);
+  return small.length ? small[Math.floor(small.length / 2)] : NaN;
+}
+
+function table(entries: KernelProfileEntry[], count: number, profile: KernelProfile): string {
+  const width = Math.max(24, ...entries.slice(0, count).map((e) => e.name.length));
+  const lines = [
+    `${"op".padEnd(width)}  ${"ms".padStart(9)}  ${"%".padStart(5)}  ${"count".padStart(5)}  ${
+      "ms/disp".padStart(8)
+    }  ${"GFLOP/s".padStart(7)}`,
+  ];
+  for (const e of entries.slice(0, count)) {
+    lines.push(
+      `${e.name.padEnd(width)}  ${fmt(e.ms, 2).padStart(9)}  ${fmt(100 * e.share).padStart(5)}  ${
+        String(e.count).padStart(5)
+      }  ${fmt(e.ms / e.count, 3).padStart(8)}  ${fmt(entryGflops(e), 2).padStart(7)}`,
+    );
+  }
+  const rest = entries.slice(count);
+  if (rest.length) {
+    const ms = rest.reduce((t, e) => t + e.ms, 0), n = rest.reduce((t, e) => t + e.count, 0);
+    lines.push(
+      `${`(${rest.length} more)`.padEnd(width)}  ${fmt(ms, 2).padStart(9)}  ${
+        fmt(100 * ms / profile.gpuMs).padStart(5)
+      }  ${String(n).padStart(5)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function report(w: Workload, byKernel: boolean): BenchRow[] {
+  const p = w.profile;
+  const fixed = fixedDispatchMs(p);
+  const gemm = p.dispatches.filter((d) => gemmFlops(d) > 0);
+  const gemmMs = gemm.reduce((t, d) => t + d.ms, 0);
+  const gemmFlopsTotal = gemm.reduce((t, d) => t + gemmFlops(d), 0);
+  const byOp = summarizeKernelProfile(p, "op");
+  console.log(
+    `\n-- profile: ${w.title}\n` +
+      `wall ${fmt(w.wallMs)} ms unprofiled (${fmt(w.profiledWallMs)} ms profiled); GPU ${fmt(p.gpuMs)} ms ` +
+      `in ${p.dispatches.length} dispatches (${p.clock}); gaps between dispatches ${
+        fmt(p.spanMs - p.gpuMs)
+      } ms; ` +
+      `one-workgroup dispatch ${fmt(fixed * 1000, 0)} µs (× ${p.dispatches.length} = ${
+        fmt(fixed * p.dispatches.length)
+      } ms); GEMM kernels ${fmt(gemmMs)} ms (${fmt(100 * gemmMs / p.gpuMs)} %) at ${
+        fmt(gemmFlopsTotal / (gemmMs * 1e6), 2)
+      } GFLOP/s\n` + table(byOp, TOP_OPS, p),
+  );
+  if (byKernel) console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
+  const k = `profile_${w.key}`;
+  const rows: BenchRow[] = [
+    { label: `${w.title}: wall (unprofiled)`, value: w.wallMs, unit: "ms", key: `${k}_wall_ms` },
+    { label: "  GPU time (sum of dispatches, profiled)", value: p.gpuMs, unit: "ms", key: `${k}_gpu_ms` },
+    {
+      label: "  gaps between dispatches (profiled)",
+      value: p.spanMs - p.gpuMs,
+      unit: "ms",
+      key: `${k}_gap_ms`,
+    },
+    { label: "  dispatches", value: p.dispatches.length, unit: "", key: `${k}_dispatches` },
+    {
+      label: "  one-workgroup dispatch (median)",
+      value: fixed * 1000,
+      unit: "µs",
+      key: `${k}_fixed_us_per_dispatch`,
+    },
+    {
+      label: "  GEMM kernels' share of GPU time",
+      value: 100 * gemmMs / p.gpuMs,
+      unit: "%",
+      key: `${k}_gemm_pct`,
+    },
+    {
+      label: "  GEMM kernels' rate",
+      value: gemmFlopsTotal / (gemmMs * 1e6),
+      unit: "GFLOP/s",
+      key: `${k}_gemm_gflops`,
+    },
+  ];
+  for (const e of byOp.slice(0, TOP_OPS)) {
+    rows.push({
+      label: `  ${e.name}`,
+      value: e.ms,
+      unit: "ms",
+      key: `${k}_op_${e.name.replace(/[^A-Za-z0-9]+/g, "_").toLowerCase()}_ms`,
+    });
+  }
+  return rows;
+}
+
+/** Warms up, times once unprofiled, then once profiled. */
+async function profiled(key: string, title: string, run: (i: number) => Promise<void>): Promise<Workload> {
+  await run(0);
+  let t0 = performance.now();
+  await run(1);
+  const wallMs = performance.now() - t0;
+  const before = dispatchStats().dispatches;
+  await startKernelProfile();
+  t0 = performance.now();
+  await run(2);
+  const profile = await stopKernelProfile();
+  const profiledWallMs = performance.now() - t0;
+  const counted = dispatchStats().dispatches - before;
+  if (counted !== profile.dispatches.length) {
+    throw new Error(`profile ${key}: ${profile.dispatches.length} dispatches recorded, ${counted} encoded`);
+  }
+  return { key, title, wallMs, profiledWallMs, profile };
+}
+
+async function trainWorkload(
+  key: string,
+  title: string,
+  model: MaskRcnnModel,
+  side: number,
+  optimizer: OptimizerOptions,
+): Promise<Workload> {
+  const opt = createOptimizer(model, optimizer);
+  const batchAt = (s: number) => {
+    const items = Array.from(
+      { length: 4 },
+      (_, i) => generateShapesItem(7 + s * 4 + i, { width: side, height: side }),
+    );
+    return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
+  };
+  try {
+    return await profiled(key, title, async (s) => {
+      await trainStep(model, batchAt(s), opt);
+    });
+  } finally {
+    disposeOptimizer(opt);
+    for (const t of paramTensors(model.params!)) t.dispose();
+  }
+}
+
+/** Runs the three profiles (see the module notes). */
+export async function benchProfile(): Promise<BenchRow[]> {
+  await getGpu();
+  const side = DEMO_CONFIG.minSize!;
+  const demo = await trainWorkload(
+    "demo_step",
+    `demo train step (small + DEMO_CONFIG, ${side}×${side}, batch 4, AdamW)`,
+    deterministicModel({ preset: "small", ...DEMO_CONFIG }),
+    side,
+    demoOptimizer(DEMO_STEPS),
+  );
+  const rows = report(demo, true);
+  const train = await trainWorkload(
+    "train_small_step",
+    "small train step at torchvision's sampling (128×128, batch 4, 256 anchors, 512 RoIs, SGD)",
+    deterministicModel(PEER_SMALL),
+    128,
+    { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 },
+  );
+  rows.push(...report(train, false));
+  const small = deterministicModel(PEER_SMALL);
+  const image = generateShapesItem(7, { width: 128, height: 128 }).image;
+  const detect = await profiled("detect_small", "small detect (128×128, 20 detections)", async () => {
+    await detectImages(small, [image]);
+  });
+  for (const t of paramTensors(small.params!)) t.dispose();
+  rows.push(...report(detect, false));
+  return rows;
+}
