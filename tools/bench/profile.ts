@@ -10,7 +10,9 @@
  * median time of the one-workgroup dispatches, i.e. what any dispatch costs before it does work) and a
  * table of the top ops by GPU time with their share, dispatch count and, for the GEMM kernels (conv2d,
  * linear, conv_transpose2d forward, their weight and input gradients), GFLOP/s from the sizes in their
- * params blocks (nominal FLOPs: a bounded dispatch over RoI slots counts every slot). The demo step also
+ * params blocks (nominal FLOPs: a bounded dispatch over RoI slots counts every slot) and "tile use", the
+ * share of the work the direct-GEMM tiles launch that lands in the output ({@link gemmLaunchedFlops}: small
+ * layers leave most of a 64×128 tile idle). The demo step also
  * gets a table by kernel key. Deterministic weights as the other sections (speed barely depends on them;
  * bounded dispatches scale with the proposals and detections the weights give).
  *
@@ -68,6 +70,44 @@ export function gemmFlops(d: Pick<DispatchTiming, "kernel" | "params">): number 
   return 0;
 }
 
+/**
+ * FLOPs a direct-GEMM dispatch (conv2d/linear forward, conv input gradient) computes including the
+ * clamped rows and columns of its edge tiles: workgroups × tile rows × tile columns × K × 2, from the
+ * tile in its kernel key (`…/{tm}x{tn4}/{wx}x{wy}/…`); NaN for other kernels and indirect dispatches.
+ * Nominal ÷ launched is the share of the work that lands in the output.
+ *
+ * @example
+ * ```ts
+ * import { gemmLaunchedFlops } from "./profile.ts";
+ * const params = new Uint32Array([1, 8, 8, 16, 8, 8, 32, 8, 3, 3, 1, 1, 64, 4, 32]);
+ * console.log(gemmLaunchedFlops({ kernel: "conv2d/gemm/16x4/2x4/vv//conv", params, grid: [1, 1, 1] })); // 2·144·64·32
+ * ```
+ */
+export function gemmLaunchedFlops(d: Pick<DispatchTiming, "kernel" | "params" | "grid">): number {
+  const tile = d.kernel.match(/(\d+)x(\d+)\/(\d+)x(\d+)\//);
+  if (!tile || d.grid === "indirect") return NaN;
+  const [tm, tn4, wx, wy] = tile.slice(1).map(Number);
+  const p = d.params;
+  let k: number;
+  if (d.kernel.startsWith("conv2d/gemm/") && p.length >= 15) k = p[8] * p[9] * p[3];
+  else if (d.kernel.startsWith("conv2d_backward/dgrad/") && p.length >= 20) k = p[18] * p[19] * p[6];
+  else return NaN;
+  return 2 * k * d.grid[0] * d.grid[1] * d.grid[2] * tm * wy * tn4 * 4 * wx;
+}
+
+/** Nominal ÷ launched FLOPs of an entry's direct-GEMM dispatches with known grids (NaN when none). */
+function entryUtilization(entry: KernelProfileEntry): number {
+  let nominal = 0, launched = 0;
+  for (const d of entry.dispatches) {
+    const l = gemmLaunchedFlops(d);
+    if (Number.isFinite(l) && l > 0) {
+      nominal += gemmFlops(d);
+      launched += l;
+    }
+  }
+  return launched > 0 ? nominal / launched : NaN;
+}
+
 interface Workload {
   key: string;
   title: string;
@@ -107,13 +147,15 @@ function table(entries: KernelProfileEntry[], count: number, profile: KernelProf
   const lines = [
     `${"op".padEnd(width)}  ${"ms".padStart(9)}  ${"%".padStart(5)}  ${"count".padStart(5)}  ${
       "ms/disp".padStart(8)
-    }  ${"GFLOP/s".padStart(7)}`,
+    }  ${"GFLOP/s".padStart(7)}  ${"tile use".padStart(8)}`,
   ];
   for (const e of entries.slice(0, count)) {
     lines.push(
       `${e.name.padEnd(width)}  ${fmt(e.ms, 2).padStart(9)}  ${fmt(100 * e.share).padStart(5)}  ${
         String(e.count).padStart(5)
-      }  ${fmt(e.ms / e.count, 3).padStart(8)}  ${fmt(entryGflops(e), 2).padStart(7)}`,
+      }  ${fmt(e.ms / e.count, 3).padStart(8)}  ${fmt(entryGflops(e), 2).padStart(7)}  ${
+        fmt(100 * entryUtilization(e), 0).padStart(7)
+      }%`,
     );
   }
   const rest = entries.slice(count);
