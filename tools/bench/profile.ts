@@ -43,6 +43,8 @@ import { PEER_SMALL } from "./peer.ts";
 
 /** Ops listed per workload. */
 const TOP_OPS = 15;
+/** Dispatches shorter than this (ms) count as "tiny": their time is mostly the fixed cost of a dispatch. */
+const TINY_MS = 0.1;
 
 /**
  * Nominal FLOPs of a GEMM dispatch from its kernel key and params words (see ops/conv2d.ts
@@ -177,6 +179,8 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
   const gemmMs = gemm.reduce((t, d) => t + d.ms, 0);
   const gemmFlopsTotal = gemm.reduce((t, d) => t + gemmFlops(d), 0);
   const byOp = summarizeKernelProfile(p, "op");
+  const tiny = p.dispatches.filter((d) => d.ms < TINY_MS);
+  const tinyMs = tiny.reduce((t, d) => t + d.ms, 0);
   console.log(
     `\n-- profile: ${w.title}\n` +
       `wall ${fmt(w.wallMs)} ms unprofiled (${fmt(w.profiledWallMs)} ms profiled); GPU ${fmt(p.gpuMs)} ms ` +
@@ -187,7 +191,8 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
         fmt(fixed * p.dispatches.length)
       } ms); GEMM kernels ${fmt(gemmMs)} ms (${fmt(100 * gemmMs / p.gpuMs)} %) at ${
         fmt(gemmFlopsTotal / (gemmMs * 1e6), 2)
-      } GFLOP/s\n` + table(byOp, TOP_OPS, p),
+      } GFLOP/s; ${tiny.length} dispatches under ${TINY_MS * 1000} µs take ${fmt(tinyMs)} ms\n` +
+      table(byOp, TOP_OPS, p),
   );
   if (byKernel) console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
   const k = `profile_${w.key}`;
@@ -201,6 +206,13 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
       key: `${k}_gap_ms`,
     },
     { label: "  dispatches", value: p.dispatches.length, unit: "", key: `${k}_dispatches` },
+    {
+      label: `  of them under ${TINY_MS * 1000} µs`,
+      value: tiny.length,
+      unit: "",
+      key: `${k}_tiny_dispatches`,
+    },
+    { label: `  their GPU time`, value: tinyMs, unit: "ms", key: `${k}_tiny_ms` },
     {
       label: "  one-workgroup dispatch (median)",
       value: fixed * 1000,
