@@ -110,6 +110,21 @@ function entryUtilization(entry: KernelProfileEntry): number {
   return launched > 0 ? nominal / launched : NaN;
 }
 
+/** `op pass M×N×K` of a GEMM dispatch (M output rows, N output columns, K reduction), else its op. */
+function gemmShape(d: DispatchTiming): string {
+  const p = d.params;
+  if (d.kernel.startsWith("conv2d/gemm/") && p.length >= 15) {
+    return `${d.op} fwd ${p[12]}×${p[14]}×${p[8] * p[9] * p[3]}`;
+  }
+  if (d.kernel.startsWith("gemm_backward/wgrad/") && p.length >= 15) {
+    return `${d.op} wgrad ${p[8] * p[9] * p[3]}×${p[14]}×${p[12]}`;
+  }
+  if (d.kernel.startsWith("conv2d_backward/dgrad/") && p.length >= 20) {
+    return `${d.op} dgrad ${p[11]}×${p[3]}×${p[18] * p[19] * p[6]}`;
+  }
+  return d.op;
+}
+
 interface Workload {
   key: string;
   title: string;
@@ -194,7 +209,15 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
       } GFLOP/s; ${tiny.length} dispatches under ${TINY_MS * 1000} µs take ${fmt(tinyMs)} ms\n` +
       table(byOp, TOP_OPS, p),
   );
-  if (byKernel) console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
+  if (byKernel) {
+    console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
+    const gemmOnly = { ...p, dispatches: p.dispatches.filter((d) => gemmFlops(d) > 0) };
+    const shapes = summarizeKernelProfile({
+      ...gemmOnly,
+      dispatches: gemmOnly.dispatches.map((d) => ({ ...d, op: gemmShape(d) })),
+    });
+    console.log(`\nGEMM dispatches by shape (M×N×K):\n${table(shapes, TOP_OPS, p)}`);
+  }
   const k = `profile_${w.key}`;
   const rows: BenchRow[] = [
     { label: `${w.title}: wall (unprofiled)`, value: w.wallMs, unit: "ms", key: `${k}_wall_ms` },
