@@ -53,7 +53,6 @@ Deno.test("a profile attributes a big conv and a tiny add to their ops, as many 
     1,
     h * w,
   ]);
-  assert.deepStrictEqual([...addD.params.subarray(0, 1)], [4]);
   assert.notEqual(convD.grid, "indirect");
   for (const d of profile.dispatches) assert.ok(Number.isFinite(d.ms) && d.ms >= 0, `${d.op} ${d.ms} ms`);
   // ~340 MFLOP against 4 additions: orders of magnitude apart on any adapter
