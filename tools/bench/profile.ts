@@ -10,10 +10,11 @@
  * median time of the one-workgroup dispatches, i.e. what any dispatch costs before it does work) and a
  * table of the top ops by GPU time with their share, dispatch count and, for the GEMM kernels (conv2d,
  * linear, conv_transpose2d forward, their weight and input gradients), GFLOP/s from the sizes in their
- * params blocks (nominal FLOPs: a bounded dispatch over RoI slots counts every slot) and "tile use", the
+ * params blocks (left out for bounded dispatches, which run only the occupied RoI slots of their nominal
+ * FLOPs) and "tile use", the
  * share of the work the direct-GEMM tiles launch that lands in the output ({@link gemmLaunchedFlops}: small
  * layers leave most of a 64×128 tile idle). The demo step also
- * gets a table by kernel key. Deterministic weights as the other sections (speed barely depends on them;
+ * gets a table by kernel key; every workload one of its GEMM dispatches by shape. Deterministic weights as the other sections (speed barely depends on them;
  * bounded dispatches scale with the proposals and detections the weights give).
  *
  * Keys: `profile_<workload>_{wall_ms,gpu_ms,gap_ms,dispatches,fixed_us_per_dispatch}` and, for the top
@@ -110,11 +111,11 @@ function entryUtilization(entry: KernelProfileEntry): number {
   return launched > 0 ? nominal / launched : NaN;
 }
 
-/** `op pass M×N×K` of a GEMM dispatch (M output rows, N output columns, K reduction), else its op. */
+/** `op kernel M×N×K` of a GEMM dispatch (`gemm`: the forward kernel, also run for linear input gradients) (M output rows, N output columns, K reduction), else its op. */
 function gemmShape(d: DispatchTiming): string {
   const p = d.params;
   if (d.kernel.startsWith("conv2d/gemm/") && p.length >= 15) {
-    return `${d.op} fwd ${p[12]}×${p[14]}×${p[8] * p[9] * p[3]}`;
+    return `${d.op} gemm ${p[12]}×${p[14]}×${p[8] * p[9] * p[3]}`;
   }
   if (d.kernel.startsWith("gemm_backward/wgrad/") && p.length >= 15) {
     return `${d.op} wgrad ${p[8] * p[9] * p[3]}×${p[14]}×${p[12]}`;
@@ -141,7 +142,7 @@ function fmt(v: number, digits = 1): string {
 function entryGflops(entry: KernelProfileEntry): number {
   let flops = 0, ms = 0;
   for (const d of entry.dispatches) {
-    const f = gemmFlops(d);
+    const f = d.grid === "indirect" ? 0 : gemmFlops(d);
     if (f > 0) {
       flops += f;
       ms += d.ms;
@@ -192,7 +193,10 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
   const fixed = fixedDispatchMs(p);
   const gemm = p.dispatches.filter((d) => gemmFlops(d) > 0);
   const gemmMs = gemm.reduce((t, d) => t + d.ms, 0);
-  const gemmFlopsTotal = gemm.reduce((t, d) => t + gemmFlops(d), 0);
+  // rates only over dispatches with a known grid: a bounded one runs the occupied slots, not its nominal FLOPs
+  const direct = gemm.filter((d) => d.grid !== "indirect");
+  const gemmRate = direct.reduce((t, d) => t + gemmFlops(d), 0) /
+    (direct.reduce((t, d) => t + d.ms, 0) * 1e6);
   const byOp = summarizeKernelProfile(p, "op");
   const tiny = p.dispatches.filter((d) => d.ms < TINY_MS);
   const tinyMs = tiny.reduce((t, d) => t + d.ms, 0);
@@ -205,12 +209,12 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
       `one-workgroup dispatch ${fmt(fixed * 1000, 0)} µs (× ${p.dispatches.length} = ${
         fmt(fixed * p.dispatches.length)
       } ms); GEMM kernels ${fmt(gemmMs)} ms (${fmt(100 * gemmMs / p.gpuMs)} %) at ${
-        fmt(gemmFlopsTotal / (gemmMs * 1e6), 2)
+        fmt(gemmRate, 2)
       } GFLOP/s; ${tiny.length} dispatches under ${TINY_MS * 1000} µs take ${fmt(tinyMs)} ms\n` +
       table(byOp, TOP_OPS, p),
   );
-  if (byKernel) {
-    console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
+  if (byKernel) console.log(`\nby kernel:\n${table(summarizeKernelProfile(p, "kernel"), TOP_OPS, p)}`);
+  {
     const gemmOnly = { ...p, dispatches: p.dispatches.filter((d) => gemmFlops(d) > 0) };
     const shapes = summarizeKernelProfile({
       ...gemmOnly,
@@ -250,7 +254,7 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
     },
     {
       label: "  GEMM kernels' rate",
-      value: gemmFlopsTotal / (gemmMs * 1e6),
+      value: gemmRate,
       unit: "GFLOP/s",
       key: `${k}_gemm_gflops`,
     },
