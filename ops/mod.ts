@@ -49,6 +49,7 @@ export {
   type DispatchTiming,
   type KernelProfile,
   type KernelProfileEntry,
+  type KernelProfileOptions,
   startKernelProfile,
   stopKernelProfile,
   summarizeKernelProfile,

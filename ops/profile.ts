@@ -21,6 +21,12 @@ import { MaskRcnnGpuError } from "./errors.ts";
 /** Timestamp queries per query set (two per dispatch; WebGPU allows 4096 per set). */
 export const QUERIES_PER_SET = 4096;
 
+/** Options of {@link startKernelProfile}. */
+export interface KernelProfileOptions {
+  /** `"wall"` forces the wall-clock fallback even where timestamp queries exist (default: the best clock). */
+  clock?: "wall";
+}
+
 /** One profiled dispatch. */
 export interface DispatchTiming {
   /** The op that dispatched it (`DispatchSpec.op`; `kernel/dispatch_args` for a bounded dispatch's count). */
@@ -161,7 +167,7 @@ class Recorder implements DispatchRecorder {
 /**
  * Starts recording the GPU time of every dispatch of the current device (after waiting for the work
  * already submitted). Timestamp queries where the device has `timestamp-query`, the wall clock otherwise
- * (see the module notes). Throws if a profile is already recording.
+ * or when `options.clock` is `"wall"` (see the module notes). Throws if a profile is already recording.
  *
  * @example Profile one conv and one add
  * ```ts
@@ -182,11 +188,12 @@ class Recorder implements DispatchRecorder {
  * console.log((await y.read())[0]);
  * ```
  */
-export async function startKernelProfile(): Promise<void> {
+export async function startKernelProfile(options: KernelProfileOptions = {}): Promise<void> {
   const gpu = currentGpu();
   if (gpu.recorder) throw new MaskRcnnGpuError("startKernelProfile: a kernel profile is already recording");
   await gpu.sync();
-  const timestamps = (gpu.device.features as unknown as ReadonlySet<string>).has("timestamp-query");
+  const timestamps = options.clock !== "wall" &&
+    (gpu.device.features as unknown as ReadonlySet<string>).has("timestamp-query");
   gpu.recorder = new Recorder(gpu, timestamps);
 }
 

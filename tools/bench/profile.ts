@@ -111,7 +111,10 @@ function entryUtilization(entry: KernelProfileEntry): number {
   return launched > 0 ? nominal / launched : NaN;
 }
 
-/** `op kernel M×N×K` of a GEMM dispatch (`gemm`: the forward kernel, also run for linear input gradients) (M output rows, N output columns, K reduction), else its op. */
+/**
+ * `op kernel M×N×K` of a GEMM dispatch (M output rows, N output columns, K reduction; `gemm` is the forward
+ * kernel, which linear input gradients run too), else its op.
+ */
 function gemmShape(d: DispatchTiming): string {
   const p = d.params;
   if (d.kernel.startsWith("conv2d/gemm/") && p.length >= 15) {
@@ -253,7 +256,7 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
       key: `${k}_gemm_pct`,
     },
     {
-      label: "  GEMM kernels' rate",
+      label: "  GEMM kernels' rate (dispatches with known grids)",
       value: gemmRate,
       unit: "GFLOP/s",
       key: `${k}_gemm_gflops`,
