@@ -10,7 +10,8 @@
  * median time of the one-workgroup dispatches, i.e. what any dispatch costs before it does work) and a
  * table of the top ops by GPU time with their share, dispatch count and, for the GEMM kernels (conv2d,
  * linear, conv_transpose2d forward, their weight and input gradients), GFLOP/s from the sizes in their
- * params blocks (left out for bounded dispatches, which run only the occupied RoI slots of their nominal
+ * params blocks (left out for bounded dispatches — indirect grids or `/limit` kernels — which run only the
+ * occupied RoI slots of their nominal
  * FLOPs) and "tile use", the
  * share of the work the direct-GEMM tiles launch that lands in the output ({@link gemmLaunchedFlops}: small
  * layers leave most of a 64×128 tile idle). The demo step also
@@ -141,11 +142,16 @@ function fmt(v: number, digits = 1): string {
   return Number.isFinite(v) ? v.toFixed(digits) : "—";
 }
 
+/** Whether a dispatch runs its nominal FLOPs: not bounded (indirect grid or a GPU-side row limit). */
+function knownWork(d: DispatchTiming): boolean {
+  return d.grid !== "indirect" && !d.kernel.includes("/limit");
+}
+
 /** GFLOP/s of the GEMM dispatches of an entry, or NaN when it has none. */
 function entryGflops(entry: KernelProfileEntry): number {
   let flops = 0, ms = 0;
   for (const d of entry.dispatches) {
-    const f = d.grid === "indirect" ? 0 : gemmFlops(d);
+    const f = knownWork(d) ? gemmFlops(d) : 0;
     if (f > 0) {
       flops += f;
       ms += d.ms;
@@ -197,7 +203,7 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
   const gemm = p.dispatches.filter((d) => gemmFlops(d) > 0);
   const gemmMs = gemm.reduce((t, d) => t + d.ms, 0);
   // rates only over dispatches with a known grid: a bounded one runs the occupied slots, not its nominal FLOPs
-  const direct = gemm.filter((d) => d.grid !== "indirect");
+  const direct = gemm.filter(knownWork);
   const gemmRate = direct.reduce((t, d) => t + gemmFlops(d), 0) /
     (direct.reduce((t, d) => t + d.ms, 0) * 1e6);
   const byOp = summarizeKernelProfile(p, "op");
