@@ -7,19 +7,18 @@
  *
  * For each it prints the wall time, the profiled GPU time (the sum of the dispatches' times), the gaps
  * between dispatches on the GPU timeline (span − sum), the dispatch count, a fixed per-dispatch cost (the
- * median time of the one-workgroup dispatches, i.e. what any dispatch costs before it does work) and a
- * table of the top ops by GPU time with their share, dispatch count and, for the GEMM kernels (conv2d,
- * linear, conv_transpose2d forward, their weight and input gradients), GFLOP/s from the sizes in their
- * params blocks (left out for bounded dispatches — indirect grids or `/limit` kernels — which run only the
- * occupied RoI slots of their nominal
- * FLOPs) and "tile use", the
- * share of the work the direct-GEMM tiles launch that lands in the output ({@link gemmLaunchedFlops}: small
- * layers leave most of a 64×128 tile idle). The demo step also
- * gets a table by kernel key; every workload one of its GEMM dispatches by shape. Deterministic weights as the other sections (speed barely depends on them;
- * bounded dispatches scale with the proposals and detections the weights give).
+ * median time of the one-workgroup dispatches: what a dispatch costs before it does work), the count and
+ * time of dispatches under 100 µs, and a table of the top ops by GPU time with their share, dispatch count
+ * and, for the GEMM kernels (conv2d, linear, conv_transpose2d forward, their weight and input gradients),
+ * GFLOP/s from the sizes in their params blocks (left out for bounded dispatches — indirect grids or
+ * `/limit` kernels — which run only the occupied RoI slots of their nominal FLOPs) and "tile use", the share
+ * of the work the direct-GEMM tiles launch that lands in the output ({@link gemmLaunchedFlops}: small layers
+ * leave much of a 64×128 tile idle). The demo step also gets a table by kernel key, and every workload one
+ * of its GEMM dispatches by shape. Deterministic weights as the other sections (speed barely depends on
+ * them; bounded dispatches scale with the proposals and detections the weights give).
  *
- * Keys: `profile_<workload>_{wall_ms,gpu_ms,gap_ms,dispatches,fixed_us_per_dispatch}` and, for the top
- * ops, `profile_<workload>_op_<op>_ms`.
+ * Keys: `profile_<workload>_{wall_ms,gpu_ms,gap_ms,dispatches,tiny_dispatches,tiny_ms,fixed_us_per_dispatch,
+ * gemm_pct,gemm_gflops}` and, for the top ops, `profile_<workload>_op_<op>_ms`.
  * @module
  */
 import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
