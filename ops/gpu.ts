@@ -80,13 +80,12 @@ export interface DispatchLabel {
 
 /**
  * The hook of ops/profile.ts: while set on {@link GpuContext.recorder}, every dispatch is encoded in a
- * compute pass of its own with the timestamp writes this returns (or submitted alone when it returns
- * undefined: wall-clock mode), then reported with its label.
+ * compute pass of its own with the timestamp writes this returns, then reported with its label.
  */
 export interface DispatchRecorder {
   /** Timestamp writes for the next dispatch's pass (may encode a query resolve into `encoder` first). */
-  timestampWrites(encoder: GPUCommandEncoder): GPUComputePassTimestampWrites | undefined;
-  /** Called after the dispatch is encoded (and, without timestamps, submitted). */
+  timestampWrites(encoder: GPUCommandEncoder): GPUComputePassTimestampWrites;
+  /** Called after the dispatch is encoded. */
   recorded(label: DispatchLabel): void;
 }
 
@@ -243,12 +242,10 @@ export class GpuContext {
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const recorder = this.recorder;
     let pass: GPUComputePassEncoder;
-    let timestampWrites: GPUComputePassTimestampWrites | undefined;
     if (recorder) {
       // Profiling: one pass per dispatch, timed by the pass's timestamp writes.
       const encoder = this.commandEncoder();
-      timestampWrites = recorder.timestampWrites(encoder);
-      pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+      pass = encoder.beginComputePass({ timestampWrites: recorder.timestampWrites(encoder) });
     } else {
       pass = this.computePass();
     }
@@ -260,7 +257,6 @@ export class GpuContext {
     this.dispatchesInBatch++;
     if (recorder) {
       pass.end();
-      if (!timestampWrites) this.flush(); // wall-clock mode: every dispatch is submitted alone
       recorder.recorded(
         label?.() ??
           {

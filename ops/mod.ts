@@ -49,7 +49,6 @@ export {
   type DispatchTiming,
   type KernelProfile,
   type KernelProfileEntry,
-  type KernelProfileOptions,
   startKernelProfile,
   stopKernelProfile,
   summarizeKernelProfile,

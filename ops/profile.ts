@@ -5,14 +5,15 @@
  *
  * Decisions: while a profile records, every dispatch gets a compute pass of its own whose
  * `timestampWrites` stamp its start and end (WebGPU's `timestamp-query` feature, which ops/gpu.ts requests
- * whenever the adapter offers it; resolved values are nanoseconds). Queries go into sets of
- * {@link QUERIES_PER_SET} that are resolved into a mappable buffer when full and at the stop, so nothing is
- * read back until {@link stopKernelProfile}. Without the feature the profiler falls back to the wall clock:
- * each dispatch is submitted alone and its time is the span from its submit (or the previous dispatch's
- * completion, if later) to `queue.onSubmittedWorkDone()` — coarser, and it includes the submit overhead.
- * The profile says which clock it used. A pass per dispatch (or a submit per dispatch) adds some overhead
- * of its own, so time the work unprofiled for the wall figure. With no profile recording, the only cost is
- * one null check per dispatch.
+ * whenever the adapter offers it — Deno 2.9's wgpu grants it on lavapipe, whose timestamps are the CPU's
+ * monotonic clock in nanoseconds). Queries go into sets of {@link QUERIES_PER_SET} that are resolved into a
+ * mappable buffer when full and at the stop, so nothing is read back until {@link stopKernelProfile}.
+ * There is no wall-clock fallback: ops encode synchronously, so a `queue.onSubmittedWorkDone()` callback
+ * per dispatch runs only when the caller next awaits, and would pin every dispatch's time on whichever ran
+ * last before that (tried: a whole demo step landed on its first op); without the feature
+ * {@link startKernelProfile} throws. A pass per dispatch adds some overhead of its own (on lavapipe ~5–20 %
+ * of a training step's wall time), so time the work unprofiled for the wall figure. With no profile
+ * recording, the only cost is one null check per dispatch.
  * @module
  */
 import { currentGpu, type DispatchLabel, type DispatchRecorder, type GpuContext } from "./gpu.ts";
@@ -20,12 +21,6 @@ import { MaskRcnnGpuError } from "./errors.ts";
 
 /** Timestamp queries per query set (two per dispatch; WebGPU allows 4096 per set). */
 export const QUERIES_PER_SET = 4096;
-
-/** Options of {@link startKernelProfile}. */
-export interface KernelProfileOptions {
-  /** `"wall"` forces the wall-clock fallback even where timestamp queries exist (default: the best clock). */
-  clock?: "wall";
-}
 
 /** One profiled dispatch. */
 export interface DispatchTiming {
@@ -45,8 +40,6 @@ export interface DispatchTiming {
 
 /** The result of {@link stopKernelProfile}. */
 export interface KernelProfile {
-  /** `timestamp-query`: GPU timestamps around each pass; `wall`: each dispatch submitted and awaited alone. */
-  clock: "timestamp-query" | "wall";
   /** Every dispatch, in encoding (= execution) order. */
   dispatches: DispatchTiming[];
   /** Sum of the dispatches' times (ms). */
@@ -80,13 +73,9 @@ interface QueryChunk {
 class Recorder implements DispatchRecorder {
   readonly labels: DispatchLabel[] = [];
   readonly chunks: QueryChunk[] = [];
-  /** Wall-clock mode: per dispatch, the submit time and the completion promise. */
-  readonly walls: { submitted: number; done: Promise<number> }[] = [];
+  constructor(readonly gpu: GpuContext) {}
 
-  constructor(readonly gpu: GpuContext, readonly timestamps: boolean) {}
-
-  timestampWrites(encoder: GPUCommandEncoder): GPUComputePassTimestampWrites | undefined {
-    if (!this.timestamps) return undefined;
+  timestampWrites(encoder: GPUCommandEncoder): GPUComputePassTimestampWrites {
     let chunk = this.chunks.at(-1);
     if (!chunk || chunk.used + 2 > QUERIES_PER_SET) {
       if (chunk) this.resolveChunk(chunk, encoder);
@@ -99,12 +88,6 @@ class Recorder implements DispatchRecorder {
 
   recorded(label: DispatchLabel): void {
     this.labels.push(label);
-    if (!this.timestamps) {
-      this.walls.push({
-        submitted: performance.now(),
-        done: this.gpu.device.queue.onSubmittedWorkDone().then(() => performance.now()),
-      });
-    }
   }
 
   private newChunk(): QueryChunk {
@@ -133,17 +116,6 @@ class Recorder implements DispatchRecorder {
 
   /** Start and end (ns, relative to the first start) of every dispatch. */
   async spans(): Promise<[number, number][]> {
-    if (!this.timestamps) {
-      const spans: [number, number][] = [];
-      let previousEnd = -Infinity;
-      for (const wall of this.walls) {
-        const end = await wall.done;
-        const start = Math.min(end, Math.max(wall.submitted, previousEnd));
-        spans.push([start * 1e6, end * 1e6]);
-        previousEnd = end;
-      }
-      return spans;
-    }
     const raw: bigint[] = [];
     for (const chunk of this.chunks) {
       await chunk.read.mapAsync(GPUMapMode.READ, 0, chunk.used * 8);
@@ -166,8 +138,8 @@ class Recorder implements DispatchRecorder {
 
 /**
  * Starts recording the GPU time of every dispatch of the current device (after waiting for the work
- * already submitted). Timestamp queries where the device has `timestamp-query`, the wall clock otherwise
- * or when `options.clock` is `"wall"` (see the module notes). Throws if a profile is already recording.
+ * already submitted). Throws {@link MaskRcnnGpuError} if a profile is already recording or the device has
+ * no `timestamp-query` feature.
  *
  * @example Profile one conv and one add
  * ```ts
@@ -183,18 +155,22 @@ class Recorder implements DispatchRecorder {
  * const profile = await stopKernelProfile();
  * assert.deepStrictEqual(profile.dispatches.map((d) => d.op), ["conv2d", "add"]);
  * for (const { name, ms, count } of summarizeKernelProfile(profile)) {
- *   console.log(`${name}: ${ms.toFixed(3)} ms over ${count} dispatch(es) (${profile.clock})`);
+ *   console.log(`${name}: ${ms.toFixed(3)} ms over ${count} dispatch(es)`);
  * }
  * console.log((await y.read())[0]);
  * ```
  */
-export async function startKernelProfile(options: KernelProfileOptions = {}): Promise<void> {
+export async function startKernelProfile(): Promise<void> {
   const gpu = currentGpu();
   if (gpu.recorder) throw new MaskRcnnGpuError("startKernelProfile: a kernel profile is already recording");
+  if (!(gpu.device.features as unknown as ReadonlySet<string>).has("timestamp-query")) {
+    throw new MaskRcnnGpuError(
+      `startKernelProfile: the device (${gpu.info.description}) has no "timestamp-query" feature, ` +
+        `so dispatches cannot be timed one by one`,
+    );
+  }
   await gpu.sync();
-  const timestamps = options.clock !== "wall" &&
-    (gpu.device.features as unknown as ReadonlySet<string>).has("timestamp-query");
-  gpu.recorder = new Recorder(gpu, timestamps);
+  gpu.recorder = new Recorder(gpu);
 }
 
 /**
@@ -208,7 +184,7 @@ export async function startKernelProfile(options: KernelProfileOptions = {}): Pr
  * await getGpu();
  * await startKernelProfile();
  * const profile = await stopKernelProfile();
- * console.log(profile.clock, profile.dispatches.length); // e.g. "timestamp-query" 0
+ * console.log(profile.dispatches.length, profile.gpuMs); // 0 0
  * ```
  */
 export async function stopKernelProfile(): Promise<KernelProfile> {
@@ -243,7 +219,6 @@ export async function stopKernelProfile(): Promise<KernelProfile> {
       };
     });
     return {
-      clock: recorder.timestamps ? "timestamp-query" : "wall",
       dispatches,
       gpuMs,
       spanMs: (end - origin) / 1e6,
@@ -260,7 +235,7 @@ export async function stopKernelProfile(): Promise<KernelProfile> {
  * ```ts
  * import { summarizeKernelProfile } from "./profile.ts";
  * const d = (op: string, ms: number) => ({ op, kernel: op, params: new Uint32Array(), grid: [1, 1, 1] as const, ms, startMs: 0 });
- * const rows = summarizeKernelProfile({ clock: "wall", dispatches: [d("a", 1), d("b", 3), d("a", 1)], gpuMs: 5, spanMs: 5 });
+ * const rows = summarizeKernelProfile({ dispatches: [d("a", 1), d("b", 3), d("a", 1)], gpuMs: 5, spanMs: 5 });
  * console.log(rows.map((r) => `${r.name} ${r.ms} ${r.count}`)); // ["b 3 1", "a 2 2"]
  * ```
  */

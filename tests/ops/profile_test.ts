@@ -31,7 +31,6 @@ Deno.test("a profile attributes a big conv and a tiny add to their ops, as many 
   const profile = await stopKernelProfile();
   const counted = dispatchStats().dispatches - before.dispatches;
 
-  assert.equal(profile.clock, gpu.device.features.has("timestamp-query") ? "timestamp-query" : "wall");
   assert.equal(profile.dispatches.length, counted);
   assert.deepStrictEqual(profile.dispatches.map((d) => d.op), ["conv2d", "add"]);
   const [convD, addD] = profile.dispatches;
@@ -135,27 +134,6 @@ Deno.test("a profile longer than one query set and many batches keeps every disp
     gpu.batchSize = batchSize;
     a.dispose();
   }
-});
-
-Deno.test("the wall-clock fallback attributes the same dispatches, each submitted alone", async () => {
-  const [h, w, c] = [32, 32, 32];
-  const x = tensorFromArray(randomFloats(h * w * c, 7), [1, h, w, c]);
-  const packed = packConv2dWeights(randomFloats(c * c * 9, 8), [c, c, 3, 3]);
-  const a = tensorFromArray(randomFloats(4, 9), [4]);
-  const expected = await conv2d(x, packed, { padding: 1 }).read();
-  await startKernelProfile({ clock: "wall" });
-  const before = dispatchStats();
-  const y = conv2d(x, packed, { padding: 1 });
-  const s = add(a, a);
-  const profile = await stopKernelProfile();
-  assert.equal(profile.clock, "wall");
-  assert.deepStrictEqual(profile.dispatches.map((d) => d.op), ["conv2d", "add"]);
-  assert.equal(profile.dispatches.length, dispatchStats().dispatches - before.dispatches);
-  assert.ok(dispatchStats().submits - before.submits >= 2, "one submit per dispatch");
-  for (const d of profile.dispatches) assert.ok(Number.isFinite(d.ms) && d.ms >= 0, `${d.op} ${d.ms} ms`);
-  assert.ok(profile.dispatches[1].startMs >= profile.dispatches[0].startMs);
-  assert.deepStrictEqual(await y.read(), expected);
-  for (const t of [x, packed.weight, a, y, s]) t.dispose();
 });
 
 Deno.test("starting a profile twice or stopping none throws", async () => {

@@ -211,7 +211,7 @@ function report(w: Workload, byKernel: boolean): BenchRow[] {
   console.log(
     `\n-- profile: ${w.title}\n` +
       `wall ${fmt(w.wallMs)} ms unprofiled (${fmt(w.profiledWallMs)} ms profiled); GPU ${fmt(p.gpuMs)} ms ` +
-      `in ${p.dispatches.length} dispatches (${p.clock}); gaps between dispatches ${
+      `in ${p.dispatches.length} dispatches (timestamp queries); gaps between dispatches ${
         fmt(p.spanMs - p.gpuMs)
       } ms; ` +
       `one-workgroup dispatch ${fmt(fixed * 1000, 0)} µs (× ${p.dispatches.length} = ${
