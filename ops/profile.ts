@@ -10,7 +10,7 @@
  * mappable buffer when full and at the stop, so nothing is read back until {@link stopKernelProfile}.
  * There is no wall-clock fallback: ops encode synchronously, so a `queue.onSubmittedWorkDone()` callback
  * per dispatch runs only when the caller next awaits, and would pin every dispatch's time on whichever ran
- * last before that (tried: a whole demo step landed on its first op); without the feature
+ * last before that (tried: a whole demo step landed on one op); without the feature
  * {@link startKernelProfile} throws. A pass per dispatch adds some overhead of its own (on lavapipe ~5–20 %
  * of a training step's wall time), so time the work unprofiled for the wall figure. With no profile
  * recording, the only cost is one null check per dispatch.
