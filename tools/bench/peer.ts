@@ -37,6 +37,8 @@ export const PEER_SMALL: ResolveConfigOptions = {
 };
 const PEER_OPTIMIZER = { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 } as const;
 const PYTHON = "/usr/bin/python3";
+/** Below this torch's matmul is the unoptimised reference BLAS (2 GFLOP/s on Zen 3; OpenBLAS gives ~70). */
+const REFERENCE_BLAS_GFLOPS = 10;
 
 /** Counts of the peer section (`deno task bench --peer-steps N` sets the timed training steps). */
 export interface PeerOptions {
@@ -79,9 +81,9 @@ async function torchAvailable(): Promise<string | null> {
     }).output();
     if (success) return null;
     const last = new TextDecoder().decode(stderr).trim().split("\n").at(-1);
-    return `${PYTHON} cannot import torch/torchvision (${last}); apt-get install -y python3-torch python3-torchvision`;
+    return `${PYTHON} cannot import torch/torchvision (${last}); apt-get install -y python3-torch python3-torchvision libopenblas0-pthread`;
   } catch {
-    return `${PYTHON} not found; apt-get install -y python3-torch python3-torchvision`;
+    return `${PYTHON} not found; apt-get install -y python3-torch python3-torchvision libopenblas0-pthread`;
   }
 }
 
@@ -213,6 +215,19 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
     "threads",
     "peer_torch_threads",
   );
+  row(
+    "torch matmul 1000×3136×128 (its BLAS)",
+    torch.torch_matmul_gflops,
+    "GFLOP/s",
+    "peer_torch_matmul_gflops",
+  );
+  if (torch.torch_matmul_gflops < REFERENCE_BLAS_GFLOPS) {
+    console.warn(
+      `peer: torch's matmul runs at ${torch.torch_matmul_gflops.toFixed(1)} GFLOP/s — libblas.so.3 is the ` +
+        "reference BLAS, which makes torch's linear layers ~30× slower than usual and the ratios below " +
+        "flattering; apt-get install -y libopenblas0-pthread",
+    );
+  }
   row("detect, small, 128×128 (torch)", torch.detect_small_ms, "ms", "peer_detect_small_torch_ms");
   row("  detections kept (torch)", torch.detect_small_detections, "", "peer_detect_small_torch_detections");
   row("  ours / torch", detectSmall / torch.detect_small_ms, "×", "detect_small_vs_torch");

@@ -124,6 +124,17 @@ def time_conv(spec, repeats):
     return ms, flops / ms / 1e6
 
 
+def matmul_gflops():
+    """torch's rate on fc6's shape (1000 × 3136 → 128): Debian's torch takes its BLAS from libblas.so.3, which is
+    the unoptimised reference BLAS (~2 GFLOP/s) unless libopenblas0 provides it (~70 GFLOP/s on one Zen 3 core)."""
+    a, w, b = torch.randn(1000, 3136), torch.randn(128, 3136), torch.randn(128)
+    torch.addmm(b, a, w.t())
+    t0 = time.perf_counter()
+    for _ in range(3):
+        torch.addmm(b, a, w.t())
+    return 2 * 1000 * 3136 * 128 * 3 / (time.perf_counter() - t0) / 1e9
+
+
 def main():
     with open(sys.argv[1]) as f:
         work = json.load(f)
@@ -132,6 +143,7 @@ def main():
     torch.manual_seed(0)
     out = {"torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
            "torch_threads": threads}
+    out["torch_matmul_gflops"] = matmul_gflops()
     if "small" in work:
         s = work["small"]
         model = build("small", s["config"])
