@@ -172,6 +172,7 @@ export { COCO_CLASS_NAMES } from "./model/coco_names.ts";
  * encoded PNG/JPEG bytes, or in a browser page a drawable image (`ImageBitmap`, `<img>`, `<canvas>`).
  */
 export type ImageInput = RawImage | Uint8Array | DrawableImage;
+export type { DrawableImage } from "./data/image_browser.ts";
 
 async function toRaw(input: ImageInput, index: number): Promise<RawImage> {
   if (input instanceof Uint8Array) return await decodeImage(input, `image ${index}`);
@@ -469,6 +470,7 @@ export async function loadCheckpoint(
 export {
   type Losses,
   NonFiniteLossError,
+  type TrainBatch,
   type TrainStepOptions,
   type TrainTarget,
 } from "./model/train_step.ts";
@@ -483,6 +485,7 @@ export {
   type DistributedStepOptions,
   type DistributedStepTiming,
   distributedTrainStep,
+  type GradientReducer,
   shardBatch,
 } from "./model/distributed.ts";
 export { selectGpuForLocalRank } from "./ops/device_select.ts";
