@@ -5,26 +5,19 @@
  * prints one JSON line.
  * @module
  */
-import { createOptimizer, generateShapesItem } from "../../mod.ts";
+import { createOptimizer } from "../../mod.ts";
 import { getGpu } from "../../ops/mod.ts";
 import { type DistributedStepTiming, distributedTrainStep, shardBatch } from "../../model/distributed.ts";
 import { initMpi } from "../../ops/mpi.ts";
-import { deterministicModel } from "./_models.ts";
+import { BENCH_SGD, benchTrainBatch, deterministicModel } from "./_models.ts";
 
 const STEPS = 3, R50_PARAMS = 44_400_000;
 const mpi = await initMpi();
 await getGpu();
 const model = deterministicModel({ preset: "small" });
-const opt = createOptimizer(model, { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
-const batchAt = (s: number) => {
-  const items = Array.from(
-    { length: 4 },
-    (_, i) => generateShapesItem(7 + s * 4 + i, { width: 128, height: 128 }),
-  );
-  return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
-};
+const opt = createOptimizer(model, BENCH_SGD);
 const step = async (s: number, timing?: DistributedStepTiming) => {
-  const { shard, firstImage } = shardBatch(batchAt(s), mpi.rank, mpi.size);
+  const { shard, firstImage } = shardBatch(benchTrainBatch(s), mpi.rank, mpi.size);
   await distributedTrainStep(model, shard, opt, mpi, { seed: 0, firstImage, timing });
 };
 await step(0); // warm-up: pipelines, pooled buffers

@@ -6,27 +6,20 @@
  * under `mpirun.openmpi` (skipped with NaN figures when Open MPI is not installed).
  * @module
  */
-import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { createOptimizer, trainStep } from "../../mod.ts";
 import { getGpu } from "../../ops/mod.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
-import { deterministicModel } from "./_models.ts";
+import { BENCH_SGD, benchTrainBatch, deterministicModel } from "./_models.ts";
 
 async function singleStepMs(steps: number): Promise<number> {
   await getGpu();
   const model = deterministicModel({ preset: "small" });
-  const opt = createOptimizer(model, { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
-  const batchAt = (s: number) => {
-    const items = Array.from(
-      { length: 4 },
-      (_, i) => generateShapesItem(7 + s * 4 + i, { width: 128, height: 128 }),
-    );
-    return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
-  };
-  await trainStep(model, batchAt(0), opt);
+  const opt = createOptimizer(model, BENCH_SGD);
+  await trainStep(model, benchTrainBatch(0), opt);
   const t0 = performance.now();
-  for (let s = 1; s <= steps; s++) await trainStep(model, batchAt(s), opt);
+  for (let s = 1; s <= steps; s++) await trainStep(model, benchTrainBatch(s), opt);
   const ms = (performance.now() - t0) / steps;
   disposeOptimizer(opt);
   for (const t of paramTensors(model.params!)) t.dispose();

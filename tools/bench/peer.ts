@@ -22,11 +22,11 @@ import { detectImages } from "../../model/detect.ts";
 import type { RawImage } from "../../model/transform.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
-import type { TrainItem } from "../../data/types.ts";
+import type { TrainTarget } from "../../model/train_step.ts";
 import type { BenchRow } from "./_report.ts";
 import { benchConv, CONV_SHAPES } from "./conv.ts";
 import { syntheticImage } from "./detect.ts";
-import { deterministicModel } from "./_models.ts";
+import { BENCH_SGD, benchTrainBatch, deterministicModel } from "./_models.ts";
 
 /** The torchvision shapes run's configuration (see the module notes). */
 export const PEER_SMALL: ResolveConfigOptions = {
@@ -35,7 +35,6 @@ export const PEER_SMALL: ResolveConfigOptions = {
   boxBatchSizePerImage: 512,
   boxDetectionsPerImg: 20,
 };
-const PEER_OPTIMIZER = { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 } as const;
 const PYTHON = "/usr/bin/python3";
 /** Below this torch's matmul is the unoptimised reference BLAS (2 GFLOP/s on Zen 3; OpenBLAS gives ~70). */
 const REFERENCE_BLAS_GFLOPS = 10;
@@ -60,14 +59,14 @@ function imageEntry(image: RawImage) {
   return { width: image.width, height: image.height, data: base64(image.data) };
 }
 
-function itemEntry(item: TrainItem) {
+function itemEntry(image: RawImage, target: TrainTarget) {
   return {
-    image: imageEntry(item.image),
-    width: item.image.width,
-    height: item.image.height,
-    boxes: Array.from(item.target.boxes),
-    labels: Array.from(item.target.labels),
-    masks: base64(item.target.masks ?? new Uint8Array(0)),
+    image: imageEntry(image),
+    width: image.width,
+    height: image.height,
+    boxes: Array.from(target.boxes),
+    labels: Array.from(target.labels),
+    masks: base64(target.masks ?? new Uint8Array(0)),
   };
 }
 
@@ -117,11 +116,7 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
 
   // The same inputs for both sides.
   const detectImage = generateShapesItem(7, { width: 128, height: 128 }).image;
-  const batches = Array.from(
-    { length: trainSteps + 1 },
-    (_, s) =>
-      Array.from({ length: 4 }, (_, i) => generateShapesItem(7 + s * 4 + i, { width: 128, height: 128 })),
-  );
+  const batches = Array.from({ length: trainSteps + 1 }, (_, s) => benchTrainBatch(s));
   const r50Image = syntheticImage(1066, 800);
   const conv = CONV_SHAPES.find((s) => s.key === "conv3x3_256")!;
 
@@ -133,11 +128,11 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
   for (let i = 1; i < detectRepeats; i++) dets = await detectImages(small, [detectImage]);
   const detectSmall = (performance.now() - t0) / detectRepeats;
   const detectSmallCount = dets[0].count;
-  const opt = createOptimizer(small, { ...PEER_OPTIMIZER });
+  const opt = createOptimizer(small, { ...BENCH_SGD });
   const stepMs: number[] = [];
-  for (const [s, items] of batches.entries()) {
+  for (const [s, batch] of batches.entries()) {
     t0 = performance.now();
-    await trainStep(small, { images: items.map((x) => x.image), targets: items.map((x) => x.target) }, opt);
+    await trainStep(small, batch, opt);
     if (s > 0) stepMs.push(performance.now() - t0);
   }
   const trainSmall = median(stepMs);
@@ -195,8 +190,8 @@ export async function benchPeer(options: PeerOptions = {}): Promise<BenchRow[]> 
       config: config(PEER_SMALL),
       detectImage: imageEntry(detectImage),
       detectRepeats,
-      trainBatches: batches.map((b) => b.map(itemEntry)),
-      optimizer: PEER_OPTIMIZER,
+      trainBatches: batches.map((b) => b.images.map((image, i) => itemEntry(image, b.targets[i]))),
+      optimizer: BENCH_SGD,
     },
     ...(r50Repeats > 0
       ? {

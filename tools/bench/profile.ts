@@ -39,7 +39,7 @@ import { disposeOptimizer } from "../../model/optimizer.ts";
 import type { OptimizerOptions } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
-import { deterministicModel } from "./_models.ts";
+import { benchTrainBatch, deterministicModel } from "./_models.ts";
 import { PEER_SMALL } from "./peer.ts";
 
 /** Ops listed per workload. */
@@ -305,13 +305,7 @@ async function trainWorkload(
   optimizer: OptimizerOptions,
 ): Promise<Workload> {
   const opt = createOptimizer(model, optimizer);
-  const batchAt = (s: number) => {
-    const items = Array.from(
-      { length: 4 },
-      (_, i) => generateShapesItem(7 + s * 4 + i, { width: side, height: side }),
-    );
-    return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
-  };
+  const batchAt = (s: number) => benchTrainBatch(s, { height: side, width: side });
   try {
     return await profiled(key, title, async (s) => {
       await trainStep(model, batchAt(s), opt);

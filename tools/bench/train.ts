@@ -5,7 +5,7 @@
  * unless said.
  * @module
  */
-import { createOptimizer, generateShapesItem, trainStep } from "../../mod.ts";
+import { createOptimizer, trainStep } from "../../mod.ts";
 import { currentGpu, getGpu } from "../../ops/mod.ts";
 import { DEMO_CONFIG, DEMO_STEPS, demoOptimizer } from "../../cli/demo.ts";
 import type { MaskRcnnModel } from "../../model/mask_rcnn.ts";
@@ -13,7 +13,7 @@ import type { OptimizerOptions } from "../../model/optimizer.ts";
 import { disposeOptimizer } from "../../model/optimizer.ts";
 import { paramTensors } from "../../model/params.ts";
 import type { BenchRow } from "./_report.ts";
-import { deterministicModel } from "./_models.ts";
+import { BENCH_SGD, benchTrainBatch, deterministicModel } from "./_models.ts";
 import { dispatchStats } from "../../ops/kernel.ts";
 
 async function stepMs(
@@ -21,17 +21,11 @@ async function stepMs(
   size: [number, number],
   batch: number,
   steps: number,
-  optimizer: OptimizerOptions = { type: "sgd", lr: 0.001, momentum: 0.9, weightDecay: 1e-4 },
+  optimizer: OptimizerOptions = BENCH_SGD,
 ) {
   const gpu = currentGpu();
   const opt = createOptimizer(model, optimizer);
-  const batchAt = (s: number) => {
-    const items = Array.from(
-      { length: batch },
-      (_, i) => generateShapesItem(7 + s * batch + i, { width: size[1], height: size[0] }),
-    );
-    return { images: items.map((x) => x.image), targets: items.map((x) => x.target) };
-  };
+  const batchAt = (s: number) => benchTrainBatch(s, { batch, height: size[0], width: size[1] });
   await trainStep(model, batchAt(0), opt); // warm-up: pipelines, pooled buffers
   gpu.pool.resetPeak();
   const stats0 = dispatchStats();
