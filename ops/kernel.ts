@@ -286,7 +286,7 @@ export function dispatch(kernel: Kernel, spec: DispatchSpec): void {
   spec.tensors.forEach(([name, tensor], i) => {
     entries.push({
       binding: i + 1,
-      resource: tex?.index === i ? tex.texture.createView() : tensor.binding(spec.op, name),
+      resource: tex?.index === i ? textureView(tex.texture) : tensor.binding(spec.op, name),
     });
   });
   const pipeline = gpu.pipeline(kernel.key, kernel.source, spec.constants);
@@ -305,6 +305,19 @@ export function dispatch(kernel: Kernel, spec: DispatchSpec): void {
       grid: "buffer" in workgroups ? "indirect" : grid,
     }),
   );
+}
+
+const textureViews = new WeakMap<GPUTexture, GPUTextureView>();
+
+/**
+ * The default view of `texture`, created once: on lavapipe (through wgpu) `createView` blocks until all
+ * submitted GPU work is done, so one per dispatch stalled the encoding of every batch behind the GPU
+ * (a demo step spent ~0.5 s there; see tools/bench/profile.ts).
+ */
+function textureView(texture: GPUTexture): GPUTextureView {
+  let view = textureViews.get(texture);
+  if (!view) textureViews.set(texture, view = texture.createView());
+  return view;
 }
 
 /** Copies a packed weight `[K, cols4·4]` into its scratch rgba32float texture (cols4 × K texels). */
