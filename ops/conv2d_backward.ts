@@ -121,13 +121,13 @@ export function conv2dBackward(
   const gradInput = emptyTensor([batch, h, w, cin]);
   const wt = transposePackedWeight(op, packed.weight, kh * kw, cin, cout);
   const cols4 = Math.ceil(cin / 4);
-  const tile = gemmTile(cols4);
+  const tile = gemmTile(cols4, { k: kh * kw * cout });
   const vecIn = cout % 4 === 0;
   const vecOut = cin % 4 === 0;
   const texture = weightTexture(wt, cols4);
-  const key = `conv2d_backward/dgrad/${texture ? "texB/" : ""}${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${
-    vecIn ? "v" : "s"
-  }${vecOut ? "v" : "s"}`;
+  const key = `conv2d_backward/dgrad/${texture ? "texB/" : ""}${
+    tile.lanes ? `sg${tile.lanes}/` : ""
+  }${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}`;
   const source = dgradWgsl({ tile, vecIn, vecOut, texB: texture !== null });
   const maxDim = currentGpu().limits.maxComputeWorkgroupsPerDimension;
   for (let py = 0; py < stride; py++) {

@@ -35,6 +35,11 @@ export interface GpuInfo {
   features: string[];
   /** The limits this library relies on, as granted. */
   limits: Record<string, number>;
+  /**
+   * The subgroup size where the device has the `subgroups` feature and the adapter's subgroup size is
+   * fixed (`subgroupMinSize == subgroupMaxSize`: lavapipe's SIMD width, 8 on AVX2), else null.
+   */
+  subgroupSize: number | null;
 }
 
 const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
@@ -44,6 +49,11 @@ const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
  * (lavapipe included), so the device is requested with it first and without it if that fails.
  */
 export const FLOAT32_ATOMIC_FEATURE = "wgpu-shader-float32-atomic";
+/**
+ * Features requested although the adapter may not list them: {@link FLOAT32_ATOMIC_FEATURE}, and
+ * `subgroups`, which Deno 2.9 grants on lavapipe on request while its adapter does not list it.
+ */
+const UNLISTED_FEATURES = [FLOAT32_ATOMIC_FEATURE, "subgroups"] as const;
 const WANTED_LIMITS = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
@@ -430,15 +440,20 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
   for (const name of WANTED_LIMITS) {
     if (typeof adapterLimits[name] === "number") requiredLimits[name] = adapterLimits[name];
   }
-  let device: GPUDevice;
-  try {
-    device = await adapter.requestDevice({
-      requiredFeatures: [...requiredFeatures, FLOAT32_ATOMIC_FEATURE as GPUFeatureName],
-      requiredLimits,
-    });
-  } catch {
-    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  // Every subset of the unlisted features, largest first; the last try (none) throws what it throws.
+  const unlisted = UNLISTED_FEATURES.filter((f) =>
+    !(adapter.features as unknown as ReadonlySet<string>).has(f)
+  );
+  const tries = Array.from({ length: 1 << unlisted.length }, (_, bits) => (1 << unlisted.length) - 1 - bits)
+    .map((bits) => unlisted.filter((_, i) => bits & (1 << i)) as string[] as GPUFeatureName[]);
+  let device: GPUDevice | null = null;
+  for (const extra of tries) {
+    const descriptor = { requiredFeatures: [...requiredFeatures, ...extra], requiredLimits };
+    if (extra.length === 0) device = await adapter.requestDevice(descriptor);
+    else device = await adapter.requestDevice(descriptor).catch(() => null);
+    if (device) break;
   }
+  if (!device) throw new NoAdapterError("requestDevice failed");
   const adapterInfo = adapter.info;
   const limits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
@@ -452,8 +467,16 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
     isFallbackAdapter: (adapterInfo as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...device.features],
     limits,
+    subgroupSize: fixedSubgroupSize(device, adapterInfo),
   };
   return new GpuContext(device, info, options);
+}
+
+function fixedSubgroupSize(device: GPUDevice, info: GPUAdapterInfo): number | null {
+  if (!device.features.has("subgroups")) return null;
+  const sizes = info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const size = sizes.subgroupMinSize;
+  return size !== undefined && size > 0 && size === sizes.subgroupMaxSize ? size : null;
 }
 
 function debugFromEnv(): boolean {

@@ -27,6 +27,13 @@ export interface GemmTile {
   wx: number;
   /** Workgroup height (along rows). */
   wy: number;
+  /**
+   * Share the A operand through subgroup broadcasts (the device's `subgroups` feature; set only where the
+   * subgroup is exactly the `wx` lanes of one workgroup row, i.e. `lanes == wx` == the fixed subgroup size):
+   * per block of `lanes` vec4 channel steps each lane loads a different vec4 of A per row and every lane
+   * takes step j's from lane j ({@link gemmChannelLoopWgsl}).
+   */
+  lanes?: number;
 }
 
 /** Source variants of {@link implicitGemmWgsl}. */
@@ -196,6 +203,12 @@ export function gemmAccumulatorsWgsl(tile: GemmTile): string {
  * `acc{r}_{t} = fma(a, b, acc)` in (B row, r, t) order; vec4 A reads 4 B rows per step. The one home of
  * the loop that the forward kernel and the input gradient (shaders/conv2d_backward.wgsl.ts) run.
  *
+ * With `tile.lanes` (vec4 A only) the steps go in blocks of `lanes`: lane `lid.x` loads step `c + lid.x` of
+ * each row (one per-lane load fetches `lanes` different vec4s instead of `lanes` copies of one), the block's
+ * B rows are loaded first (on lavapipe every texel fetch is a call that spills the live registers, so one
+ * group of calls per block), then step j's A comes from lane j through `subgroupBroadcast`; the steps past
+ * the last whole block run the plain loop. The sums are the same products added in the same order.
+ *
  * @example
  * ```ts
  * import { gemmChannelLoopWgsl } from "./conv2d.wgsl.ts";
@@ -212,6 +225,36 @@ export function gemmChannelLoopWgsl(
   const pad = " ".repeat(o.indent);
   const zeroA = o.vecIn ? "vec4f(0.0)" : "0.0";
   const loads = R.map((r) => `${pad}let a${r} = select(${zeroA}, ${o.a}[base${r} + c], ok${r});`).join("\n");
+  if (o.vecIn && tile.lanes) {
+    const S = tile.lanes;
+    const J = range(S);
+    const Q = range(4);
+    const block = [
+      ...R.map((r) => `${pad}let al${r} = select(vec4f(0.0), ${o.a}[base${r} + c + lid.x], ok${r});`),
+      ...J.flatMap((j) =>
+        Q.flatMap((q) =>
+          T.map((t) => `${pad}let b${j}_${q}_${t} = loadB(wk + 4u * c + ${4 * j + q}u, col${t});`)
+        )
+      ),
+      ...J.flatMap((j) => [
+        ...R.map((r) => `${pad}let a${r}_${j} = subgroupBroadcast(al${r}, ${j}u);`),
+        ...Q.flatMap((q) =>
+          R.flatMap((r) =>
+            T.map((t) => `${pad}acc${r}_${t} = fma(vec4f(a${r}_${j}[${q}]), b${j}_${q}_${t}, acc${r}_${t});`)
+          )
+        ),
+      ]),
+    ].join("\n");
+    const plain = gemmChannelLoopWgsl({ ...tile, lanes: undefined }, o).replace(
+      "for (var c = 0u;",
+      "for (;",
+    );
+    return `var c = 0u;
+${pad.slice(2)}for (; c + ${S}u <= ${o.count}; c += ${S}u) {
+${block}
+${pad.slice(2)}}
+${pad.slice(2)}${plain}`;
+  }
   if (o.vecIn) {
     return `for (var c = 0u; c < ${o.count}; c++) {
 ${pad}let k0 = wk + 4u * c;

@@ -14,6 +14,11 @@
  *   on the workgroup id and loop counters, so lavapipe loads it once and broadcasts it; A loads are
  *   per-lane gathers (vec4 along K).
  * - `wgmem`: classic workgroup-memory tiling (the hardware-GPU shape) for comparison.
+ * - `subTexB` / `subBufB` (`G`: B loads grouped per block): A shared through `subgroupBroadcast` (the
+ *   kernel of ops/conv2d.ts SUBGROUP_GEMM). Zen 3, Mesa 25.0.7, M 4096 K 1024 N 256, GFLOP/s wall: texB
+ *   16×16 (the tile before) 14.5, subTexBG 16×4 17.8–20.7, 16×8 19.2, 8×4 17.8, 3×4 13.3; subBufBG 8×4 12.0.
+ *   What is left (GALLIVM_DEBUG=asm, MESA_SHADER_CACHE_DISABLE=true): every `textureLoad` is a call that
+ *   spills the live ymm registers; vmulps + vaddps are 24 % of the block's instructions.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -28,6 +33,8 @@ interface Variant {
   fmas: number;
   /** Texture bindings: 1 = B at binding 4, 2 = also A at binding 5. */
   textures?: number;
+  /** Needs the `subgroups` feature. */
+  subgroups?: boolean;
 }
 
 const R = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -152,6 +159,62 @@ ${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r
     loads: 4 * tm + 16 * tn4,
     fmas: tm * tn4 * 16,
     textures: texA ? 2 : 1,
+  };
+}
+
+/**
+ * Lanes along columns with A shared through subgroup broadcasts (the `subgroups` feature; lavapipe's
+ * subgroup is the 8 SIMD lanes of x): per K block of 32, each lane loads a DIFFERENT vec4 of A for each of
+ * its rows (8 useful values per per-lane load loop instead of 8 copies of one), and every lane takes the
+ * A value of K step (j, c) from lane j with `subgroupBroadcast` (a constant lane index: a register shuffle).
+ * B from a texture (`texB`) or the storage buffer. Needs wx == 8 (one subgroup per row set) and K % 32 == 0.
+ */
+function subCols(tm: number, tn4: number, wy: number, texB: boolean, grouped = false): Variant {
+  const wx = 8;
+  const acc = R(tm).flatMap((r) => R(tn4).map((t) => `var acc${r}_${t} = vec4f(0.0);`)).join("\n  ");
+  const loadB = (t: number, k: string) =>
+    texB ? `textureLoad(tb, vec2u(col${t}, ${k}), 0)` : `b[(${k}) * p.n4 + col${t}]`;
+  const steps = R(8).flatMap((j) => R(4).map((c) => [j, c]));
+  const source = `${PARAMS}
+${texB ? "@group(0) @binding(4) var tb: texture_2d<f32>;" : ""}
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${R(tm).map((r) => `  let row${r} = min(wid.y * ${tm * wy}u + ${r * wy}u + lid.y, p.m - 1u);`).join("\n")}
+${R(tn4).map((t) => `  let col${t} = wid.x * ${tn4 * wx}u + ${t * wx}u + lid.x;`).join("\n")}
+  ${acc}
+  for (var kk = 0u; kk < p.k4; kk += 8u) {
+${R(tm).map((r) => `    let al${r} = a[row${r} * p.k4 + kk + lid.x];`).join("\n")}
+${
+    grouped
+      ? steps.map(([j, c]) =>
+        R(tn4).map((t) => `    let b${j}_${c}_${t} = ${loadB(t, `kk * 4u + ${j * 4 + c}u`)};`).join("\n")
+      ).join("\n")
+      : ""
+  }
+${
+    steps.map(([j, c]) =>
+      (grouped
+        ? ""
+        : R(tn4).map((t) => `    let b${j}_${c}_${t} = ${loadB(t, `kk * 4u + ${j * 4 + c}u`)};`).join("\n")) +
+      "\n" +
+      R(tm).map((r) => `    let a${r}_${j}_${c} = subgroupBroadcast(al${r}[${c}], ${j}u);`).join("\n") +
+      "\n" +
+      R(tm).flatMap((r) =>
+        R(tn4).map((t) => `    acc${r}_${t} = fma(vec4f(a${r}_${j}_${c}), b${j}_${c}_${t}, acc${r}_${t});`)
+      ).join("\n")
+    ).join("\n")
+  }
+  }
+${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r}_${t};`)).join("\n")}
+}`;
+  return {
+    name: `sub${texB ? "TexB" : "BufB"}${grouped ? "G" : ""} ${tm}x${tn4 * 4} wg${wx}x${wy}`,
+    source,
+    grid: (m, n4) => [n4 / (tn4 * wx), Math.ceil(m / (tm * wy)), 1],
+    loads: (4 * tm) / 8 + 4 * tn4,
+    fmas: tm * tn4 * 16,
+    textures: texB ? 1 : 0,
+    subgroups: true,
   };
 }
 
@@ -302,6 +365,27 @@ export function probeVariants(): Variant[] {
     tiled(64, 32, 16, 4, 2),
     tiled(32, 16, 16, 2, 1),
     tiled(64, 8, 16, 4, 1),
+    subCols(16, 4, 4, true),
+    subCols(16, 4, 4, false),
+    subCols(8, 4, 8, true),
+    subCols(4, 1, 8, true),
+    subCols(3, 1, 8, true),
+    subCols(2, 2, 8, true),
+    subCols(4, 2, 8, true),
+    subCols(8, 2, 8, true),
+    subCols(8, 1, 8, true),
+    subCols(3, 1, 8, true, true),
+    subCols(4, 1, 8, true, true),
+    subCols(8, 1, 8, true, true),
+    subCols(16, 1, 8, true, true),
+    subCols(2, 2, 8, true, true),
+    subCols(24, 1, 8, true, true),
+    subCols(32, 1, 8, true, true),
+    subCols(32, 1, 4, true, true),
+    subCols(16, 2, 8, true, true),
+    subCols(16, 1, 4, true, true),
+    subCols(3, 1, 8, false, true),
+    subCols(8, 1, 8, false, true),
   ];
 }
 
@@ -319,7 +403,13 @@ if (import.meta.main) {
   const [m, k, n, repeats] = [values.m, values.k, values.n, values.repeats].map(Number);
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error("no WebGPU adapter");
+  // Deno 2.9 grants "subgroups" on request although lavapipe's adapter does not list it.
+  const subgroups = await adapter.requestDevice({ requiredFeatures: ["subgroups"] }).then(
+    (d) => (d.destroy(), true),
+    () => false,
+  );
   const device = await adapter.requestDevice({
+    requiredFeatures: subgroups ? ["subgroups"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
@@ -369,7 +459,9 @@ if (import.meta.main) {
   const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(uni, 0, new Uint32Array([m, k / 4, n / 4, 0]));
   const only = values.only?.split(",");
-  const variants = probeVariants().filter((v) => !only || only.some((o) => v.name.includes(o)));
+  const variants = probeVariants().filter((v) =>
+    (!only || only.some((o) => v.name.includes(o))) && (subgroups || !v.subgroups)
+  );
   const best = new Map<string, number>();
   const pipes = variants.map((v) => {
     device.pushErrorScope("validation");

@@ -2,7 +2,7 @@
  * Shared by the GEMM backward tests: run a test under both adapters' tiles and both weight-gradient paths.
  * @module
  */
-import { FORWARD_KERNEL, GEMM_TILES } from "../../ops/conv2d.ts";
+import { FORWARD_KERNEL, GEMM_TILES, SUBGROUP_GEMM } from "../../ops/conv2d.ts";
 import { WGRAD_SPLIT, WGRAD_TILES } from "../../ops/gemm_backward.ts";
 
 /** A run configuration: adapter tiles and weight-gradient split forced to one path. */
@@ -18,7 +18,11 @@ export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<
     kernel: { ...FORWARD_KERNEL },
     wgrad: { ...WGRAD_TILES },
     split: { ...WGRAD_SPLIT },
+    subgroup: { ...SUBGROUP_GEMM },
   };
+  // the software variant runs the subgroup broadcast where the device has it (lavapipe)
+  SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = v.tile === "software";
+  SUBGROUP_GEMM.minK = 0;
   GEMM_TILES.software = GEMM_TILES.hardware = saved.gemm[v.tile];
   FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = saved.kernel[v.tile];
   WGRAD_TILES.software = WGRAD_TILES.hardware = saved.wgrad[v.tile];
@@ -32,6 +36,7 @@ export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<
     Object.assign(FORWARD_KERNEL, saved.kernel);
     Object.assign(WGRAD_TILES, saved.wgrad);
     Object.assign(WGRAD_SPLIT, saved.split);
+    Object.assign(SUBGROUP_GEMM, saved.subgroup);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
-import { packConv2dWeights, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
+import { packConv2dWeights, SUBGROUP_GEMM, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
@@ -78,10 +78,11 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
 }
 
 // Cin a multiple of 64: the software adapter reads the transposed weights of the input gradient from a
-// texture (ops/conv2d.ts WEIGHT_TEXTURE); both paths must match a float64 reference and each other.
+// texture (ops/conv2d.ts WEIGHT_TEXTURE); Cout 40: the subgroup broadcast of g (SUBGROUP_GEMM) runs one
+// block of 8 vec4 steps and a tail. Every path must match a float64 reference and the others bit for bit.
 for (const stride of [1, 2]) {
-  Deno.test(`conv2dBackward input gradient 3×3 s${stride} 64→8: texture and buffer paths match float64`, async () => {
-    const [n, h, w, cin, cout, k, pad] = [2, 7, 9, 64, 8, 3, 1];
+  Deno.test(`conv2dBackward input gradient 3×3 s${stride} 64→40: texture and buffer paths, subgroup A or not, match float64`, async () => {
+    const [n, h, w, cin, cout, k, pad] = [2, 7, 9, 64, 40, 3, 1];
     const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
     const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
     const ws = randomFloats(cout * cin * k * k, 21);
@@ -110,19 +111,25 @@ for (const stride of [1, 2]) {
     const x = tensorFromArray(randomFloats(n * h * w * cin, 23), [n, h, w, cin]);
     const gout = tensorFromArray(gs, [n, ho, wo, cout]);
     const saved = { ...WEIGHT_TEXTURE };
+    const savedSubgroup = { ...SUBGROUP_GEMM };
     const results: Float32Array[] = [];
     try {
       for (const texture of [true, false]) {
-        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
-        const r = conv2dBackward(x, packed, gout, {}, { stride, padding: pad });
-        results.push((await r.gradInput!.read()) as Float32Array);
-        assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture}`);
-        r.gradInput!.dispose();
+        for (const subgroup of [true, false]) {
+          WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+          SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+          SUBGROUP_GEMM.minK = 0;
+          const r = conv2dBackward(x, packed, gout, {}, { stride, padding: pad });
+          results.push((await r.gradInput!.read()) as Float32Array);
+          assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture} subgroup ${subgroup}`);
+          r.gradInput!.dispose();
+        }
       }
     } finally {
       Object.assign(WEIGHT_TEXTURE, saved);
+      Object.assign(SUBGROUP_GEMM, savedSubgroup);
     }
-    assert.deepEqual(results[0], results[1]);
+    for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
     for (const t of [x, gout, packed.weight]) t.dispose();
   });
 }

@@ -6,6 +6,7 @@ import {
   FORWARD_KERNEL,
   GEMM_TILES,
   packConv2dWeights,
+  SUBGROUP_GEMM,
   WEIGHT_TEXTURE,
 } from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
@@ -33,19 +34,25 @@ interface ConvCase {
 async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>): Promise<void> {
   const saved = { ...GEMM_TILES };
   const savedKernel = { ...FORWARD_KERNEL };
+  const savedSubgroup = { ...SUBGROUP_GEMM };
   GEMM_TILES.software = GEMM_TILES.hardware = saved[tile];
-  FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = savedKernel[tile];
+  FORWARD_KERNEL.software =
+    FORWARD_KERNEL.hardware =
+      savedKernel[tile === "hardware" ? "hardware" : "software"];
+  SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = tile === "subgroup";
+  SUBGROUP_GEMM.minK = 0;
   try {
     await fn();
   } finally {
     Object.assign(GEMM_TILES, saved);
     Object.assign(FORWARD_KERNEL, savedKernel);
+    Object.assign(SUBGROUP_GEMM, savedSubgroup);
   }
 }
 
 for (
   const [c, tile] of (fixture.meta.cases as ConvCase[]).flatMap((c) =>
-    [[c, "software"], [c, "hardware"]] as const
+    [[c, "software"], [c, "subgroup"], [c, "hardware"]] as const
   )
 ) {
   const [cout, cin, kh, kw] = shape(`${c.name}.weight`);
@@ -108,9 +115,18 @@ function referenceConv(
 }
 
 // Cout a multiple of 64: the software adapter reads the weights from a texture (ops/conv2d.ts
-// WEIGHT_TEXTURE); both weight paths must match a float64 reference and each other bit for bit.
-for (const [cin, cout, k, stride] of [[16, 64, 3, 1], [8, 128, 1, 2], [3, 64, 3, 2]]) {
-  Deno.test(`conv2d ${k}×${k} s${stride} ${cin}→${cout}: weight texture and buffer paths match float64`, async () => {
+// WEIGHT_TEXTURE); both weight paths, with and without the subgroup broadcast of the activations
+// (SUBGROUP_GEMM: Cin 40 and 72 run whole blocks of 8 vec4 channel steps and a tail), must match a float64
+// reference and each other bit for bit.
+for (
+  const [cin, cout, k, stride] of [[16, 64, 3, 1], [8, 128, 1, 2], [3, 64, 3, 2], [40, 64, 3, 1], [
+    72,
+    24,
+    1,
+    2,
+  ]]
+) {
+  Deno.test(`conv2d ${k}×${k} s${stride} ${cin}→${cout}: weight texture and buffer paths, subgroup A or not, match float64`, async () => {
     const shape = [2, 9, 11, cin];
     const xs = randomFloats(2 * 9 * 11 * cin, 11);
     const ws = randomFloats(cout * cin * k * k, 12, -0.3, 0.3);
@@ -120,19 +136,25 @@ for (const [cin, cout, k, stride] of [[16, 64, 3, 1], [8, 128, 1, 2], [3, 64, 3,
     const pad = (k - 1) / 2;
     const expected = referenceConv(xs, shape, ws, [cout, k, k], bs, stride, pad);
     const saved = { ...WEIGHT_TEXTURE };
+    const savedSubgroup = { ...SUBGROUP_GEMM };
     const results: Float32Array[] = [];
     try {
       for (const texture of [true, false]) {
-        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
-        const y = conv2d(x, packed, { stride, padding: pad, relu: true });
-        results.push((await y.read()) as Float32Array);
-        assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture}`);
-        y.dispose();
+        for (const subgroup of [true, false]) {
+          WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+          SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+          SUBGROUP_GEMM.minK = 0;
+          const y = conv2d(x, packed, { stride, padding: pad, relu: true });
+          results.push((await y.read()) as Float32Array);
+          assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture} subgroup ${subgroup}`);
+          y.dispose();
+        }
       }
     } finally {
       Object.assign(WEIGHT_TEXTURE, saved);
+      Object.assign(SUBGROUP_GEMM, savedSubgroup);
     }
-    assert.deepEqual(results[0], results[1]);
+    for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
     for (const t of [x, packed.weight, packed.bias]) t?.dispose();
   });
 }
