@@ -412,7 +412,10 @@ export function runImplicitGemm(
   if (bias) tensors.push(["bias", bias]);
   if (residual) tensors.push(["residual", residual]);
   tensors.push(["out", out]);
-  const kernel = { key, source: tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts) };
+  const kernel = {
+    key,
+    source: () => tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts),
+  };
   const spec = {
     op,
     tensors,

@@ -128,7 +128,7 @@ export function conv2dBackward(
   const key = `conv2d_backward/dgrad/${texture ? "texB/" : ""}${
     tile.lanes ? `sg${tile.lanes}/` : ""
   }${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}`;
-  const source = dgradWgsl({ tile, vecIn, vecOut, texB: texture !== null });
+  const source = () => dgradWgsl({ tile, vecIn, vecOut, texB: texture !== null });
   const maxDim = currentGpu().limits.maxComputeWorkgroupsPerDimension;
   for (let py = 0; py < stride; py++) {
     for (let px = 0; px < stride; px++) {

@@ -24,6 +24,7 @@ import {
 } from "../shaders/gemm_backward.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { currentGpu, softwareGemmTiles } from "./gpu.ts";
+import { SUBGROUP_GEMM } from "./conv2d.ts";
 import { boundedDispatchEnabled, dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
@@ -38,8 +39,9 @@ import { assertDType, assertRank } from "./validate.ts";
  * console.log(WGRAD_TILES.hardware.tn4 * 4 * WGRAD_TILES.hardware.wx); // 128 columns per workgroup
  * ```
  */
-export const WGRAD_TILES: { software: GemmTile; hardware: GemmTile } = {
+export const WGRAD_TILES: { software: GemmTile; subgroup: GemmTile; hardware: GemmTile } = {
   software: { tm: 2, tn4: 4, wx: 8, wy: 8 },
+  subgroup: { tm: 4, tn4: 2, wx: 8, wy: 4 },
   hardware: { tm: 1, tn4: 4, wx: 8, wy: 8 },
 };
 
@@ -264,8 +266,23 @@ export function checkGrad(op: string, name: string, grad: Tensor | undefined, pa
   }
 }
 
-function wgradTile(cols4: number): GemmTile {
-  const t = { ...(softwareGemmTiles() ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
+/**
+ * The weight-gradient tile: with a fixed subgroup size and {@link SUBGROUP_GEMM} on for this adapter class,
+ * the `subgroup` tile (rows shared through broadcasts, width = the subgroup size, narrowed by vec4
+ * columns); otherwise the adapter's tile, narrowed by width for few columns.
+ */
+function wgradTile(cols4: number, m: number): GemmTile {
+  const software = softwareGemmTiles();
+  const lanes = currentGpu().info.subgroupSize;
+  if (
+    SUBGROUP_GEMM[software ? "software" : "hardware"] && lanes !== null && lanes >= 4 && lanes <= 16 &&
+    m >= SUBGROUP_GEMM.minK
+  ) {
+    const t: GemmTile = { ...(software ? WGRAD_TILES.subgroup : WGRAD_TILES.hardware), wx: lanes, lanes };
+    while (t.tn4 > 1 && t.tn4 * t.wx > cols4) t.tn4 /= 2;
+    return t;
+  }
+  const t = { ...(software ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
     t.wx /= 2;
     t.wy *= 2;
@@ -367,7 +384,7 @@ export function accumulateParamGrads(
     );
   const vname = `${vecX ? "v" : "s"}${vecG ? "v" : "s"}/${layout.name}`;
   if (grads.weight) {
-    const base = wgradTile(cols4);
+    const base = wgradTile(cols4, s.m);
     const tile = { ...base, tm: vecX ? base.tm : base.tm * 4 };
     const kgroups = vecX ? krows / 4 : krows;
     const colTiles = Math.ceil(cols4 / (tile.tn4 * tile.wx));
@@ -388,11 +405,11 @@ export function accumulateParamGrads(
     const chunk = Math.ceil(s.m / nsplit);
     nsplit = Math.ceil(s.m / chunk);
     const direct = nsplit === 1;
-    const key = `gemm_backward/wgrad/${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vname}/${
-      direct ? "d" : "p"
-    }${limit ? "/limit" : ""}`;
+    const key = `gemm_backward/wgrad/${
+      tile.lanes ? `sg${tile.lanes}/` : ""
+    }${tile.tm}x${tile.tn4}/${tile.wx}x${tile.wy}/${vname}/${direct ? "d" : "p"}${limit ? "/limit" : ""}`;
     const partial = direct ? grads.weight : emptyTensor([nsplit, krows, cols4 * 4]);
-    dispatch({ key, source: wgradWgsl({ tile, vecX, vecG, direct, layout, rowLimit: !!limit }) }, {
+    dispatch({ key, source: () => wgradWgsl({ tile, vecX, vecG, direct, layout, rowLimit: !!limit }) }, {
       op,
       tensors: [
         ["x", x],

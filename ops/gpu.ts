@@ -188,9 +188,15 @@ export class GpuContext {
 
   /**
    * Returns the compute pipeline for a WGSL source and override constants, compiling it on first use.
-   * `key` identifies the source (op name plus variant) so that the cache never hashes long strings.
+   * `key` identifies the source (op name plus variant) so that the cache never hashes long strings;
+   * `source` may be a function, called only when the pipeline is compiled (the unrolled GEMM sources are
+   * long: building one per dispatch cost a demo step ~20 ms of the CPU the adapter runs on).
    */
-  pipeline(key: string, source: string, constants: Record<string, number> = {}): GPUComputePipeline {
+  pipeline(
+    key: string,
+    source: string | (() => string),
+    constants: Record<string, number> = {},
+  ): GPUComputePipeline {
     const constKeys = Object.keys(constants).sort();
     const fullKey = key +
       (constKeys.length ? "|" + constKeys.map((k) => `${k}=${constants[k]}`).join(",") : "");
@@ -198,7 +204,8 @@ export class GpuContext {
     if (pipeline) return pipeline;
     this.assertAlive();
     if (this.debug) this.device.pushErrorScope("validation");
-    const module = this.device.createShaderModule({ label: key, code: source });
+    const code = typeof source === "string" ? source : source();
+    const module = this.device.createShaderModule({ label: key, code });
     pipeline = this.device.createComputePipeline({
       label: key,
       layout: "auto",

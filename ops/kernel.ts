@@ -23,8 +23,11 @@ import type { Tensor } from "./tensor.ts";
 export interface Kernel {
   /** Cache key and label, e.g. `elementwise/add/f32/vec4`. */
   key: string;
-  /** Full WGSL source with `@compute fn main`. */
-  source: string;
+  /**
+   * Full WGSL source with `@compute fn main`, or a function that builds it (called only when the pipeline
+   * is compiled: long generated sources).
+   */
+  source: string | (() => string);
 }
 
 /** A tensor bound to the kernel, with the name used in error messages. */

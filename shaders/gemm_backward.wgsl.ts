@@ -11,6 +11,12 @@
  * (`direct`); otherwise it writes partials `[nsplit, K, cols4]` that {@link WGRAD_REDUCE_WGSL} sums in
  * fixed order into the gradient: deterministic for a given split, no atomics.
  *
+ * With `tile.lanes` (the subgroup size, = the workgroup width) the rows go in blocks of `lanes`: lane l
+ * gathers the A values of row m + l (its own (n, oy, ox) from the block's counters), and row m + j's reach
+ * every lane through `subgroupBroadcast` from lane j, so a per-lane load fetches `lanes` different rows
+ * instead of `lanes` copies of one (lavapipe scalarizes storage loads per lane); the rows past the last whole
+ * block run the plain loop. Same products summed in the same order: bit-identical to the plain kernel.
+ *
  * Bias gradient: column sums of G in two deterministic stages ({@link biasPartialWgsl} over row chunks,
  * then {@link BIAS_REDUCE_WGSL}, which also folds the transposed conv's 4 bias copies).
  * @module
@@ -88,14 +94,41 @@ export function wgradWgsl(o: WgradOptions): string {
   const T = range(tn4);
   const J = o.vecX ? range(4) : [0];
   const acc = (r: number, j: number, t: number) => `acc${r}_${j}_${t}`;
-  const fmas = R.map((r) =>
-    J.map((j) =>
-      T.map((t) =>
-        `      ${acc(r, j, t)} = fma(vec4f(a${r}${o.vecX ? `[${j}]` : ""}), b${t}, ${acc(r, j, t)});`
-      )
-        .join("\n")
-    ).join("\n")
-  ).join("\n");
+  const fmasOf = (a: (r: number) => string, b: (t: number) => string) =>
+    R.map((r) =>
+      J.map((j) =>
+        T.map((t) =>
+          `      ${acc(r, j, t)} = fma(vec4f(${a(r)}${o.vecX ? `[${j}]` : ""}), ${b(t)}, ${acc(r, j, t)});`
+        )
+          .join("\n")
+      ).join("\n")
+    ).join("\n");
+  const fmas = fmasOf((r) => `a${r}`, (t) => `b${t}`);
+  const zeroA = o.vecX ? "vec4f(0.0)" : "0.0";
+  const loadA = (r: number, v: { iy: string; ix: string; nh: string }, name: string) =>
+    `    let y${r}${name} = ${v.iy} + dy${r}; let x${r}${name} = ${v.ix} + dx${r};
+    let ok${r}${name} = y${r}${name} >= 0 && y${r}${name} < i32(p.h) && x${r}${name} >= 0 && x${r}${name} < i32(p.w);
+    let a${r}${name} = select(${zeroA}, x[select(0u, ((${v.nh} + u32(y${r}${name})) * p.w + u32(x${r}${name})) * cper + ci${r}, ok${r}${name})], ok${r}${name});`;
+  const S = o.tile.lanes ?? 0;
+  // Subgroup blocks (tile.lanes): lane l loads A of row m + l; step j takes lane j's through a broadcast.
+  const blocks = S
+    ? `  for (; m + ${S}u <= m1; m += ${S}u) {
+    var lox = ox + lid.x; var loy = oy; var ln = n;
+    while (lox >= p.wo) { lox -= p.wo; loy++; if (loy == p.ho) { loy = 0u; ln++; } }
+    let liy = i32(loy * p.stride); let lix = i32(lox * p.stride); let lnh = ln * p.h;
+${R.map((r) => loadA(r, { iy: "liy", ix: "lix", nh: "lnh" }, "l")).join("\n")}
+${
+      range(S).map((j) =>
+        R.map((r) => `    let a${r}_${j} = subgroupBroadcast(a${r}l, ${j}u);`).join("\n") + "\n" +
+        T.map((t) => `    let b${t}_${j} = loadG(m + ${j}u, col${t});`).join("\n") + "\n" +
+        fmasOf((r) => `a${r}_${j}`, (t) => `b${t}_${j}`)
+      ).join("\n")
+    }
+    ox += ${S}u;
+    while (ox >= p.wo) { ox -= p.wo; oy++; if (oy == p.ho) { oy = 0u; n++; } }
+  }
+`
+    : "";
   const store = R.map((r) =>
     J.map((j) =>
       T.map((t) => {
@@ -142,17 +175,10 @@ ${
   var n = m0 / hwo;
   var oy = (m0 - n * hwo) / p.wo;
   var ox = m0 - n * hwo - oy * p.wo;
-  for (var m = m0; m < m1; m++) {
+  var m = m0;
+${blocks}  for (; m < m1; m++) {
     let iy = i32(oy * p.stride); let ix = i32(ox * p.stride); let nh = n * p.h;
-${
-    R.map((r) =>
-      `    let y${r} = iy + dy${r}; let x${r} = ix + dx${r};
-    let ok${r} = y${r} >= 0 && y${r} < i32(p.h) && x${r} >= 0 && x${r} < i32(p.w);
-    let a${r} = select(${
-        o.vecX ? "vec4f(0.0)" : "0.0"
-      }, x[select(0u, ((nh + u32(y${r})) * p.w + u32(x${r})) * cper + ci${r}, ok${r})], ok${r});`
-    ).join("\n")
-  }
+${R.map((r) => loadA(r, { iy: "iy", ix: "ix", nh: "nh" }, "")).join("\n")}
 ${T.map((t) => `    let b${t} = loadG(m, col${t});`).join("\n")}
 ${fmas}
     ox++;

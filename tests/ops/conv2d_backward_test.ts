@@ -191,3 +191,54 @@ Deno.test("conv2dBackward bad calls throw ShapeError naming the op and the shape
   const gb = tensorFromArray(new Float32Array(8), [8]);
   throwsShape(() => conv2dBackward(x, noBias, g, { bias: gb }, opts), /grads.bias \[8\].*no bias/);
 });
+
+// The weight gradient with the rows shared through subgroup broadcasts (SUBGROUP_GEMM; Wo 3 and 5, so a
+// block of 8 rows crosses image rows and images; M not a multiple of 8, so a tail runs) against the plain
+// kernel (bit for bit) and a float64 reference, with one chunk and with split chunks.
+for (const [stride, split] of [[1, "direct"], [2, "split"], [1, "split"]] as const) {
+  Deno.test(`conv2dBackward weight gradient 3×3 s${stride} 8→12, ${split}: subgroup rows and plain kernel agree bit for bit and match float64`, async () => {
+    const [n, h, w, cin, cout, k, pad] = [3, 5, stride === 1 ? 3 : 9, 8, 12, 3, 1];
+    const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
+    const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+    const xs = randomFloats(n * h * w * cin, 31);
+    const gs = randomFloats(n * ho * wo * cout, 32);
+    const expected = new Float64Array(cout * cin * k * k);
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          for (let ky = 0; ky < k; ky++) {
+            for (let kx = 0; kx < k; kx++) {
+              const iy = oy * stride - pad + ky;
+              const ix = ox * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              for (let co = 0; co < cout; co++) {
+                const g = gs[((b * ho + oy) * wo + ox) * cout + co];
+                for (let ci = 0; ci < cin; ci++) {
+                  expected[((co * cin + ci) * k + ky) * k + kx] += g * xs[((b * h + iy) * w + ix) * cin + ci];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const packed = packConv2dWeights(randomFloats(cout * cin * k * k, 33), [cout, cin, k, k]);
+    const ref = packConv2dWeights(Float32Array.from(expected), [cout, cin, k, k]);
+    const refW = await ref.weight.read();
+    const x = tensorFromArray(xs, [n, h, w, cin]);
+    const gout = tensorFromArray(gs, [n, ho, wo, cout]);
+    const results: Float32Array[] = [];
+    for (const subgroup of [true, false]) {
+      await withVariant({ tile: "software", split }, async () => {
+        SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+        const gw = tensorFromArray(new Float32Array(packed.weight.size), packed.weight.shape);
+        conv2dBackward(x, packed, gout, { weight: gw }, { stride, padding: pad, needInputGrad: false });
+        results.push((await gw.read()) as Float32Array);
+        assertClose(results.at(-1)!, refW, 1e-4, `subgroup ${subgroup}`);
+        gw.dispose();
+      });
+    }
+    assert.deepEqual(results[0], results[1]);
+    for (const t of [x, gout, packed.weight, ref.weight]) t.dispose();
+  });
+}
