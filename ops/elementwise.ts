@@ -103,6 +103,18 @@ export function relu(x: Tensor): Tensor {
 }
 
 /**
+ * How {@link fillInPlace} writes zeros (mutable, for tests and benchmarks): `clearBuffer` true uses the
+ * command encoder's `clearBuffer` (no dispatch), false the fill kernel.
+ *
+ * @example
+ * ```ts
+ * import { ZERO_FILL } from "./elementwise.ts";
+ * console.log(ZERO_FILL.clearBuffer); // true
+ * ```
+ */
+export const ZERO_FILL = { clearBuffer: true };
+
+/**
  * Writes `value` into every element of `target` (in place) and returns it. target: any shape, f32/i32/u32.
  *
  * @example
@@ -120,6 +132,11 @@ export function fillInPlace<T extends Tensor>(target: T, value: number): T {
   else if (target.dtype === "i32") new Int32Array(word.buffer)[0] = value;
   else word[0] = value;
   if (target.size === 0) return target;
+  if (word[0] === 0 && ZERO_FILL.clearBuffer) {
+    // all-zero bits (0, +0.0): the queue's buffer clear, a memset on lavapipe, instead of a dispatch
+    currentGpu().commandEncoder().clearBuffer(target.buffer, target.byteOffset, target.byteLength);
+    return target;
+  }
   dispatch({ key: "elementwise/fill", source: FILL_WGSL }, {
     op: "fill",
     tensors: [["target", target]],

@@ -5,6 +5,7 @@ import {
   DisposedTensorError,
   DTypeError,
   fill,
+  fillInPlace,
   getGpu,
   mul,
   relu,
@@ -12,6 +13,7 @@ import {
   tensorFromArray,
   tidy,
 } from "../../ops/mod.ts";
+import { ZERO_FILL } from "../../ops/elementwise.ts";
 import { assertClose, randomFloats, randomInts } from "../_util.ts";
 
 await getGpu();
@@ -67,6 +69,33 @@ Deno.test("fill and copy reproduce their inputs for f32, i32 and u32", async () 
   assert.deepEqual(await copy(tensorFromArray(x, [70_001])).read(), x);
   const y = randomInts(12, 12, -50, 50);
   assert.deepEqual(await copy(tensorFromArray(y, [3, 4])).read(), y);
+});
+
+Deno.test("fillInPlace writes zeros over earlier data with the buffer clear and with the kernel; -0 keeps its sign", async () => {
+  for (const clearBuffer of [true, false]) {
+    ZERO_FILL.clearBuffer = clearBuffer;
+    try {
+      for (const size of [5, 70_001]) {
+        const x = tensorFromArray(randomFloats(size, 21, 1, 2), [size]);
+        assert.deepEqual(
+          Array.from(await fillInPlace(x, 0).read()),
+          new Array(size).fill(0),
+          `${clearBuffer} ${size}`,
+        );
+        const i = tensorFromArray(randomInts(size, 22, 1, 50), [size]);
+        assert.deepEqual(
+          Array.from(await fillInPlace(i.reshape([1, size]), 0).read()),
+          new Array(size).fill(0),
+        );
+        x.dispose();
+        i.dispose();
+      }
+      const z = await fill([3], -0).read();
+      assert.ok(Array.from(z).every((v) => Object.is(v, -0)), `-0 kept: ${z}`);
+    } finally {
+      ZERO_FILL.clearBuffer = true;
+    }
+  }
 });
 
 Deno.test("tidy frees intermediates and keeps what it returns", async () => {
