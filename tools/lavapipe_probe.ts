@@ -18,7 +18,8 @@
  *   kernel of ops/conv2d.ts SUBGROUP_GEMM). Zen 3, Mesa 25.0.7, M 4096 K 1024 N 256, GFLOP/s wall: texB
  *   16×16 (the tile before) 14.5, subTexBG 16×4 17.8–20.7, 16×8 19.2, 8×4 17.8, 3×4 13.3; subBufBG 8×4 12.0.
  *   What is left (GALLIVM_DEBUG=asm, MESA_SHADER_CACHE_DISABLE=true): every `textureLoad` is a call that
- *   spills the live ymm registers; vmulps + vaddps are 24 % of the block's instructions.
+ *   spills the live ymm registers; vmulps + vaddps are 24 % of the block's instructions. B from a read-only
+ *   storage texture (`subSTexB`, texture_storage_2d<rgba32float, read>) measured the same as a sampled one.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -169,14 +170,24 @@ ${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r
  * A value of K step (j, c) from lane j with `subgroupBroadcast` (a constant lane index: a register shuffle).
  * B from a texture (`texB`) or the storage buffer. Needs wx == 8 (one subgroup per row set) and K % 32 == 0.
  */
-function subCols(tm: number, tn4: number, wy: number, texB: boolean, grouped = false): Variant {
+function subCols(tm: number, tn4: number, wy: number, texB: boolean | "storage", grouped = false): Variant {
   const wx = 8;
   const acc = R(tm).flatMap((r) => R(tn4).map((t) => `var acc${r}_${t} = vec4f(0.0);`)).join("\n  ");
   const loadB = (t: number, k: string) =>
-    texB ? `textureLoad(tb, vec2u(col${t}, ${k}), 0)` : `b[(${k}) * p.n4 + col${t}]`;
+    texB === "storage"
+      ? `textureLoad(tb, vec2u(col${t}, ${k}))`
+      : texB
+      ? `textureLoad(tb, vec2u(col${t}, ${k}), 0)`
+      : `b[(${k}) * p.n4 + col${t}]`;
   const steps = R(8).flatMap((j) => R(4).map((c) => [j, c]));
   const source = `${PARAMS}
-${texB ? "@group(0) @binding(4) var tb: texture_2d<f32>;" : ""}
+${
+    texB === "storage"
+      ? "@group(0) @binding(6) var tb: texture_storage_2d<rgba32float, read>;"
+      : texB
+      ? "@group(0) @binding(4) var tb: texture_2d<f32>;"
+      : ""
+  }
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
 ${R(tm).map((r) => `  let row${r} = min(wid.y * ${tm * wy}u + ${r * wy}u + lid.y, p.m - 1u);`).join("\n")}
@@ -208,12 +219,14 @@ ${
 ${R(tm).flatMap((r) => R(tn4).map((t) => `  c[row${r} * p.n4 + col${t}] = acc${r}_${t};`)).join("\n")}
 }`;
   return {
-    name: `sub${texB ? "TexB" : "BufB"}${grouped ? "G" : ""} ${tm}x${tn4 * 4} wg${wx}x${wy}`,
+    name: `sub${texB === "storage" ? "STexB" : texB ? "TexB" : "BufB"}${grouped ? "G" : ""} ${tm}x${
+      tn4 * 4
+    } wg${wx}x${wy}`,
     source,
     grid: (m, n4) => [n4 / (tn4 * wx), Math.ceil(m / (tm * wy)), 1],
     loads: (4 * tm) / 8 + 4 * tn4,
     fmas: tm * tn4 * 16,
-    textures: texB ? 1 : 0,
+    textures: texB === "storage" ? 3 : texB ? 1 : 0,
     subgroups: true,
   };
 }
@@ -384,6 +397,10 @@ export function probeVariants(): Variant[] {
     subCols(32, 1, 4, true, true),
     subCols(16, 2, 8, true, true),
     subCols(16, 1, 4, true, true),
+    subCols(16, 2, 4, "storage", true),
+    subCols(16, 2, 4, true, true),
+    subCols(16, 1, 8, "storage", true),
+    subCols(16, 1, 8, true, true),
     subCols(3, 1, 8, false, true),
     subCols(8, 1, 8, false, true),
   ];
@@ -455,6 +472,12 @@ if (import.meta.main) {
     return t;
   };
   const texB = texture(hb, n / 4, k);
+  const stexB = device.createTexture({
+    size: [n / 4, k],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  device.queue.writeTexture({ texture: stexB }, hb, { bytesPerRow: n / 4 * 16 }, [n / 4, k]);
   const texA = texture(ha, k / 4, m);
   const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(uni, 0, new Uint32Array([m, k / 4, n / 4, 0]));
@@ -475,9 +498,11 @@ if (import.meta.main) {
       binding,
       resource: { buffer },
     })).filter((e) =>
-      !v.textures || e.binding === 0 || e.binding === 3 || (v.textures === 1 && e.binding === 1)
+      !v.textures || e.binding === 0 || e.binding === 3 ||
+      ((v.textures === 1 || v.textures === 3) && e.binding === 1)
     );
-    if (v.textures) entries.push({ binding: 4, resource: texB.createView() });
+    if (v.textures === 3) entries.push({ binding: 6, resource: stexB.createView() });
+    else if (v.textures) entries.push({ binding: 4, resource: texB.createView() });
     if (v.textures === 2) entries.push({ binding: 5, resource: texA.createView() });
     const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     return { v, pipeline, group };
