@@ -180,12 +180,17 @@ export function reluGrad(
  */
 export function transposePackedWeight(op: string, w: Tensor, taps: number, r1: number, r2: number): Tensor {
   const c2 = Math.ceil(r1 / 4) * 4;
+  const colsW = w.shape[1];
+  if (colsW % 4 !== 0 || r2 > colsW || w.shape[0] !== taps * r1) {
+    throw new ShapeError(op, `packed weight ${w.describe()} is not [${taps}·${r1}, ≥ ${r2} padded to 4]`);
+  }
   const wt = emptyTensor([taps * r2, c2]);
-  dispatch({ key: "gemm_backward/transpose_weights", source: TRANSPOSE_WEIGHTS_WGSL }, {
+  const blocks = taps * Math.ceil(r2 / 4) * (c2 / 4);
+  dispatch({ key: "gemm_backward/transpose_weights/4x4", source: TRANSPOSE_WEIGHTS_WGSL }, {
     op,
     tensors: [["weight", w], ["weightT", wt]],
-    params: params(["u32", wt.size], ["u32", r1], ["u32", r2], ["u32", c2], ["u32", w.shape[1]]),
-    workgroups: Math.ceil(wt.size / WORKGROUP_1D),
+    params: params(["u32", blocks], ["u32", r1], ["u32", r2], ["u32", c2], ["u32", colsW]),
+    workgroups: Math.ceil(blocks / WORKGROUP_1D),
   });
   return wt;
 }

@@ -140,7 +140,9 @@ fn main(${MAIN_1D_ARGS}) {
 /**
  * Per-tap transpose of a packed GEMM weight: w `[taps·r1, colsW]` → wt `[taps·r2, c2]` with
  * wt[(t·r2 + j)·c2 + i] = w[(t·r1 + i)·colsW + j] for i < r1, 0 in the padded columns (c2 = ⌈r1/4⌉·4).
- * Bindings: 1 w, 2 wt.
+ * One invocation per 4×4 block (t, j4, i4): four vec4 reads of w (rows i, columns 4·j4 …; colsW % 4 == 0)
+ * and four vec4 writes of wt (rows j < r2), a quarter of the memory operations of one scalar per element.
+ * Bindings: 1 w (vec4), 2 wt (vec4). Params: total = taps·⌈r2/4⌉·c2/4 blocks.
  *
  * @example
  * ```ts
@@ -151,16 +153,29 @@ fn main(${MAIN_1D_ARGS}) {
 export const TRANSPOSE_WEIGHTS_WGSL = /* wgsl */ `
 struct Params { total: u32, r1: u32, r2: u32, c2: u32, colsW: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> wt: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> wt: array<vec4f>;
 ${LINEAR_INDEX_WGSL}
 @compute @workgroup_size(256)
 fn main(${MAIN_1D_ARGS}) {
   let o = linearIndex(wid, lid, nwg);
   if (o >= p.total) { return; }
-  let i = o % p.c2;
-  let tj = o / p.c2;
-  let j = tj % p.r2;
-  let t = tj / p.r2;
-  wt[o] = select(0.0, w[min((t * p.r1 + i) * p.colsW + j, arrayLength(&w) - 1u)], i < p.r1);
+  let c4 = p.c2 / 4u;
+  let j4s = (p.r2 + 3u) / 4u;
+  let i4 = o % c4;
+  let tj = o / c4;
+  let j4 = tj % j4s;
+  let t = tj / j4s;
+  let cw4 = p.colsW / 4u;
+  var rows: array<vec4f, 4>;
+  for (var q = 0u; q < 4u; q++) {
+    let i = 4u * i4 + q;
+    rows[q] = select(vec4f(0.0), w[min((t * p.r1 + i) * cw4 + j4, arrayLength(&w) - 1u)], i < p.r1);
+  }
+  for (var e = 0u; e < 4u; e++) {
+    let j = 4u * j4 + e;
+    if (j < p.r2) {
+      wt[(t * p.r2 + j) * c4 + i4] = vec4f(rows[0][e], rows[1][e], rows[2][e], rows[3][e]);
+    }
+  }
 }`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { packConv2dWeights, SUBGROUP_GEMM, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
+import { transposePackedWeight } from "../../ops/gemm_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 import { VARIANTS, withVariant } from "./_gemm_backward_util.ts";
@@ -242,3 +243,22 @@ for (const [stride, split] of [[1, "direct"], [2, "split"], [1, "split"]] as con
     for (const t of [x, gout, packed.weight, ref.weight]) t.dispose();
   });
 }
+
+Deno.test("transposePackedWeight matches a CPU per-tap transpose (odd rows and columns, zero padding)", async () => {
+  for (const [taps, r1, r2, colsW] of [[3, 5, 7, 8], [1, 16, 12, 12], [9, 3, 64, 64], [2, 8, 1, 4]]) {
+    const ws = randomFloats(taps * r1 * colsW, 41 + r1);
+    const w = tensorFromArray(ws, [taps * r1, colsW]);
+    const c2 = Math.ceil(r1 / 4) * 4;
+    const expected = new Float32Array(taps * r2 * c2);
+    for (let t = 0; t < taps; t++) {
+      for (let j = 0; j < r2; j++) {
+        for (let i = 0; i < r1; i++) expected[(t * r2 + j) * c2 + i] = ws[(t * r1 + i) * colsW + j];
+      }
+    }
+    const wt = transposePackedWeight("test", w, taps, r1, r2);
+    assert.deepEqual(wt.shape, [taps * r2, c2]);
+    assert.deepEqual(await wt.read(), expected, `${taps} ${r1} ${r2} ${colsW}`);
+    w.dispose();
+    wt.dispose();
+  }
+});
