@@ -272,16 +272,35 @@ export function checkGrad(op: string, name: string, grad: Tensor | undefined, pa
 }
 
 /**
- * The weight-gradient tile: with a fixed subgroup size and {@link SUBGROUP_GEMM} on for this adapter class,
- * the `subgroup` tile (rows shared through broadcasts, width = the subgroup size, narrowed by vec4
- * columns); otherwise the adapter's tile, narrowed by width for few columns.
+ * Which weight gradients take the subgroup tile where {@link SUBGROUP_GEMM} allows it (mutable for tests):
+ * GEMMs over at least `minRows` rows that have more than one tap, at most `maxNarrowCols4` vec4 columns, or
+ * at least `manyRows` rows. Measured on the demo step's shapes (Zen 3, Mesa 25.0.7, GFLOP/s plain →
+ * subgroup): 3×3 64→64 @24×24 ×4 7.5 → 10.6, 3×3 64→32 @7×7 ×128 9.1 → 10.0, the 4-column mask predictor
+ * over 25,088 rows 32 → 8 ms, the 3- and 12-column RPN heads 5.9 / 4.2 → 0.9 / 1.2 ms, the 2×2 transposed
+ * conv over 6,272 rows 14.5 → 7.8 ms; but the wide 1×1 convs lose (256→512 @12×12 ×4 13.6 → 10.1,
+ * 64→256 @24×24 ×4 12.7 → 11.3, 16→256 3.8 → 3.1).
+ *
+ * @example
+ * ```ts
+ * import { WGRAD_SUBGROUP } from "./gemm_backward.ts";
+ * console.log(WGRAD_SUBGROUP.maxNarrowCols4); // 4
+ * ```
  */
-function wgradTile(cols4: number, m: number): GemmTile {
+export const WGRAD_SUBGROUP = { minRows: 256, maxNarrowCols4: 4, manyRows: 4096 };
+
+/**
+ * The weight-gradient tile: the `subgroup` tile (rows shared through broadcasts, width = the subgroup size,
+ * narrowed by vec4 columns) where {@link SUBGROUP_GEMM} is on for this adapter class, the subgroup size is
+ * fixed and {@link WGRAD_SUBGROUP} picks the shape; otherwise the adapter's tile, narrowed by width for few
+ * columns.
+ */
+function wgradTile(cols4: number, m: number, taps: number): GemmTile {
   const software = softwareGemmTiles();
   const lanes = currentGpu().info.subgroupSize;
+  const shapeWins = taps > 1 || cols4 <= WGRAD_SUBGROUP.maxNarrowCols4 || m >= WGRAD_SUBGROUP.manyRows;
   if (
     SUBGROUP_GEMM[software ? "software" : "hardware"] && lanes !== null && lanes >= 4 && lanes <= 16 &&
-    m >= SUBGROUP_GEMM.minK
+    m >= WGRAD_SUBGROUP.minRows && shapeWins
   ) {
     const t: GemmTile = { ...(software ? WGRAD_TILES.subgroup : WGRAD_TILES.hardware), wx: lanes, lanes };
     while (t.tn4 > 1 && t.tn4 * t.wx > cols4) t.tn4 /= 2;
@@ -389,7 +408,7 @@ export function accumulateParamGrads(
     );
   const vname = `${vecX ? "v" : "s"}${vecG ? "v" : "s"}/${layout.name}`;
   if (grads.weight) {
-    const base = wgradTile(cols4, s.m);
+    const base = wgradTile(cols4, s.m, s.kh * s.kw);
     const tile = { ...base, tm: vecX ? base.tm : base.tm * 4 };
     const kgroups = vecX ? krows / 4 : krows;
     const colTiles = Math.ceil(cols4 / (tile.tn4 * tile.wx));

@@ -3,7 +3,7 @@
  * @module
  */
 import { FORWARD_KERNEL, GEMM_TILES, SUBGROUP_GEMM } from "../../ops/conv2d.ts";
-import { WGRAD_SPLIT, WGRAD_TILES } from "../../ops/gemm_backward.ts";
+import { WGRAD_SPLIT, WGRAD_SUBGROUP, WGRAD_TILES } from "../../ops/gemm_backward.ts";
 
 /** A run configuration: adapter tiles and weight-gradient split forced to one path. */
 export interface Variant {
@@ -19,10 +19,12 @@ export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<
     wgrad: { ...WGRAD_TILES },
     split: { ...WGRAD_SPLIT },
     subgroup: { ...SUBGROUP_GEMM },
+    wgradSubgroup: { ...WGRAD_SUBGROUP },
   };
   // the software variant runs the subgroup broadcast where the device has it (lavapipe)
   SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = v.tile === "software";
   SUBGROUP_GEMM.minK = 0;
+  Object.assign(WGRAD_SUBGROUP, { minRows: 0, maxNarrowCols4: Infinity }); // every shape
   GEMM_TILES.software = GEMM_TILES.hardware = saved.gemm[v.tile];
   FORWARD_KERNEL.software = FORWARD_KERNEL.hardware = saved.kernel[v.tile];
   WGRAD_TILES.software = WGRAD_TILES.hardware = saved.wgrad[v.tile];
@@ -37,6 +39,7 @@ export async function withVariant(v: Variant, fn: () => Promise<void>): Promise<
     Object.assign(WGRAD_TILES, saved.wgrad);
     Object.assign(WGRAD_SPLIT, saved.split);
     Object.assign(SUBGROUP_GEMM, saved.subgroup);
+    Object.assign(WGRAD_SUBGROUP, saved.wgradSubgroup);
   }
 }
 
