@@ -294,9 +294,9 @@ export const WGRAD_SUBGROUP = { minRows: 256, maxNarrowCols4: 4, manyRows: 4096 
  * fixed and {@link WGRAD_SUBGROUP} picks the shape; otherwise the adapter's tile, narrowed by width for few
  * columns.
  */
-function wgradTile(cols4: number, m: number, taps: number): GemmTile {
+function wgradTile(cols4: number, m: number, taps: number, subgroups = true): GemmTile {
   const software = softwareGemmTiles();
-  const lanes = currentGpu().info.subgroupSize;
+  const lanes = subgroups ? currentGpu().info.subgroupSize : null;
   const shapeWins = taps > 1 || cols4 <= WGRAD_SUBGROUP.maxNarrowCols4 || m >= WGRAD_SUBGROUP.manyRows;
   if (
     SUBGROUP_GEMM[software ? "software" : "hardware"] && lanes !== null && lanes >= 4 && lanes <= 16 &&
@@ -424,7 +424,12 @@ export function accumulateParamGrads(
       ),
       currentGpu().limits.maxComputeWorkgroupsPerDimension,
     );
-    const want = Math.max(Math.ceil(target / (colTiles * rowTiles)), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
+    // The chunk count (which fixes the order of the sums) comes from the plain tile even where the subgroup
+    // tile runs, so the tile choice never changes the result's bits.
+    const plain = wgradTile(cols4, s.m, s.kh * s.kw, false);
+    const plainTiles = Math.ceil(cols4 / (plain.tn4 * plain.wx)) *
+      Math.ceil(kgroups / ((vecX ? plain.tm : plain.tm * 4) * plain.wy));
+    const want = Math.max(Math.ceil(target / plainTiles), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
     let nsplit = Math.max(1, Math.min(want, maxChunks));
     const chunk = Math.ceil(s.m / nsplit);
     nsplit = Math.ceil(s.m / chunk);

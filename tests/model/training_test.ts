@@ -10,6 +10,8 @@ import {
   trainStep,
 } from "../../mod.ts";
 import { readTensors } from "../../ops/mod.ts";
+import { SUBGROUP_GEMM } from "../../ops/conv2d.ts";
+import { WGRAD_SUBGROUP } from "../../ops/gemm_backward.ts";
 
 const WEIGHTS = new URL("../fixtures/model/small_trained.pth", import.meta.url).pathname;
 
@@ -84,4 +86,31 @@ Deno.test("a non-finite loss stops the step, names the loss and leaves the weigh
   const after = await readTensors(opt.entries.map((e) => e.param));
   before.forEach((p, i) => assert.deepEqual(after[i], p, opt.entries[i].name));
   assert.equal(opt.stepCount, 0);
+});
+
+// The GEMM tile is chosen per adapter and shape (ops/conv2d.ts SUBGROUP_GEMM: subgroup broadcasts on
+// lavapipe); the choice must never change the bits: same order of the sums in every kernel, and the weight
+// gradient's split-K chunks fixed by the plain tile.
+Deno.test("trainStep gives the same losses and weights bit for bit with and without the subgroup GEMM tiles", async () => {
+  const saved = { ...SUBGROUP_GEMM };
+  const savedWgrad = { ...WGRAD_SUBGROUP };
+  const runs: { losses: unknown[]; params: Float32Array[] }[] = [];
+  try {
+    for (const subgroup of [true, false]) {
+      SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+      SUBGROUP_GEMM.minK = 0; // every GEMM that can take the subgroup tile does
+      Object.assign(WGRAD_SUBGROUP, { minRows: 0, maxNarrowCols4: Infinity });
+      const { model, opt } = await setup();
+      const losses = [
+        await trainStep(model, batch(0), opt, { seed: 3 }),
+        await trainStep(model, batch(1), opt, { seed: 3 }),
+      ];
+      runs.push({ losses, params: await readTensors(opt.entries.map((e) => e.param)) as Float32Array[] });
+    }
+  } finally {
+    Object.assign(SUBGROUP_GEMM, saved);
+    Object.assign(WGRAD_SUBGROUP, savedWgrad);
+  }
+  assert.deepEqual(runs[0].losses, runs[1].losses);
+  runs[0].params.forEach((p, i) => assert.deepEqual(runs[1].params[i], p, `param ${i}`));
 });
