@@ -28,9 +28,9 @@
  *   `subgroupBroadcast` ({@link SUBGROUP_GEMM}, {@link GemmTile.lanes}): each of the 8 lanes of a row
  *   loads a different vec4 of channels, then every lane takes each from its owner, so one per-lane load
  *   loop fetches 8 useful vec4s instead of 8 copies of one. The weight gradient (ops/gemm_backward.ts)
- *   shares its rows the same way. Each kernel's sums are bit-identical to the plain kernel's (tested); the
- *   weight gradient's split-K chunk count follows its tile, so a training run with subgroups differs in
- *   the last bits from one without (each deterministic).
+ *   shares its rows the same way. Each kernel's sums are bit-identical to the plain kernel's, and the
+ *   weight gradient's split-K chunks come from the plain tile, so a training step gives the same bits with
+ *   or without subgroups (tests/model/training_test.ts).
  * - Batches whose tensors exceed `maxStorageBufferBindingSize` throw LimitError (not split yet).
  *
  * Experiments (lavapipe, 2 cores shared with other jobs, so besides wall-clock GFLOP/s the process CPU time
@@ -105,7 +105,7 @@ export const GEMM_TILES: { software: GemmTile; subgroup: GemmTile; hardware: Gem
  * device has `subgroups` with a fixed size, per adapter class (mutable so tests run both paths). On
  * lavapipe (software) the `subgroup` tile then replaces the `software` one, its workgroup width set to the
  * subgroup size, for GEMMs whose reduction length K (taps × channels) is at least `minK`. Same sums bit for
- * bit as the plain kernels (the weight gradient's split-K chunking follows the tile, see the header).
+ * bit as the plain kernels (see the header).
  * Measured (Zen 3, Mesa 25.0.7, GFLOP/s, plain 16×16 tile → subgroup 16×8): conv 3×3 256→256 @100×152
  * 14.7 → 19.1, its input gradient 14.6 → 20.1; 1×1 256→512 @12×12 ×4 7.3 → 8.4; 3×3 64→64 @24×24 ×4
  * 8.1 → 8.6, input gradient 7.9 → 9.9; but K = 64 (1×1 64→256 @48×48 ×4) 7.1 → 5.2, hence `minK`.
