@@ -68,6 +68,7 @@
  */
 import {
   CONV_STORE,
+  GEMM_FLAGS,
   type GemmTile,
   type ImplicitGemmOptions,
   implicitGemmWgsl,
@@ -76,7 +77,7 @@ import { type TiledGemmTile, tiledGemmWgsl } from "../shaders/conv2d_tiled.wgsl.
 import { LimitError, ShapeError } from "./errors.ts";
 import { currentGpu, softwareGemmTiles } from "./gpu.ts";
 import { dispatch, type DispatchSpec, type Kernel, type OccupiedRows, params } from "./kernel.ts";
-import { emptyTensor, type Tensor, tensorFromArray } from "./tensor.ts";
+import { emptyTensor, keep, type Tensor, tensorFromArray } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
 
 /**
@@ -338,6 +339,32 @@ export function foldFrozenBatchNorm(
 }
 
 /**
+ * Whether the GEMM kernels take their epilogue (bias, residual, ReLU) from the params' flags at run time
+ * (one compiled kernel per tile, vector widths and store layout) instead of one kernel per combination
+ * (mutable, so tests run both). lavapipe compiles each unrolled GEMM variant for 5–25 s on first use (Zen 3,
+ * Mesa 25.0.7, an empty shader cache): the demo's first step compiled 17 forward variants of which 8
+ * differed only in their epilogue. The flag tests are uniform branches after the K loop; the sums are the
+ * same bits.
+ *
+ * @example
+ * ```ts
+ * import { RUNTIME_EPILOGUE } from "./conv2d.ts";
+ * console.log(RUNTIME_EPILOGUE.enabled); // true
+ * ```
+ */
+export const RUNTIME_EPILOGUE = { enabled: true };
+
+const epilogueDummies = new WeakMap<object, Tensor>();
+
+/** A 16-byte zero tensor bound where a runtime epilogue's bias or residual is unused. */
+function epilogueDummy(): Tensor {
+  const gpu = currentGpu();
+  let t = epilogueDummies.get(gpu);
+  if (!t || t.disposed) epilogueDummies.set(gpu, t = keep(tensorFromArray(new Float32Array(4), [4])));
+  return t;
+}
+
+/**
  * Dispatches the implicit-GEMM kernel into `out`; shared by conv2d, linear and conv_transpose2d (which
  * check their arguments first). `sizes.cols` is the GEMM's column count, `ho`/`wo` the map the rows walk.
  *
@@ -405,22 +432,35 @@ export function runImplicitGemm(
     ? tiledTile(cols4)
     : { ...gemmTile(cols4, { k: s.kh * s.kw * s.cin }), bk: 0 };
   const texture = tiled ? null : weightTexture(packedWeight, cols4);
-  const opts: ImplicitGemmOptions = { ...variant, tile: t, vecIn, vecOut, texB: texture !== null };
+  const runtimeEpilogue = RUNTIME_EPILOGUE.enabled;
+  const opts: ImplicitGemmOptions = {
+    ...variant,
+    tile: t,
+    vecIn,
+    vecOut,
+    texB: texture !== null,
+    runtimeEpilogue,
+  };
+  const epilogueKey = runtimeEpilogue
+    ? "e"
+    : `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${variant.relu ? "relu" : ""}`;
   const key =
     `conv2d/gemm/${tiled ? `tiled${t.bk}/` : ""}${texture ? "texB/" : ""}${
       t.lanes ? `sg${t.lanes}/` : ""
     }${t.tm}x${t.tn4}/${t.wx}x${t.wy}/${vecIn ? "v" : "s"}${vecOut ? "v" : "s"}/` +
-    `${variant.bias ? "b" : ""}${variant.residual ? "r" : ""}${
-      variant.relu ? "relu" : ""
-    }/${variant.store.name}`;
+    `${epilogueKey}/${variant.store.name}`;
   const colTiles = Math.ceil(cols4 / (t.tn4 * t.wx));
   const rowTiles = Math.ceil(s.m / (t.tm * t.wy));
   const maxDim = currentGpu().limits.maxComputeWorkgroupsPerDimension;
   const z = Math.ceil(rowTiles / maxDim);
   const tensors: [string, Tensor][] = [["x", x], ["weight", packedWeight]];
-  if (bias) tensors.push(["bias", bias]);
-  if (residual) tensors.push(["residual", residual]);
+  if (bias && variant.bias) tensors.push(["bias", bias]);
+  else if (runtimeEpilogue) tensors.push(["bias (unused)", epilogueDummy()]);
+  if (residual && variant.residual) tensors.push(["residual", residual]);
+  else if (runtimeEpilogue) tensors.push(["residual (unused)", epilogueDummy()]);
   tensors.push(["out", out]);
+  const flags = (variant.bias ? GEMM_FLAGS.bias : 0) | (variant.residual ? GEMM_FLAGS.residual : 0) |
+    (variant.relu ? GEMM_FLAGS.relu : 0);
   const kernel = {
     key,
     source: () => tiled ? tiledGemmWgsl({ ...opts, tile: t }) : implicitGemmWgsl(opts),
@@ -433,6 +473,7 @@ export function runImplicitGemm(
         .map((v) => ["u32", v] as const),
       ["u32", vecIn ? s.cin / 4 : 0],
       ["u32", s.cout],
+      ["u32", flags],
     ),
     workgroups: [colTiles, Math.ceil(rowTiles / z), z] as const,
     // occupied rows (RoI slots): only the row tiles up to the last occupied row run (grid y, unfolded)

@@ -46,6 +46,12 @@ export interface ImplicitGemmOptions {
   bias: boolean;
   residual: boolean;
   relu: boolean;
+  /**
+   * Bias, residual and ReLU chosen per dispatch by the params' `flags` ({@link GEMM_FLAGS}) instead of
+   * compiled in: both optional bindings are always declared and `bias` / `residual` / `relu` are ignored.
+   * One kernel then serves every epilogue (lavapipe compiles each unrolled GEMM variant for 5–25 s).
+   */
+  runtimeEpilogue?: boolean;
   /** The output layout ({@link CONV_STORE}, or the transposed conv's scatter). */
   store: StoreLayout;
   /**
@@ -56,14 +62,25 @@ export interface ImplicitGemmOptions {
   texB?: boolean;
 }
 
-/** The params block every variant reads (16 u32 words). */
+/** The params block every variant reads (16 u32 words; `flags`: {@link GEMM_FLAGS}). */
 export const GEMM_PARAMS_WGSL = /* wgsl */ `
 struct Params {
   batch: u32, h: u32, w: u32, cin: u32,
   ho: u32, wo: u32, cols: u32, cols4: u32,
   kh: u32, kw: u32, stride: u32, pad: u32,
-  m: u32, cinv: u32, cout: u32, _pad: u32,
+  m: u32, cinv: u32, cout: u32, flags: u32,
 }`;
+
+/**
+ * Bits of the params' `flags` word read by a runtime epilogue ({@link ImplicitGemmOptions.runtimeEpilogue}).
+ *
+ * @example
+ * ```ts
+ * import { GEMM_FLAGS } from "./conv2d.wgsl.ts";
+ * console.log(GEMM_FLAGS.bias | GEMM_FLAGS.relu); // 5
+ * ```
+ */
+export const GEMM_FLAGS = { bias: 1, residual: 2, relu: 4 } as const;
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -103,11 +120,15 @@ export const CONV_STORE: StoreLayout = {
  * console.log(gemmOutputBindingsWgsl({ bias: false, residual: true, vecOut: true }).includes("@binding(4)"));
  * ```
  */
-export function gemmOutputBindingsWgsl(o: { bias: boolean; residual: boolean; vecOut: boolean }): string {
+export function gemmOutputBindingsWgsl(
+  o: { bias: boolean; residual: boolean; vecOut: boolean; runtimeEpilogue?: boolean },
+): string {
   const outT = o.vecOut ? "vec4f" : "f32";
   let binding = 3;
-  const biasDecl = o.bias ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;` : "";
-  const resDecl = o.residual
+  const biasDecl = o.bias || o.runtimeEpilogue
+    ? `@group(0) @binding(${binding++}) var<storage, read> bias: array<vec4f>;`
+    : "";
+  const resDecl = o.residual || o.runtimeEpilogue
     ? `@group(0) @binding(${binding++}) var<storage, read> res: array<${outT}>;`
     : "";
   const outDecl = `@group(0) @binding(${binding}) var<storage, read_write> out: array<${outT}>;`;
@@ -128,20 +149,24 @@ export function gemmOutputBindingsWgsl(o: { bias: boolean; residual: boolean; ve
  * ```
  */
 export function gemmEpilogueWgsl(
-  o: { bias: boolean; residual: boolean; relu: boolean; vecOut: boolean },
+  o: { bias: boolean; residual: boolean; relu: boolean; vecOut: boolean; runtimeEpilogue?: boolean },
   R: readonly number[],
   T: readonly number[],
   outCol: (t: number) => string,
 ): string {
+  const rt = o.runtimeEpilogue === true;
+  const when = (flag: keyof typeof GEMM_FLAGS, line: string) =>
+    rt ? `if ((p.flags & ${GEMM_FLAGS[flag]}u) != 0u) { ${line.trim()} }` : line.trim();
   return R.map((r) =>
     T.map((t) => {
       const v = `acc${r}_${t}`;
       const lines = [`  if (row${r} < p.m && ${outCol(t)} < p.cols4) {`];
-      lines.push(`    var v = ${v}${o.bias ? ` + bias[col${t}]` : ""};`);
+      lines.push(`    var v = ${v}${o.bias && !rt ? ` + bias[col${t}]` : ""};`);
+      if (rt) lines.push(`    ${when("bias", `v += bias[col${t}];`)}`);
       if (o.vecOut) {
         lines.push(`    let oi = outIndex(row${r}, ${outCol(t)} * 4u) / 4u;`);
-        if (o.residual) lines.push(`    v += res[oi];`);
-        if (o.relu) lines.push(`    v = max(v, vec4f(0.0));`);
+        if (o.residual || rt) lines.push(`    ${when("residual", "v += res[oi];")}`);
+        if (o.relu || rt) lines.push(`    ${when("relu", "v = max(v, vec4f(0.0));")}`);
         lines.push(`    out[oi] = v;`);
       } else {
         lines.push(`    for (var i = 0u; i < 4u; i++) {`);
@@ -149,8 +174,8 @@ export function gemmEpilogueWgsl(
         lines.push(`      if (c < p.cols) {`);
         lines.push(`        let oi = outIndex(row${r}, c);`);
         lines.push(`        var s = v[i];`);
-        if (o.residual) lines.push(`        s += res[oi];`);
-        if (o.relu) lines.push(`        s = max(s, 0.0);`);
+        if (o.residual || rt) lines.push(`        ${when("residual", "s += res[oi];")}`);
+        if (o.relu || rt) lines.push(`        ${when("relu", "s = max(s, 0.0);")}`);
         lines.push(`        out[oi] = s;`, `      }`, `    }`);
       }
       lines.push(`  }`);

@@ -6,6 +6,7 @@ import {
   FORWARD_KERNEL,
   GEMM_TILES,
   packConv2dWeights,
+  RUNTIME_EPILOGUE,
   SUBGROUP_GEMM,
   WEIGHT_TEXTURE,
 } from "../../ops/conv2d.ts";
@@ -41,17 +42,21 @@ async function withTile(tile: keyof typeof GEMM_TILES, fn: () => Promise<void>):
       savedKernel[tile === "hardware" ? "hardware" : "software"];
   SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = tile === "subgroup";
   SUBGROUP_GEMM.minK = 0;
+  // the software tile compiles its epilogue in, the others read it from the params at run time
+  RUNTIME_EPILOGUE.enabled = tile !== "software";
   try {
     await fn();
   } finally {
     Object.assign(GEMM_TILES, saved);
     Object.assign(FORWARD_KERNEL, savedKernel);
     Object.assign(SUBGROUP_GEMM, savedSubgroup);
+    RUNTIME_EPILOGUE.enabled = true;
   }
 }
 
 for (
   const [c, tile] of (fixture.meta.cases as ConvCase[]).flatMap((c) =>
+    // software: compiled epilogue
     [[c, "software"], [c, "subgroup"], [c, "hardware"]] as const
   )
 ) {
