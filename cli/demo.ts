@@ -64,7 +64,7 @@ export const DEMO_CONFIG: ConfigOverrides = {
 export const DEMO_STEPS = 715;
 /**
  * Milliseconds per step at which {@link DEMO_STEPS} steps, start-up and the evaluation fit 10 minutes
- * (measured: ~0.78 s on AMD Zen 5 / AVX-512 with Mesa 22; 1.24 s on Zen 3 / AVX2 with Mesa 25).
+ * (measured: ~0.78 s on AMD Zen 5 / AVX-512 with Mesa 22; 1.06–1.16 s on Zen 3 / AVX2 with Mesa 25).
  */
 export const BUDGET_STEP_MS = 780;
 /** The promise: the whole demo within this many minutes on the reference class. */
@@ -274,7 +274,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
         io.out(
           `${line}. This machine is ${factor}× slower than the demo's ${BUDGET_MINUTES}-minute budget needs ` +
             `(${needed} s a step for ${DEMO_STEPS} steps; measured: AMD Zen 5 / AVX-512 ~0.78 s, Zen 3 / ` +
-            `AVX2 with Mesa 25 ~1.2 s, with Mesa 22 ~5.6 s; a busy machine is slower). The result does not ` +
+            `AVX2 with Mesa 25 ~1.1 s, with Mesa 22 ~5.6 s; a busy machine is slower). The result does not ` +
             `depend on the speed; --steps N trades AP for time.`,
         );
       } else io.out(line);
