@@ -155,6 +155,9 @@ export function gemmTile(cols4: number, options: { k?: number } = {}): GemmTile 
     t.wx /= 2;
     t.wy *= 2;
   }
+  // then fewer vec4 columns per invocation while half of them still cover the output (the RPN heads' 3 and
+  // 12 columns ran at 41 % tile use with 4 vec4 columns × 2 lanes)
+  while (t.tn4 > 1 && (t.tn4 / 2) * t.wx >= cols4) t.tn4 /= 2;
   return t;
 }
 
