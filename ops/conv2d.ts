@@ -140,15 +140,9 @@ export const SUBGROUP_GEMM: { software: boolean; hardware: boolean; minK: number
  */
 export function gemmTile(cols4: number, options: { k?: number } = {}): GemmTile {
   const software = softwareGemmTiles();
-  const lanes = currentGpu().info.subgroupSize;
-  if (
-    SUBGROUP_GEMM[software ? "software" : "hardware"] && lanes !== null && lanes >= 4 && lanes <= 16 &&
-    (options.k ?? Infinity) >= SUBGROUP_GEMM.minK
-  ) {
-    // the subgroup must be one workgroup row: width = lanes; narrow outputs drop vec4 columns instead
-    const t: GemmTile = { ...(software ? GEMM_TILES.subgroup : GEMM_TILES.hardware), wx: lanes, lanes };
-    while (t.tn4 > 1 && t.tn4 * t.wx > cols4) t.tn4 /= 2;
-    return t;
+  if ((options.k ?? Infinity) >= SUBGROUP_GEMM.minK) {
+    const t = subgroupTile(software ? GEMM_TILES.subgroup : GEMM_TILES.hardware, cols4);
+    if (t) return t;
   }
   const t = { ...(software ? GEMM_TILES.software : GEMM_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
@@ -158,6 +152,29 @@ export function gemmTile(cols4: number, options: { k?: number } = {}): GemmTile 
   // then fewer vec4 columns per invocation while half of them still cover the output (the RPN heads' 3 and
   // 12 columns ran at 41 % tile use with 4 vec4 columns × 2 lanes)
   while (t.tn4 > 1 && (t.tn4 / 2) * t.wx >= cols4) t.tn4 /= 2;
+  return t;
+}
+
+/**
+ * `base` as a subgroup tile for a GEMM of `cols4` vec4 columns, or null where {@link SUBGROUP_GEMM} is off
+ * for this adapter class or the device has no fixed subgroup size of 4–16 lanes. The subgroup must be one
+ * workgroup row, so the width is the subgroup size; narrow outputs drop vec4 columns instead. Shared by
+ * {@link gemmTile} and the weight gradient's tile (ops/gemm_backward.ts).
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { GEMM_TILES, subgroupTile } from "./conv2d.ts";
+ * await getGpu();
+ * console.log(subgroupTile(GEMM_TILES.subgroup, 4)); // { tm: 16, tn4: 1, wx: 8, wy: 4, lanes: 8 } on lavapipe
+ * ```
+ */
+export function subgroupTile(base: GemmTile, cols4: number): GemmTile | null {
+  const lanes = currentGpu().info.subgroupSize;
+  if (!SUBGROUP_GEMM[softwareGemmTiles() ? "software" : "hardware"] || lanes === null) return null;
+  if (lanes < 4 || lanes > 16) return null;
+  const t: GemmTile = { ...base, wx: lanes, lanes };
+  while (t.tn4 > 1 && t.tn4 * t.wx > cols4) t.tn4 /= 2;
   return t;
 }
 

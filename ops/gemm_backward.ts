@@ -24,7 +24,7 @@ import {
 } from "../shaders/gemm_backward.wgsl.ts";
 import { ShapeError } from "./errors.ts";
 import { currentGpu, softwareGemmTiles } from "./gpu.ts";
-import { SUBGROUP_GEMM } from "./conv2d.ts";
+import { subgroupTile } from "./conv2d.ts";
 import { boundedDispatchEnabled, dispatch, type OccupiedRows, params } from "./kernel.ts";
 import { emptyTensor, type Tensor } from "./tensor.ts";
 import { assertDType, assertRank } from "./validate.ts";
@@ -272,9 +272,9 @@ export function checkGrad(op: string, name: string, grad: Tensor | undefined, pa
 }
 
 /**
- * Which weight gradients take the subgroup tile where {@link SUBGROUP_GEMM} allows it (mutable for tests):
- * GEMMs over at least `minRows` rows that have more than one tap, at most `maxNarrowCols4` vec4 columns, or
- * at least `manyRows` rows. Measured on the demo step's shapes (Zen 3, Mesa 25.0.7, GFLOP/s plain →
+ * Which weight gradients take the subgroup tile where `SUBGROUP_GEMM` (ops/conv2d.ts) allows it (mutable
+ * for tests): GEMMs over at least `minRows` rows that have more than one tap, at most `maxNarrowCols4` vec4
+ * columns, or at least `manyRows` rows. Measured on the demo step's shapes (Zen 3, Mesa 25.0.7, GFLOP/s plain →
  * subgroup): 3×3 64→64 @24×24 ×4 7.5 → 10.6, 3×3 64→32 @7×7 ×128 9.1 → 10.0, the 4-column mask predictor
  * over 25,088 rows 32 → 8 ms, the 3- and 12-column RPN heads 5.9 / 4.2 → 0.9 / 1.2 ms, the 2×2 transposed
  * conv over 6,272 rows 14.5 → 7.8 ms; but the wide 1×1 convs lose (256→512 @12×12 ×4 13.6 → 10.1,
@@ -290,21 +290,16 @@ export const WGRAD_SUBGROUP = { minRows: 256, maxNarrowCols4: 4, manyRows: 4096 
 
 /**
  * The weight-gradient tile: the `subgroup` tile (rows shared through broadcasts, width = the subgroup size,
- * narrowed by vec4 columns) where {@link SUBGROUP_GEMM} is on for this adapter class, the subgroup size is
- * fixed and {@link WGRAD_SUBGROUP} picks the shape; otherwise the adapter's tile, narrowed by width for few
- * columns.
+ * narrowed by vec4 columns: {@link subgroupTile}) where `SUBGROUP_GEMM` is on for this adapter class, the
+ * subgroup size is fixed and {@link WGRAD_SUBGROUP} picks the shape; otherwise the adapter's tile, narrowed
+ * by width for few columns.
  */
 function wgradTile(cols4: number, m: number, taps: number, subgroups = true): GemmTile {
   const software = softwareGemmTiles();
-  const lanes = subgroups ? currentGpu().info.subgroupSize : null;
   const shapeWins = taps > 1 || cols4 <= WGRAD_SUBGROUP.maxNarrowCols4 || m >= WGRAD_SUBGROUP.manyRows;
-  if (
-    SUBGROUP_GEMM[software ? "software" : "hardware"] && lanes !== null && lanes >= 4 && lanes <= 16 &&
-    m >= WGRAD_SUBGROUP.minRows && shapeWins
-  ) {
-    const t: GemmTile = { ...(software ? WGRAD_TILES.subgroup : WGRAD_TILES.hardware), wx: lanes, lanes };
-    while (t.tn4 > 1 && t.tn4 * t.wx > cols4) t.tn4 /= 2;
-    return t;
+  if (subgroups && m >= WGRAD_SUBGROUP.minRows && shapeWins) {
+    const t = subgroupTile(software ? WGRAD_TILES.subgroup : WGRAD_TILES.hardware, cols4);
+    if (t) return t;
   }
   const t = { ...(software ? WGRAD_TILES.software : WGRAD_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
@@ -408,11 +403,12 @@ export function accumulateParamGrads(
     );
   const vname = `${vecX ? "v" : "s"}${vecG ? "v" : "s"}/${layout.name}`;
   if (grads.weight) {
-    const base = wgradTile(cols4, s.m, s.kh * s.kw);
-    const tile = { ...base, tm: vecX ? base.tm : base.tm * 4 };
     const kgroups = vecX ? krows / 4 : krows;
-    const colTiles = Math.ceil(cols4 / (tile.tn4 * tile.wx));
-    const rowTiles = Math.ceil(kgroups / (tile.tm * tile.wy));
+    // a tile row is one k-group: 4 consecutive k with vec4 x, else a single k (4× the rows per invocation)
+    const sized = (base: GemmTile): GemmTile => ({ ...base, tm: vecX ? base.tm : base.tm * 4 });
+    const tilesOf = (t: GemmTile) => [Math.ceil(cols4 / (t.tn4 * t.wx)), Math.ceil(kgroups / (t.tm * t.wy))];
+    const tile = sized(wgradTile(cols4, s.m, s.kh * s.kw));
+    const [colTiles, rowTiles] = tilesOf(tile);
     const target = currentGpu().info.isFallbackAdapter
       ? WGRAD_SPLIT.softwareTarget
       : WGRAD_SPLIT.targetWorkgroups;
@@ -426,10 +422,8 @@ export function accumulateParamGrads(
     );
     // The chunk count (which fixes the order of the sums) comes from the plain tile even where the subgroup
     // tile runs, so the tile choice never changes the result's bits.
-    const plain = wgradTile(cols4, s.m, s.kh * s.kw, false);
-    const plainTiles = Math.ceil(cols4 / (plain.tn4 * plain.wx)) *
-      Math.ceil(kgroups / ((vecX ? plain.tm : plain.tm * 4) * plain.wy));
-    const want = Math.max(Math.ceil(target / plainTiles), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
+    const [plainCols, plainRows] = tilesOf(sized(wgradTile(cols4, s.m, s.kh * s.kw, false)));
+    const want = Math.max(Math.ceil(target / (plainCols * plainRows)), Math.ceil(s.m / WGRAD_SPLIT.maxChunk));
     let nsplit = Math.max(1, Math.min(want, maxChunks));
     const chunk = Math.ceil(s.m / nsplit);
     nsplit = Math.ceil(s.m / chunk);
