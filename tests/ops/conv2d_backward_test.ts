@@ -78,6 +78,39 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
   );
 }
 
+/**
+ * Calls `fn(xi, wi, gi)` for every term x[xi]·w[wi]·g[gi] of a zero-padded k×k convolution's gradients, in
+ * (b, oy, ox, ky, kx, co, ci) order: x NHWC `[n, h, w, cin]`, w torch `[cout, cin, k, k]`, g NHWC
+ * `[n, ho, wo, cout]`. The float64 references of the input and weight gradients sum these terms.
+ */
+function forEachConvTerm(
+  d: { n: number; h: number; w: number; cin: number; cout: number; k: number; stride: number; pad: number },
+  fn: (xi: number, wi: number, gi: number) => void,
+): void {
+  const { n, h, w, cin, cout, k, stride, pad } = d;
+  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const iy = oy * stride - pad + ky;
+            const ix = ox * stride - pad + kx;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            for (let co = 0; co < cout; co++) {
+              const gi = ((b * ho + oy) * wo + ox) * cout + co;
+              for (let ci = 0; ci < cin; ci++) {
+                fn(((b * h + iy) * w + ix) * cin + ci, ((co * cin + ci) * k + ky) * k + kx, gi);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Cin a multiple of 64: the software adapter reads the transposed weights of the input gradient from a
 // texture (ops/conv2d.ts WEIGHT_TEXTURE); Cout 40: the subgroup broadcast of g (SUBGROUP_GEMM) runs one
 // block of 8 vec4 steps and a tail. Every path must match a float64 reference and the others bit for bit.
@@ -89,25 +122,9 @@ for (const stride of [1, 2]) {
     const ws = randomFloats(cout * cin * k * k, 21);
     const gs = randomFloats(n * ho * wo * cout, 22);
     const expected = new Float64Array(n * h * w * cin);
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < ho; oy++) {
-        for (let ox = 0; ox < wo; ox++) {
-          for (let ky = 0; ky < k; ky++) {
-            for (let kx = 0; kx < k; kx++) {
-              const iy = oy * stride - pad + ky;
-              const ix = ox * stride - pad + kx;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              for (let co = 0; co < cout; co++) {
-                const g = gs[((b * ho + oy) * wo + ox) * cout + co];
-                for (let ci = 0; ci < cin; ci++) {
-                  expected[((b * h + iy) * w + ix) * cin + ci] += g * ws[((co * cin + ci) * k + ky) * k + kx];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+    forEachConvTerm({ n, h, w, cin, cout, k, stride, pad }, (xi, wi, gi) => {
+      expected[xi] += gs[gi] * ws[wi];
+    });
     const packed = packConv2dWeights(ws, [cout, cin, k, k]);
     const x = tensorFromArray(randomFloats(n * h * w * cin, 23), [n, h, w, cin]);
     const gout = tensorFromArray(gs, [n, ho, wo, cout]);
@@ -204,25 +221,9 @@ for (const [stride, split] of [[1, "direct"], [2, "split"], [1, "split"]] as con
     const xs = randomFloats(n * h * w * cin, 31);
     const gs = randomFloats(n * ho * wo * cout, 32);
     const expected = new Float64Array(cout * cin * k * k);
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < ho; oy++) {
-        for (let ox = 0; ox < wo; ox++) {
-          for (let ky = 0; ky < k; ky++) {
-            for (let kx = 0; kx < k; kx++) {
-              const iy = oy * stride - pad + ky;
-              const ix = ox * stride - pad + kx;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              for (let co = 0; co < cout; co++) {
-                const g = gs[((b * ho + oy) * wo + ox) * cout + co];
-                for (let ci = 0; ci < cin; ci++) {
-                  expected[((co * cin + ci) * k + ky) * k + kx] += g * xs[((b * h + iy) * w + ix) * cin + ci];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+    forEachConvTerm({ n, h, w, cin, cout, k, stride, pad }, (xi, wi, gi) => {
+      expected[wi] += gs[gi] * xs[xi];
+    });
     const packed = packConv2dWeights(randomFloats(cout * cin * k * k, 33), [cout, cin, k, k]);
     const ref = packConv2dWeights(Float32Array.from(expected), [cout, cin, k, k]);
     const refW = await ref.weight.read();
