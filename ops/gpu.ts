@@ -40,6 +40,11 @@ export interface GpuInfo {
    * fixed (`subgroupMinSize == subgroupMaxSize`: lavapipe's SIMD width, 8 on AVX2), else null.
    */
   subgroupSize: number | null;
+  /**
+   * `LP_NUM_THREADS` as this process had it when the adapter was requested (what lavapipe runs with;
+   * see {@link SOFTWARE_THREADS}), or null where it was unset and left so (Mesa's default: one per core).
+   */
+  softwareThreads: string | null;
 }
 
 const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
@@ -431,9 +436,48 @@ export function softwareGemmTiles(): boolean {
   return currentGpu().info.isFallbackAdapter && !inBrowser;
 }
 
+/**
+ * Compute threads of Mesa's software adapter (lavapipe), set through `LP_NUM_THREADS` before the adapter is
+ * requested when the user has not set it: `perCore` threads per logical core, on machines of at most
+ * `maxCores` cores (others keep Mesa's default of one per core). Hardware drivers ignore the variable.
+ *
+ * Why: lavapipe splits each dispatch's workgroups into equal shares, one per thread, fixed at launch, and
+ * the dispatch ends when the last share does. With one thread per core, whatever else runs on a core (the
+ * JavaScript that encodes the next dispatches, the driver's queue thread) delays that core's share while
+ * the other cores wait: on a 2-core Zen 3 machine the cores idled ~26 % of a demo training step. With two
+ * threads per core the shares are half as large and the OS moves the runnable ones to whichever core is
+ * free (demo steps ~8 % faster, alternating runs; an odd count such as 3 on 2 cores was slower).
+ *
+ * @example
+ * ```ts
+ * import { SOFTWARE_THREADS } from "./gpu.ts";
+ * console.log(SOFTWARE_THREADS.perCore); // 2
+ * ```
+ */
+export const SOFTWARE_THREADS: { perCore: number; maxCores: number } = { perCore: 2, maxCores: 16 };
+
+/** Sets `LP_NUM_THREADS` per {@link SOFTWARE_THREADS} where unset and allowed; returns the value in force. */
+function softwareThreads(): string | null {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "LP_NUM_THREADS" }).state !== "granted") {
+      return null;
+    }
+    const set = Deno.env.get("LP_NUM_THREADS");
+    if (set !== undefined) return set;
+    const cores = navigator.hardwareConcurrency;
+    if (!(cores >= 1) || cores > SOFTWARE_THREADS.maxCores) return null;
+    const threads = String(cores * SOFTWARE_THREADS.perCore);
+    Deno.env.set("LP_NUM_THREADS", threads);
+    return threads;
+  } catch {
+    return null; // not Deno (a browser page), or no env permission
+  }
+}
+
 async function acquire(options: GpuOptions): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new NoAdapterError("navigator.gpu is undefined");
+  const lavapipeThreads = softwareThreads();
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? "high-performance" });
@@ -475,6 +519,7 @@ async function acquire(options: GpuOptions): Promise<GpuContext> {
     features: [...device.features],
     limits,
     subgroupSize: fixedSubgroupSize(device, adapterInfo),
+    softwareThreads: lavapipeThreads,
   };
   return new GpuContext(device, info, options);
 }

@@ -22,7 +22,14 @@
  */
 
 // Runtime: the device context, tensors, memory, kernels.
-export { currentGpu, getGpu, type GpuContext, type GpuInfo, type GpuOptions } from "./gpu.ts";
+export {
+  currentGpu,
+  getGpu,
+  type GpuContext,
+  type GpuInfo,
+  type GpuOptions,
+  SOFTWARE_THREADS,
+} from "./gpu.ts";
 export type { MemoryStats } from "./buffer_pool.ts";
 export {
   type DType,

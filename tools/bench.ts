@@ -75,7 +75,8 @@ const simd = machine.avx512 ? "AVX-512" : machine.avx2 ? "AVX2" : "no AVX2";
 console.log(`adapter: ${gpu.info.description}${gpu.info.isFallbackAdapter ? " (software)" : ""}`);
 console.log(
   `cpu: ${machine.cpuModel}, family ${machine.cpuFamily}, ${simd}${machine.fma ? " + FMA" : ""}, ` +
-    `${machine.cores} cores; Mesa ${machine.mesaVersion} (${machine.mesaSource}); load average ${machine.loadAverage}`,
+    `${machine.cores} cores; Mesa ${machine.mesaVersion} (${machine.mesaSource}); load average ${machine.loadAverage}` +
+    (gpu.info.softwareThreads ? `; LP_NUM_THREADS ${gpu.info.softwareThreads}` : ""),
 );
 const figures: Record<string, number | string | boolean> = {
   adapter: gpu.info.description,
@@ -86,6 +87,7 @@ const figures: Record<string, number | string | boolean> = {
   cpu_fma: machine.fma,
   cpu_cores: machine.cores,
   mesa_version: machine.mesaVersion,
+  lavapipe_threads: gpu.info.softwareThreads ?? "mesa default",
   load_average_start: machine.loadAverage,
 };
 for (const name of selected) {

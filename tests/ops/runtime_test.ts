@@ -10,8 +10,10 @@ import {
   params,
   readTensors,
   relu,
+  SOFTWARE_THREADS,
   tensorFromArray,
 } from "../../ops/mod.ts";
+
 import { sizeClass } from "../../ops/buffer_pool.ts";
 import { foldWorkgroups } from "../../ops/kernel.ts";
 import { randomFloats } from "../_util.ts";
@@ -114,6 +116,32 @@ struct P { n: u32 }
 });
 
 // Keep last in this file: it destroys the shared device.
+/** Runs a fresh Deno that acquires the GPU and prints `LP_NUM_THREADS` as it saw it and as its GpuInfo says. */
+async function threadsInFreshProcess(env: Record<string, string>, unset: boolean) {
+  const code = `import { getGpu } from ${JSON.stringify(new URL("../../ops/gpu.ts", import.meta.url).href)};
+const gpu = await getGpu();
+console.log(JSON.stringify({ env: Deno.env.get("LP_NUM_THREADS") ?? null, info: gpu.info.softwareThreads }));`;
+  const childEnv = { ...Deno.env.toObject(), ...env };
+  if (unset) delete childEnv.LP_NUM_THREADS;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--unstable-webgpu", code],
+    env: childEnv,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]) as { env: string | null; info: string | null };
+}
+
+Deno.test("lavapipe gets two compute threads per core unless LP_NUM_THREADS is set", async () => {
+  const cores = navigator.hardwareConcurrency;
+  const expected = cores <= SOFTWARE_THREADS.maxCores ? String(cores * SOFTWARE_THREADS.perCore) : null;
+  assert.deepEqual(await threadsInFreshProcess({}, true), { env: expected, info: expected });
+  assert.deepEqual(await threadsInFreshProcess({ LP_NUM_THREADS: "3" }, false), { env: "3", info: "3" });
+});
+
 Deno.test("a lost device gives DeviceLostError on the next op", async () => {
   const x = tensorFromArray(new Float32Array([1, 2]), [2]);
   gpu.device.destroy();
