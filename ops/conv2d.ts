@@ -138,11 +138,11 @@ export const SUBGROUP_GEMM: { software: boolean; hardware: boolean; minK: number
  * console.log(gemmTile(16)); // the stem's 64 channels
  * ```
  */
-export function gemmTile(cols4: number, options: { k?: number } = {}): GemmTile {
+export function gemmTile(cols4: number, options: { k?: number; rows?: number } = {}): GemmTile {
   const software = softwareGemmTiles();
   if ((options.k ?? Infinity) >= SUBGROUP_GEMM.minK) {
     const t = subgroupTile(software ? GEMM_TILES.subgroup : GEMM_TILES.hardware, cols4);
-    if (t) return t;
+    if (t) return fitRows(t, options.rows);
   }
   const t = { ...(software ? GEMM_TILES.software : GEMM_TILES.hardware) };
   while (t.wx > 2 && t.tn4 * t.wx > cols4) {
@@ -152,7 +152,34 @@ export function gemmTile(cols4: number, options: { k?: number } = {}): GemmTile 
   // then fewer vec4 columns per invocation while half of them still cover the output (the RPN heads' 3 and
   // 12 columns ran at 41 % tile use with 4 vec4 columns × 2 lanes)
   while (t.tn4 > 1 && (t.tn4 / 2) * t.wx >= cols4) t.tn4 /= 2;
-  return t;
+  return fitRows(t, options.rows);
+}
+
+/**
+ * Whether {@link gemmTile} fits the workgroup's invocation rows (`wy`) to the GEMM's row count: fewer rows
+ * where that leaves fewer clamped rows in the last workgroup (layer4 of the demo model: 36 rows ran in
+ * 64-row tiles, 56 % tile use; 144 rows in three of 64), each workgroup still a whole number of 8-lane
+ * SIMD rows. Every output element sums the same products in the same order, so the results are the same
+ * bits either way (mutable so tests compare both).
+ *
+ * @example
+ * ```ts
+ * import { FIT_ROWS } from "./conv2d.ts";
+ * console.log(FIT_ROWS.enabled); // true
+ * ```
+ */
+export const FIT_ROWS: { enabled: boolean } = { enabled: true };
+
+/** `t` fitted to `rows` output rows per {@link FIT_ROWS}. */
+function fitRows(t: GemmTile, rows: number | undefined): GemmTile {
+  if (!FIT_ROWS.enabled || rows === undefined || rows <= 0) return t;
+  const padded = (wy: number) => Math.ceil(rows / (t.tm * wy)) * t.tm * wy;
+  let wy = t.wy;
+  for (let candidate = t.wy - 1; candidate >= 1; candidate--) {
+    if ((t.wx * candidate) % 8 !== 0) continue;
+    if (padded(candidate) < padded(wy)) wy = candidate;
+  }
+  return wy === t.wy ? t : { ...t, wy };
 }
 
 /**
@@ -450,7 +477,7 @@ export function runImplicitGemm(
   const tiled = FORWARD_KERNEL[currentGpu().info.isFallbackAdapter ? "software" : "hardware"] === "tiled";
   const t: TiledGemmTile = tiled
     ? tiledTile(cols4)
-    : { ...gemmTile(cols4, { k: s.kh * s.kw * s.cin }), bk: 0 };
+    : { ...gemmTile(cols4, { k: s.kh * s.kw * s.cin, rows: s.m }), bk: 0 };
   const texture = tiled ? null : weightTexture(packedWeight, cols4);
   const runtimeEpilogue = RUNTIME_EPILOGUE.enabled;
   const opts: ImplicitGemmOptions = {

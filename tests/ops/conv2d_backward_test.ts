@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
-import { packConv2dWeights, SUBGROUP_GEMM, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
+import { FIT_ROWS, packConv2dWeights, SUBGROUP_GEMM, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
+import { PATHS } from "./_gemm_paths.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { transposePackedWeight } from "../../ops/gemm_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
@@ -132,20 +133,25 @@ for (const stride of [1, 2]) {
     const savedSubgroup = { ...SUBGROUP_GEMM };
     const results: Float32Array[] = [];
     try {
-      for (const texture of [true, false]) {
-        for (const subgroup of [true, false]) {
-          WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
-          SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
-          SUBGROUP_GEMM.minK = 0;
-          const r = conv2dBackward(x, packed, gout, {}, { stride, padding: pad });
-          results.push((await r.gradInput!.read()) as Float32Array);
-          assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture} subgroup ${subgroup}`);
-          r.gradInput!.dispose();
-        }
+      for (const [texture, subgroup, fit] of PATHS) {
+        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+        SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+        SUBGROUP_GEMM.minK = 0;
+        FIT_ROWS.enabled = fit;
+        const r = conv2dBackward(x, packed, gout, {}, { stride, padding: pad });
+        results.push((await r.gradInput!.read()) as Float32Array);
+        assertClose(
+          results.at(-1)!,
+          expected,
+          1e-4,
+          `texture ${texture} subgroup ${subgroup} fit rows ${fit}`,
+        );
+        r.gradInput!.dispose();
       }
     } finally {
       Object.assign(WEIGHT_TEXTURE, saved);
       Object.assign(SUBGROUP_GEMM, savedSubgroup);
+      FIT_ROWS.enabled = true;
     }
     for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
     for (const t of [x, gout, packed.weight]) t.dispose();

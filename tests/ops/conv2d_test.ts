@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu, LimitError, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import {
   conv2d,
+  FIT_ROWS,
   foldFrozenBatchNorm,
   FORWARD_KERNEL,
   GEMM_TILES,
@@ -11,6 +12,7 @@ import {
   WEIGHT_TEXTURE,
 } from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
+import { PATHS } from "./_gemm_paths.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 
 await getGpu();
@@ -144,20 +146,25 @@ for (
     const savedSubgroup = { ...SUBGROUP_GEMM };
     const results: Float32Array[] = [];
     try {
-      for (const texture of [true, false]) {
-        for (const subgroup of [true, false]) {
-          WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
-          SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
-          SUBGROUP_GEMM.minK = 0;
-          const y = conv2d(x, packed, { stride, padding: pad, relu: true });
-          results.push((await y.read()) as Float32Array);
-          assertClose(results.at(-1)!, expected, 1e-4, `texture ${texture} subgroup ${subgroup}`);
-          y.dispose();
-        }
+      for (const [texture, subgroup, fit] of PATHS) {
+        WEIGHT_TEXTURE.software = WEIGHT_TEXTURE.hardware = texture;
+        SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+        SUBGROUP_GEMM.minK = 0;
+        FIT_ROWS.enabled = fit;
+        const y = conv2d(x, packed, { stride, padding: pad, relu: true });
+        results.push((await y.read()) as Float32Array);
+        assertClose(
+          results.at(-1)!,
+          expected,
+          1e-4,
+          `texture ${texture} subgroup ${subgroup} fit rows ${fit}`,
+        );
+        y.dispose();
       }
     } finally {
       Object.assign(WEIGHT_TEXTURE, saved);
       Object.assign(SUBGROUP_GEMM, savedSubgroup);
+      FIT_ROWS.enabled = true;
     }
     for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
     for (const t of [x, packed.weight, packed.bias]) t?.dispose();
