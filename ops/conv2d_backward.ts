@@ -121,7 +121,10 @@ export function conv2dBackward(
   const gradInput = emptyTensor([batch, h, w, cin]);
   const wt = transposePackedWeight(op, packed.weight, kh * kw, cin, cout);
   const cols4 = Math.ceil(cin / 4);
-  const tile = gemmTile(cols4, { k: kh * kw * cout, rows: batch * Math.ceil(h / stride) * Math.ceil(w / stride) });
+  const tile = gemmTile(cols4, {
+    k: kh * kw * cout,
+    rows: batch * Math.ceil(h / stride) * Math.ceil(w / stride),
+  });
   const vecIn = cout % 4 === 0;
   const vecOut = cin % 4 === 0;
   const texture = weightTexture(wt, cols4);
