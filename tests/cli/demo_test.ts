@@ -31,7 +31,7 @@ Deno.test("demo --steps 2 --json trains, evaluates and ends with the JSON summar
   const lines = (await Deno.readTextFile(`${dir}/losses.jsonl`)).trim().split("\n");
   assert.equal(lines.length, steps);
   // The schedule is a function of the step count: 2 steps have no warm-up and the second runs decayed.
-  assert.deepEqual(lines.map((l) => JSON.parse(l).lr), [1e-3, 1e-4]);
+  assert.deepEqual(lines.map((l) => JSON.parse(l).lr), [2e-3, 2e-4]);
   const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
   const { classNames, ...overrides } = config;
   assert.deepEqual(classNames, ["background", "square", "circle", "triangle"]);
@@ -42,7 +42,7 @@ Deno.test("demo --steps 2 --json trains, evaluates and ends with the JSON summar
 Deno.test("demoOptimizer: warm-up over 50 steps, tenfold decay for the last fifth", () => {
   assert.deepEqual(demoOptimizer(500), {
     type: "adamw",
-    lr: 1e-3,
+    lr: 2e-3,
     weightDecay: 1e-4,
     warmupIters: 50,
     warmupFactor: 0.001,
