@@ -156,11 +156,14 @@ export function gemmTile(cols4: number, options: { k?: number; rows?: number } =
 }
 
 /**
- * Whether {@link gemmTile} fits the workgroup's invocation rows (`wy`) to the GEMM's row count: fewer rows
- * where that leaves fewer clamped rows in the last workgroup (layer4 of the demo model: 36 rows ran in
- * 64-row tiles, 56 % tile use; 144 rows in three of 64), each workgroup still a whole number of 8-lane
- * SIMD rows. Every output element sums the same products in the same order, so the results are the same
- * bits either way (mutable so tests compare both).
+ * Whether {@link gemmTile} fits full-width tiles (8 lanes wide) to the GEMM's row count: one invocation row
+ * fewer (`wy` − 1) where the default rows would leave at least a quarter of the launched rows clamped and
+ * the shorter workgroup leaves fewer (layer4 of the demo model: 36 rows ran in a 64-row tile, 56 % tile use,
+ * now 48; layer3's 144 rows in three of 64, now three of 48). One smaller height per tile only: each
+ * variant is another kernel for lavapipe to compile on a machine's first run (5–40 s each on Zen 3; fitting
+ * every tile to every row count added 18 kernels and ~2 minutes to the demo's cold start). Every output
+ * element sums the same products in the same order, so the results are the same bits either way (mutable
+ * so tests compare both).
  *
  * @example
  * ```ts
@@ -172,14 +175,10 @@ export const FIT_ROWS: { enabled: boolean } = { enabled: true };
 
 /** `t` fitted to `rows` output rows per {@link FIT_ROWS}. */
 function fitRows(t: GemmTile, rows: number | undefined): GemmTile {
-  if (!FIT_ROWS.enabled || rows === undefined || rows <= 0) return t;
-  const padded = (wy: number) => Math.ceil(rows / (t.tm * wy)) * t.tm * wy;
-  let wy = t.wy;
-  for (let candidate = t.wy - 1; candidate >= 1; candidate--) {
-    if ((t.wx * candidate) % 8 !== 0) continue;
-    if (padded(candidate) < padded(wy)) wy = candidate;
-  }
-  return wy === t.wy ? t : { ...t, wy };
+  if (!FIT_ROWS.enabled || rows === undefined || rows <= 0 || t.wx !== 8 || t.wy < 2) return t;
+  const launched = (wy: number) => Math.ceil(rows / (t.tm * wy)) * t.tm * wy;
+  if (launched(t.wy) * 3 < rows * 4) return t; // under a quarter clamped
+  return launched(t.wy - 1) < launched(t.wy) ? { ...t, wy: t.wy - 1 } : t;
 }
 
 /**

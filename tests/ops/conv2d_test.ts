@@ -6,6 +6,7 @@ import {
   foldFrozenBatchNorm,
   FORWARD_KERNEL,
   GEMM_TILES,
+  gemmTile,
   packConv2dWeights,
   RUNTIME_EPILOGUE,
   SUBGROUP_GEMM,
@@ -123,8 +124,9 @@ function referenceConv(
 
 // Cout a multiple of 64: the software adapter reads the weights from a texture (ops/conv2d.ts
 // WEIGHT_TEXTURE); both weight paths, with and without the subgroup broadcast of the activations
-// (SUBGROUP_GEMM: Cin 40 and 72 run whole blocks of 8 vec4 channel steps and a tail), must match a float64
-// reference and each other bit for bit.
+// (SUBGROUP_GEMM: Cin 40 and 72 run whole blocks of 8 vec4 channel steps and a tail), with rows fitted or
+// not (FIT_ROWS: 2×6×7 = 84 output rows, or 24 at stride 2, clamp over a quarter of a 64-row tile), must
+// match a float64 reference and each other bit for bit.
 for (
   const [cin, cout, k, stride] of [[16, 64, 3, 1], [8, 128, 1, 2], [3, 64, 3, 2], [40, 64, 3, 1], [
     72,
@@ -134,8 +136,8 @@ for (
   ]]
 ) {
   Deno.test(`conv2d ${k}×${k} s${stride} ${cin}→${cout}: weight texture and buffer paths, subgroup A or not, match float64`, async () => {
-    const shape = [2, 9, 11, cin];
-    const xs = randomFloats(2 * 9 * 11 * cin, 11);
+    const shape = [2, 6, 7, cin];
+    const xs = randomFloats(2 * 6 * 7 * cin, 11);
     const ws = randomFloats(cout * cin * k * k, 12, -0.3, 0.3);
     const bs = randomFloats(cout, 13);
     const packed = packConv2dWeights(ws, [cout, cin, k, k], bs);
@@ -170,6 +172,34 @@ for (
     for (const t of [x, packed.weight, packed.bias]) t?.dispose();
   });
 }
+
+Deno.test("gemmTile fits full-width tiles one invocation row shorter where a quarter of the rows would be clamped", () => {
+  const saved = { ...SUBGROUP_GEMM };
+  try {
+    for (const subgroup of [true, false]) {
+      SUBGROUP_GEMM.software = SUBGROUP_GEMM.hardware = subgroup;
+      const base = gemmTile(32, { k: 1024 });
+      const rowsPerGroup = (rows: number) => {
+        const t = gemmTile(32, { k: 1024, rows });
+        assert.deepEqual({ ...t, wy: base.wy }, base, "only the height changes");
+        return t.tm * t.wy;
+      };
+      const full = base.tm * base.wy;
+      assert.equal(rowsPerGroup(36), full - base.tm, "36 rows: 56 % of a full tile");
+      assert.equal(rowsPerGroup(3 * (full - base.tm)), full - base.tm, "three shorter tiles fit exactly");
+      assert.equal(rowsPerGroup(full * 36), full, "whole tiles");
+      assert.equal(rowsPerGroup(full * 3 + base.tm), full, "under a quarter clamped");
+      FIT_ROWS.enabled = false;
+      assert.equal(rowsPerGroup(36), full, "FIT_ROWS off");
+      FIT_ROWS.enabled = true;
+    }
+    const narrow = gemmTile(1, { k: 16 });
+    assert.deepEqual(gemmTile(1, { k: 16, rows: 5 }), narrow, "narrow tiles keep their height");
+  } finally {
+    Object.assign(SUBGROUP_GEMM, saved);
+    FIT_ROWS.enabled = true;
+  }
+});
 
 Deno.test("conv2d with folded FrozenBatchNorm2d matches torch conv → FrozenBatchNorm2d → ReLU (stem)", async () => {
   const bn = loadFixture("ops/conv2d_frozen_bn.json");
