@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu, readTensors, ShapeError, type Tensor, tensorFromArray } from "../../ops/mod.ts";
 import { FIT_ROWS, packConv2dWeights, SUBGROUP_GEMM, WEIGHT_TEXTURE } from "../../ops/conv2d.ts";
 import { PATHS } from "./_gemm_paths.ts";
+import { forEachConvTerm } from "./_conv_terms.ts";
 import { conv2dBackward } from "../../ops/conv2d_backward.ts";
 import { transposePackedWeight } from "../../ops/gemm_backward.ts";
 import { loadFixture } from "../_fixtures.ts";
@@ -77,39 +78,6 @@ for (const [c, v] of (fixture.meta.cases as Case[]).flatMap((c) => VARIANTS.map(
         for (const t of owned) t?.dispose();
       }),
   );
-}
-
-/**
- * Calls `fn(xi, wi, gi)` for every term x[xi]·w[wi]·g[gi] of a zero-padded k×k convolution's gradients, in
- * (b, oy, ox, ky, kx, co, ci) order: x NHWC `[n, h, w, cin]`, w torch `[cout, cin, k, k]`, g NHWC
- * `[n, ho, wo, cout]`. The float64 references of the input and weight gradients sum these terms.
- */
-function forEachConvTerm(
-  d: { n: number; h: number; w: number; cin: number; cout: number; k: number; stride: number; pad: number },
-  fn: (xi: number, wi: number, gi: number) => void,
-): void {
-  const { n, h, w, cin, cout, k, stride, pad } = d;
-  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        for (let ky = 0; ky < k; ky++) {
-          for (let kx = 0; kx < k; kx++) {
-            const iy = oy * stride - pad + ky;
-            const ix = ox * stride - pad + kx;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            for (let co = 0; co < cout; co++) {
-              const gi = ((b * ho + oy) * wo + ox) * cout + co;
-              for (let ci = 0; ci < cin; ci++) {
-                fn(((b * h + iy) * w + ix) * cin + ci, ((co * cin + ci) * k + ky) * k + kx, gi);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
 }
 
 // Cin a multiple of 64: the software adapter reads the transposed weights of the input gradient from a

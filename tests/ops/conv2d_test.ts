@@ -14,6 +14,7 @@ import {
 } from "../../ops/conv2d.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { PATHS } from "./_gemm_paths.ts";
+import { forEachConvTerm } from "./_conv_terms.ts";
 import { assertClose, randomFloats } from "../_util.ts";
 
 await getGpu();
@@ -86,40 +87,23 @@ for (
   );
 }
 
-/** Float64 reference conv: x NHWC, w torch `[Cout, Cin, kh, kw]`, bias; zero padding, then ReLU. */
+/** Float64 reference conv: x NHWC, w torch `[Cout, Cin, k, k]`, bias; zero padding, then ReLU. */
 function referenceConv(
   x: Float32Array,
   [n, h, w, cin]: number[],
   wt: Float32Array,
-  [cout, kh, kw]: number[],
+  [cout, k]: number[],
   bias: Float32Array,
   stride: number,
   pad: number,
 ): Float64Array {
-  const ho = Math.floor((h + 2 * pad - kh) / stride) + 1;
-  const wo = Math.floor((w + 2 * pad - kw) / stride) + 1;
-  const out = new Float64Array(n * ho * wo * cout);
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        for (let co = 0; co < cout; co++) {
-          let s = bias[co];
-          for (let ky = 0; ky < kh; ky++) {
-            for (let kx = 0; kx < kw; kx++) {
-              const iy = oy * stride - pad + ky;
-              const ix = ox * stride - pad + kx;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              for (let ci = 0; ci < cin; ci++) {
-                s += x[((b * h + iy) * w + ix) * cin + ci] * wt[((co * cin + ci) * kh + ky) * kw + kx];
-              }
-            }
-          }
-          out[((b * ho + oy) * wo + ox) * cout + co] = Math.max(s, 0);
-        }
-      }
-    }
-  }
-  return out;
+  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const out = Float64Array.from({ length: n * ho * wo * cout }, (_, i) => bias[i % cout]);
+  forEachConvTerm({ n, h, w, cin, cout, k, stride, pad }, (xi, wi, oi) => {
+    out[oi] += x[xi] * wt[wi];
+  });
+  return out.map((s) => Math.max(s, 0));
 }
 
 // Cout a multiple of 64: the software adapter reads the weights from a texture (ops/conv2d.ts
@@ -143,7 +127,7 @@ for (
     const packed = packConv2dWeights(ws, [cout, cin, k, k], bs);
     const x = tensorFromArray(xs, shape);
     const pad = (k - 1) / 2;
-    const expected = referenceConv(xs, shape, ws, [cout, k, k], bs, stride, pad);
+    const expected = referenceConv(xs, shape, ws, [cout, k], bs, stride, pad);
     const saved = { ...WEIGHT_TEXTURE };
     const savedSubgroup = { ...SUBGROUP_GEMM };
     const results: Float32Array[] = [];
