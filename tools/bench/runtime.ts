@@ -1,11 +1,13 @@
 /**
  * Runtime micro-benchmarks: dispatch overhead of small batched dispatches, copy bandwidth, and the adapter's
  * arithmetic ceiling (`alu_ceiling_gflops`: 65,536 invocations each running a loop of 16 independent vec4
- * FMAs on registers, no memory reads; no GEMM kernel can beat it on that adapter — on lavapipe, AMD Zen 3 /
- * AVX2, 2 cores, Mesa 25.0.7: 27–31 GFLOP/s, where torch's OpenBLAS runs a 3×3 conv at 120–150).
+ * FMAs on registers, no memory reads, the trip count from a uniform; no GEMM kernel can beat it on that
+ * adapter). On lavapipe, AMD Zen 3 / AVX2, 2 cores, Mesa 25.0.7: 59–65 GFLOP/s (8 accumulators 53, 4 only
+ * 38); the same loop with a compile-time trip count ran at half that, 27–31 GFLOP/s. torch's OpenBLAS runs
+ * a 3×3 conv at 120–150 on the same cores.
  * @module
  */
-import { add, copy, getGpu, tensorFromArray } from "../../ops/mod.ts";
+import { add, copy, dispatch, emptyTensor, getGpu, params, tensorFromArray } from "../../ops/mod.ts";
 import type { BenchRow } from "./_report.ts";
 
 /** Measures µs per small dispatch (batched, one sync at the end) and GB/s of a large copy. */
@@ -34,7 +36,7 @@ export async function benchRuntime(): Promise<BenchRow[]> {
   const gbps = (2 * big.byteLength * copies) / seconds / 1e9; // bytes read + written
   small.dispose();
   big.dispose();
-  const aluGflops = await aluCeilingGflops(gpu.device);
+  const aluGflops = await aluCeilingGflops();
   return [
     {
       label: "dispatch overhead (256-elem add, batched)",
@@ -53,37 +55,34 @@ export async function benchRuntime(): Promise<BenchRow[]> {
 }
 
 /** Best of three: GFLOP/s of a register-only FMA loop (see the module notes). */
-async function aluCeilingGflops(device: GPUDevice): Promise<number> {
+async function aluCeilingGflops(): Promise<number> {
+  const gpu = await getGpu();
   const accumulators = 16, iterations = 2048, invocations = 65536;
   const names = Array.from({ length: accumulators }, (_, i) => `a${i}`);
-  const code = `@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+  const kernel = {
+    key: `bench/alu_ceiling/${accumulators}`,
+    source: `struct P { iterations: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   ${names.map((a, i) => `var ${a} = vec4<f32>(f32(id.x) * 1e-9 + ${i}e-3);`).join("\n  ")}
   let m = vec4<f32>(0.999999);
   let c = vec4<f32>(1e-7);
-  for (var i = 0u; i < ${iterations}u; i++) {
+  for (var i = 0u; i < p.iterations; i++) {
     ${names.map((a) => `${a} = fma(${a}, m, c);`).join("\n    ")}
   }
   out[id.x] = ${names.join(" + ")};
-}`;
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
-  });
-  const out = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: out } }],
-  });
+}`,
+  };
+  const out = emptyTensor([invocations, 4]);
   const run = async () => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(invocations / 64);
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    dispatch(kernel, {
+      op: "bench/alu_ceiling",
+      tensors: [["out", out]],
+      params: params(["u32", iterations]),
+      workgroups: invocations / 64,
+    });
+    await gpu.sync();
   };
   await run();
   let best = Infinity;
@@ -92,6 +91,6 @@ async function aluCeilingGflops(device: GPUDevice): Promise<number> {
     await run();
     best = Math.min(best, performance.now() - t0);
   }
-  out.destroy();
+  out.dispose();
   return (2 * 4 * accumulators * iterations * invocations) / (best * 1e6);
 }
