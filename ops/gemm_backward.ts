@@ -88,6 +88,11 @@ export interface GemmBackwardOptions {
   out?: Tensor | null;
   /** Compute the input gradient (default true); false returns `gradInput: null`. */
   needInputGrad?: boolean;
+  /**
+   * Only these rows of the leading axis (compacted RoI slots, counted on the GPU) hold real work: the
+   * ReLU mask, like the reductions, covers only them (gradPre's other rows are left stale).
+   */
+  occupied?: OccupiedRows;
 }
 
 /** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
@@ -127,7 +132,9 @@ export interface GemmSizes {
 }
 
 /**
- * grad_pre = gradOut · (out > 0) for a fused ReLU (a new tensor), else `gradOut` itself.
+ * grad_pre = gradOut · (out > 0) for a fused ReLU (a new tensor), else `gradOut` itself. With `occupied`,
+ * only the occupied rows of the leading axis are masked (a bounded dispatch; the rows after the last
+ * occupied one are left stale, as in every op that takes `occupied`).
  *
  * @example
  * ```ts
@@ -143,9 +150,9 @@ export interface GemmSizes {
 export function reluGrad(
   op: string,
   gradOut: Tensor,
-  options: { relu?: boolean; out?: Tensor | null },
+  options: { relu?: boolean; out?: Tensor | null; occupied?: OccupiedRows },
 ): Tensor {
-  const { relu = false, out } = options;
+  const { relu = false, out, occupied } = options;
   if (!relu) return gradOut;
   if (!out) throw new ShapeError(op, `relu needs the forward output (gradOut ${gradOut.describe()})`);
   out.check(op, "out");
@@ -157,11 +164,16 @@ export function reluGrad(
   const vec4 = gradOut.size % 4 === 0;
   const n = vec4 ? gradOut.size / 4 : gradOut.size;
   if (n === 0) return gPre;
+  const rows = gradOut.shape[0];
+  const unitsPerRow = n / rows; // vec4 (or scalar) units of one row; whole rows only
   dispatch({ key: `gemm_backward/relu_mask/${vec4 ? "v4" : "s"}`, source: reluMaskWgsl(vec4) }, {
     op,
     tensors: [["gradOut", gradOut], ["out", out], ["gradPre", gPre]],
     params: params(["u32", n]),
     workgroups: Math.ceil(n / WORKGROUP_1D),
+    bound: occupied && Number.isInteger(unitsPerRow)
+      ? { ...occupied, unitsPerRow, unitsPerWorkgroup: WORKGROUP_1D }
+      : undefined,
   });
   return gPre;
 }

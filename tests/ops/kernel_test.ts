@@ -2,12 +2,13 @@
  * Bounded (indirect) dispatches of ops/kernel.ts: the workgroup count computed on the GPU from per-segment
  * counts covers exactly the rows up to the last occupied one (checked against the count worked out here),
  * folds above 65,535 workgroups, runs nothing for empty slots, and the ops that take `occupied` compute
- * the occupied rows bit for bit as their unbounded runs do.
+ * the occupied rows bit for bit as their unbounded runs do (the ReLU gradient also against a CPU mask).
  */
 import assert from "node:assert/strict";
 import { getGpu, readTensors, tensorFromArray } from "../../ops/mod.ts";
 import { conv2d, packConv2dWeights } from "../../ops/conv2d.ts";
 import { dispatch, dispatchStats, type OccupiedRows, params, setBoundedDispatch } from "../../ops/kernel.ts";
+import { reluGrad } from "../../ops/gemm_backward.ts";
 import { linear, packLinearWeights } from "../../ops/linear.ts";
 import { multiScaleRoiAlign } from "../../ops/multiscale_roi_align.ts";
 import type { Tensor } from "../../ops/tensor.ts";
@@ -176,4 +177,27 @@ Deno.test("conv2d, linear and RoIAlign with occupied rows equal their full runs 
     counts,
     stride,
   );
+});
+
+Deno.test("the ReLU gradient with occupied rows is bounded and equals the CPU mask on those rows", async () => {
+  const stride = 12;
+  const counts = [5, 0, 12];
+  const rows = stride * counts.length;
+  const shape = [rows, 7, 3, 4];
+  const size = shape.reduce((a, b) => a * b, 1);
+  const gValues = randomFloats(size, 11);
+  const yValues = randomFloats(size, 12); // about half negative: the mask matters
+  const g = tensorFromArray(gValues, shape);
+  const y = tensorFromArray(yValues, shape);
+  const expected = gValues.map((v, i) => yValues[i] > 0 ? v : 0);
+  const before = dispatchStats().indirect;
+  await sameOnOccupiedRows(
+    (occupied) => reluGrad("test", g, { relu: true, out: y, occupied }),
+    rows,
+    counts,
+    stride,
+  );
+  assert.equal(dispatchStats().indirect - before, 1, "the occupied run is one bounded dispatch");
+  const full = await reluGrad("test", g, { relu: true, out: y }).read() as Float32Array;
+  assert.deepEqual(Array.from(full), Array.from(expected));
 });
