@@ -110,6 +110,9 @@ export const GEMM_TILES: { software: GemmTile; subgroup: GemmTile; hardware: Gem
  * Measured (Zen 3, Mesa 25.0.7, GFLOP/s, plain 16×16 tile → subgroup 16×8): conv 3×3 256→256 @100×152
  * 14.7 → 19.1, its input gradient 14.6 → 20.1; 1×1 256→512 @12×12 ×4 7.3 → 8.4; 3×3 64→64 @24×24 ×4
  * 8.1 → 8.6, input gradient 7.9 → 9.9; but K = 64 (1×1 64→256 @48×48 ×4) 7.1 → 5.2, hence `minK`.
+ * K = 128 gains (family 26 / AVX-512, Mesa 25.0.7, process CPU ms of the box head's fc6 input gradient,
+ * 2048 × 128 → 3136, alternated: 175 / 156 plain → 131 / 140 subgroup), so `minK` is 128; K = 64 (1×1
+ * 64→256 @40×14×14) was even there (33.5 / 30.7 → 32.3 / 33.2).
  *
  * @example
  * ```ts
@@ -120,7 +123,7 @@ export const GEMM_TILES: { software: GemmTile; subgroup: GemmTile; hardware: Gem
 export const SUBGROUP_GEMM: { software: boolean; hardware: boolean; minK: number } = {
   software: true,
   hardware: false,
-  minK: 256,
+  minK: 128,
 };
 
 /**

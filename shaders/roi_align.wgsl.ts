@@ -3,12 +3,16 @@
  * allows) over NHWC features, for one feature map or for up to four FPN levels bound at once with the
  * level of each RoI chosen on the GPU by torchvision's `LevelMapper`.
  *
- * Layout: one invocation per output element (r, ph, pw, c4) of `out [R, outH, outW, C]`, channels
- * innermost, so neighbouring invocations read neighbouring channels of the same four feature pixels (one
- * vec4 per invocation when C % 4 == 0: `cv` = C / 4 vectors per pixel, else `cv` = C scalars). Every
- * invocation recomputes its RoI's geometry and sample weights: a few dozen ALU ops against 16 memory loads
- * per sample, and no workgroup barrier or second pass is needed. A workgroup of 64 covers one bin of a
- * 256-channel map, so the level branch and the sample loop are uniform across it.
+ * Layout: one invocation per `channels` consecutive output elements (r, ph, pw, c4 …) of
+ * `out [R, outH, outW, C]`, channels innermost, so neighbouring invocations read neighbouring channels of
+ * the same four feature pixels (vec4 elements when C % 4 == 0: `cv` = C / 4 vectors per pixel, else `cv` =
+ * C scalars; `channels` divides `cv`). Every invocation computes its RoI's geometry and sample weights
+ * itself, and no workgroup barrier or second pass is needed. On a GPU one element per invocation
+ * (`channels` 1) keeps neighbouring lanes on neighbouring addresses. On lavapipe, where every lane's
+ * buffer load is a scalar loop anyway, the per-invocation prologue (RoI reads, level mapper, grid and
+ * bilinear taps) cost more than the loads at 64 channels: 4 elements per invocation share it
+ * (ops/roi_align.ts `ROI_ALIGN_CHANNELS`). Each element's sum is the same sequence of f32 operations
+ * either way.
  *
  * The uniform layout, level mapper and per-RoI prologue are shared with the backward kernels
  * (`roi_align_common.wgsl.ts`). Backward: `roi_align_gather.wgsl.ts` (deterministic, the default) and
@@ -35,6 +39,8 @@ export interface RoiAlignVariant {
   levels: number;
   /** Choose the level of each RoI with the FPN level mapper (else level 0). */
   mapLevels: boolean;
+  /** Consecutive output elements (channel vectors or scalars) per invocation; divides `cv`. Default 1. */
+  channels?: number;
 }
 
 /**
@@ -46,8 +52,9 @@ export interface RoiAlignVariant {
  * console.log(roiAlignWgsl({ vec4: true, levels: 4, mapLevels: true }).includes("fn mapLevel"));
  * ```
  */
-export function roiAlignWgsl({ vec4, levels, mapLevels }: RoiAlignVariant): string {
+export function roiAlignWgsl({ vec4, levels, mapLevels, channels = 1 }: RoiAlignVariant): string {
   const V = vec4 ? "vec4f" : "f32";
+  const J = Array.from({ length: channels }, (_, j) => j);
   const feats = Array.from(
     { length: levels },
     (_, l) => `@group(0) @binding(${l + 2}) var<storage, read> f${l}: array<${V}>;`,
@@ -63,9 +70,8 @@ ${levelLoadWgsl(levels, V)}
 ${ROI_GRID_WGSL}
 ${roiPrologueWgsl({ levels, mapLevels })}
 ${BILINEAR_TAPS_WGSL}
-// torchvision's bilinear_interpolate over the four taps.
-fn bilinear(l: u32, base: u32, y: f32, x: f32, h: u32, w: u32) -> ${V} {
-  let t = bilinearTaps(y, x, h, w);
+// torchvision's bilinear_interpolate over the four taps, for element j of the invocation's channels.
+fn bilinear(l: u32, base: u32, t: BilinearTaps) -> ${V} {
   if (!t.valid) { return ${V}(0.0); }
   return t.w.x * load(l, base + t.i.x * p.cv) + t.w.y * load(l, base + t.i.y * p.cv) +
     t.w.z * load(l, base + t.i.z * p.cv) + t.w.w * load(l, base + t.i.w * p.cv);
@@ -73,23 +79,28 @@ fn bilinear(l: u32, base: u32, y: f32, x: f32, h: u32, w: u32) -> ${V} {
 
 @compute @workgroup_size(${ROI_WORKGROUP})
 fn main(${MAIN_1D_ARGS}) {
-  let local = (wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x; // within this dispatch's output range
+  // Elements [local, local + ${channels}) of this dispatch's output range: one bin, consecutive channels.
+  let local = ((wid.y * nwg.x + wid.x) * ${ROI_WORKGROUP}u + lid.x) * ${channels}u;
   if (local >= p.total) { return; }
   let idx = p.offset + local;
   let q = roiBin(idx); // (c, pw, ph, r)
   let s = roiSetup(q.w);
-  if (!s.ok) { out[local] = ${V}(0.0); return; }
+  if (!s.ok) {
+${J.map((j) => `    out[local + ${j}u] = ${V}(0.0);`).join("\n")}
+    return;
+  }
   let g = s.g;
   let base = s.b * s.h * s.w * p.cv + q.x;
-  var acc = ${V}(0.0);
+${J.map((j) => `  var acc${j} = ${V}(0.0);`).join("\n")}
   for (var iy = 0; iy < g.gridH; iy++) {
     let y = g.startH + f32(q.z) * g.binH + (f32(iy) + 0.5) * g.binH / f32(g.gridH);
     for (var ix = 0; ix < g.gridW; ix++) {
       let x = g.startW + f32(q.y) * g.binW + (f32(ix) + 0.5) * g.binW / f32(g.gridW);
-      acc += bilinear(s.l, base, y, x, s.h, s.w);
+      let t = bilinearTaps(y, x, s.h, s.w);
+${J.map((j) => `      acc${j} += bilinear(s.l, base + ${j}u, t);`).join("\n")}
     }
   }
-  out[local] = acc / g.count;
+${J.map((j) => `  out[local + ${j}u] = acc${j} / g.count;`).join("\n")}
 }
 `;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { currentGpu, getGpu, ShapeError, tensorFromArray } from "../../ops/mod.ts";
 import { setBindingLimitForTesting } from "../../ops/binding_chunks.ts";
-import { roiAlign } from "../../ops/roi_align.ts";
+import { ROI_ALIGN_CHANNELS, roiAlign } from "../../ops/roi_align.ts";
 import { loadFixture } from "../_fixtures.ts";
 import { assertClose } from "../_util.ts";
 
@@ -68,6 +68,32 @@ Deno.test("roi_align splits an output above the binding limit into aligned range
     }
   } finally {
     setBindingLimitForTesting(null);
+  }
+});
+
+Deno.test("roi_align gives the same bits with 1, 2 or 4 channels per invocation, chunked or not", async () => {
+  const saved = { ...ROI_ALIGN_CHANNELS };
+  const cs = (fx.meta.cases as Case[]).find((c) => c.name === "out7_legacy_s2")!;
+  const run = async (most: number, c: number, limit: number | null) => {
+    ROI_ALIGN_CHANNELS.software = ROI_ALIGN_CHANNELS.hardware = most;
+    setBindingLimitForTesting(limit);
+    try {
+      return await roiAlign(featuresWith(c), rois, cs.output, spatialScale, cs.sampling, cs.aligned).read();
+    } finally {
+      setBindingLimitForTesting(null);
+    }
+  };
+  try {
+    // C 16: 4 vec4 a pixel (4 per invocation); C 8: 2 vec4 (2); C 6: 6 scalars (2).
+    for (const c of [16, 8, 6]) {
+      const one = await run(1, c, null);
+      assertClose(one, sliceChannels(fx.tensors[cs.name].data, cs.channels, c), 1e-4, `C=${c}`);
+      for (const limit of [null, 4096]) {
+        assert.deepEqual(await run(4, c, limit), one, `C=${c}, up to 4 per invocation, limit ${limit}`);
+      }
+    }
+  } finally {
+    Object.assign(ROI_ALIGN_CHANNELS, saved);
   }
 });
 
