@@ -76,6 +76,26 @@ const WANTED_LIMITS = [
 export const UNIFORM_SLOT_BYTES = 256;
 const ARENA_SLOTS = 1024;
 
+/**
+ * Bind groups kept for reuse per context (least recently used evicted first). Why: WebGPU has no way to free
+ * a bind group but dropping it, and on lavapipe each one holds a descriptor set with its own memory mapping
+ * (`/memfd:allocation` in /proc/PID/maps) until the garbage collector finalizes it. A training step makes
+ * ~550 of them; the mappings piled up between collections to ~56,000 of Linux's default limit of 65,530
+ * (`vm.max_map_count`) in a demo run on a 2-core Zen 5 machine, and one run crashed in the driver (a
+ * segmentation fault in memset at address −1: a failed mmap's result, unchecked). The same ops on the same
+ * pooled buffers recur every step, so most dispatches find their bind group here (~85 % of a demo step's
+ * 556; the ~75 new ones a step are mostly the rotating indirect-argument slots and per-step inputs), and
+ * the mappings grow ~6× slower between collections. `GpuContext.bindGroupStats` counts both.
+ *
+ * @example
+ * ```ts
+ * import { BIND_GROUP_CACHE, getGpu } from "./gpu.ts";
+ * const gpu = await getGpu();
+ * console.log(BIND_GROUP_CACHE.maxEntries, gpu.bindGroupStats); // 4096 { created: …, reused: … }
+ * ```
+ */
+export const BIND_GROUP_CACHE = { maxEntries: 4096 };
+
 interface PendingCheck {
   where: string;
   promise: Promise<GPUError | null>;
@@ -145,6 +165,12 @@ export class GpuContext {
   private lost: GPUDeviceLostInfo | null = null;
   /** Number of dispatches encoded since the context was created. */
   dispatchCount = 0;
+  /** Bind groups created and reused since the context was created ({@link BIND_GROUP_CACHE}). */
+  readonly bindGroupStats = { created: 0, reused: 0 };
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  private readonly objectIds = new WeakMap<object, number>();
+  private nextObjectId = 1;
   /**
    * Whether kernels that scatter-add floats use `atomicAdd` on `atomic<f32>` (true when the device has
    * {@link FLOAT32_ATOMIC_FEATURE}); set it to false to force the compare-exchange loop on u32 bit casts
@@ -261,7 +287,7 @@ export class GpuContext {
   ): void {
     this.assertAlive();
     if (this.debug) this.device.pushErrorScope("validation");
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(pipeline, entries);
     const recorder = this.recorder;
     let pass: GPUComputePassEncoder;
     if (recorder) {
@@ -294,6 +320,39 @@ export class GpuContext {
     } else if (this.dispatchesInBatch >= this.batchSize) {
       this.flush();
     }
+  }
+
+  /** A per-context number for a GPU object (bind-group cache keys). */
+  private objectId(object: object): number {
+    let id = this.objectIds.get(object);
+    if (id === undefined) this.objectIds.set(object, id = this.nextObjectId++);
+    return id;
+  }
+
+  /** The bind group of `pipeline` with `entries`, reused when the same resources were bound before. */
+  private bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    let key = String(this.objectId(pipeline));
+    for (const entry of entries) {
+      const r = entry.resource as GPUBufferBinding | GPUTextureView;
+      key += "buffer" in r
+        ? `|${entry.binding}:${this.objectId(r.buffer)}:${r.offset ?? 0}:${r.size ?? "all"}`
+        : `|${entry.binding}:v${this.objectId(r)}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroups.delete(key); // most recently used last
+      this.bindGroupStats.reused++;
+    } else {
+      let layout = this.layouts.get(pipeline);
+      if (!layout) this.layouts.set(pipeline, layout = pipeline.getBindGroupLayout(0));
+      group = this.device.createBindGroup({ layout, entries });
+      this.bindGroupStats.created++;
+      while (this.bindGroups.size > 0 && this.bindGroups.size >= BIND_GROUP_CACHE.maxEntries) {
+        this.bindGroups.delete(this.bindGroups.keys().next().value!);
+      }
+    }
+    this.bindGroups.set(key, group);
+    return group;
   }
 
   /** The open compute pass of the current batch (one pass holds many dispatches). */
@@ -363,10 +422,11 @@ export class GpuContext {
     }
   }
 
-  /** Frees pooled buffers and pipelines; the context stays usable. */
+  /** Frees pooled buffers and cached bind groups; the context stays usable. */
   trim(): void {
     this.flush();
     this.pool.trim();
+    this.bindGroups.clear();
   }
 }
 

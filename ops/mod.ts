@@ -23,6 +23,7 @@
 
 // Runtime: the device context, tensors, memory, kernels.
 export {
+  BIND_GROUP_CACHE,
   currentGpu,
   getGpu,
   type GpuContext,

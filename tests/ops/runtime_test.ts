@@ -15,6 +15,7 @@ import {
 } from "../../ops/mod.ts";
 
 import { sizeClass } from "../../ops/buffer_pool.ts";
+import { BIND_GROUP_CACHE } from "../../ops/gpu.ts";
 import { foldWorkgroups } from "../../ops/kernel.ts";
 import { randomFloats } from "../_util.ts";
 
@@ -59,6 +60,56 @@ Deno.test("the pool reuses freed buffers and tracks live and peak bytes", () => 
   const c = emptyTensor([999], "f32"); // same size class: a pooled buffer comes back
   assert.ok(c.buffer === bufferA || c.buffer === b.buffer);
   c.dispose();
+});
+
+Deno.test("bind groups are reused for the same resources and bounded by BIND_GROUP_CACHE", async () => {
+  const a = tensorFromArray(Float32Array.from({ length: 64 }, (_, i) => i), [64]);
+  const b = tensorFromArray(Float32Array.from({ length: 64 }, (_, i) => 2 * i), [64]);
+  await gpu.sync();
+  // The same op on the same (pooled) buffers at the same uniform slot (a flush resets the slots) is a hit.
+  const before = { ...gpu.bindGroupStats };
+  let sum = add(a, b);
+  for (let i = 0; i < 9; i++) {
+    gpu.flush();
+    sum.dispose();
+    sum = add(a, b);
+  }
+  assert.deepEqual(await sum.read(), Float32Array.from({ length: 64 }, (_, i) => 3 * i));
+  assert.ok(gpu.bindGroupStats.created - before.created <= 1, JSON.stringify(gpu.bindGroupStats));
+  assert.ok(gpu.bindGroupStats.reused - before.reused >= 9, JSON.stringify(gpu.bindGroupStats));
+  // Other buffers are other bind groups; the least recently used one is dropped beyond maxEntries.
+  const saved = BIND_GROUP_CACHE.maxEntries;
+  BIND_GROUP_CACHE.maxEntries = 4;
+  try {
+    const inputs = Array.from({ length: 6 }, (_, i) => tensorFromArray(new Float32Array(64).fill(i), [64]));
+    const outputs = inputs.map(() => emptyTensor([64]));
+    const run = (i: number) => {
+      gpu.flush();
+      dispatch({
+        key: "test/copy",
+        source: `struct P { n: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < p.n) { y[g.x] = x[g.x]; } }`,
+      }, {
+        op: "copy",
+        tensors: [["x", inputs[i]], ["y", outputs[i]]],
+        params: params(["u32", 64]),
+        workgroups: 1,
+      });
+    };
+    for (let i = 0; i < 6; i++) run(i);
+    const created = gpu.bindGroupStats.created;
+    run(5); // the most recent: kept
+    assert.equal(gpu.bindGroupStats.created, created);
+    run(0); // the oldest: evicted, so made again
+    assert.equal(gpu.bindGroupStats.created, created + 1);
+    const values = await readTensors(outputs) as Float32Array[];
+    values.forEach((v, i) => assert.ok(v.every((x) => x === i), `output ${i}`));
+  } finally {
+    BIND_GROUP_CACHE.maxEntries = saved;
+  }
 });
 
 Deno.test("one read-back returns many tensors of mixed dtypes", async () => {
