@@ -179,6 +179,12 @@ export class GpuContext {
   useFloatAtomics: boolean;
   /** Number of command buffers submitted since the context was created. */
   submitCount = 0;
+  /**
+   * Number of times the work submitted so far was awaited ({@link sync}, read-backs): each call of a
+   * training step or detect ends with one, so per-call state (the indirect-argument ring of ops/kernel.ts)
+   * can start over and the same dispatches bind the same resources every call.
+   */
+  awaitCount = 0;
   /** The kernel profiler's hook while a profile records (ops/profile.ts); null otherwise (no cost). */
   recorder: DispatchRecorder | null = null;
 
@@ -400,6 +406,7 @@ export class GpuContext {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.awaitCount++;
     await this.throwPendingErrors();
   }
 

@@ -174,7 +174,10 @@ export function dispatchStats(): DispatchStats {
 }
 
 /** Per device, a ring of 256-byte slots that hold indirect-dispatch arguments. */
-const argRings = new WeakMap<GpuContext, { buffer: GPUBuffer; next: number; slots: number; slot: number }>();
+const argRings = new WeakMap<
+  GpuContext,
+  { buffer: GPUBuffer; next: number; slots: number; slot: number; awaitCount: number }
+>();
 
 function argSlot(gpu: GpuContext): { buffer: GPUBuffer; offset: number } {
   let ring = argRings.get(gpu);
@@ -186,11 +189,17 @@ function argSlot(gpu: GpuContext): { buffer: GPUBuffer; offset: number } {
       size: slot * slots,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT,
     });
-    ring = { buffer, next: 0, slots, slot };
+    ring = { buffer, next: 0, slots, slot, awaitCount: gpu.awaitCount };
     argRings.set(gpu, ring);
   }
   // Reusing a slot is safe: the queue runs dispatches in order, so the indirect dispatch that read a slot
-  // has run before a later workgroup-count kernel overwrites it.
+  // has run before a later workgroup-count kernel overwrites it. The ring starts over after each awaited
+  // batch (one a detect / training step), so a step's bounded dispatches use the same slots every step and
+  // find their bind groups again (GpuContext's bind-group cache).
+  if (ring.awaitCount !== gpu.awaitCount) {
+    ring.awaitCount = gpu.awaitCount;
+    ring.next = 0;
+  }
   const offset = ring.next * ring.slot;
   ring.next = (ring.next + 1) % ring.slots;
   return { buffer: ring.buffer, offset };

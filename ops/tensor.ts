@@ -297,6 +297,7 @@ export async function readTensors(tensors: readonly Tensor[]): Promise<TensorDat
   gpu.flush();
   try {
     await staging.mapAsync(GPUMapMode.READ);
+    gpu.awaitCount++;
   } catch (error) {
     gpu.assertAlive();
     await gpu.throwPendingErrors();
