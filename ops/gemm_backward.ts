@@ -88,11 +88,6 @@ export interface GemmBackwardOptions {
   out?: Tensor | null;
   /** Compute the input gradient (default true); false returns `gradInput: null`. */
   needInputGrad?: boolean;
-  /**
-   * Only these rows of the leading axis (compacted RoI slots, counted on the GPU) hold real work: the
-   * ReLU mask, like the reductions, covers only them (gradPre's other rows are left stale).
-   */
-  occupied?: OccupiedRows;
 }
 
 /** Parameter gradients to accumulate into (`+=`), shaped like the packed weight / bias. */
@@ -255,7 +250,8 @@ export function preActivationGrad(
   gradOut: Tensor,
   packed: { weight: Tensor; bias: Tensor | null },
   grads: GemmParamGrads,
-  options: GemmBackwardOptions,
+  // `occupied` only from the backward passes whose reductions honour it too (conv2d, conv_transpose2d)
+  options: GemmBackwardOptions & { occupied?: OccupiedRows },
 ): Tensor {
   checkGrad(op, "grads.weight", grads.weight, packed.weight);
   checkGrad(op, "grads.bias", grads.bias, packed.bias);
