@@ -1,10 +1,11 @@
 /**
  * Runtime micro-benchmarks: dispatch overhead of small batched dispatches, copy bandwidth, and the adapter's
  * arithmetic ceiling (`alu_ceiling_gflops`: 65,536 invocations each running a loop of 16 independent vec4
- * FMAs on registers, no memory reads, the trip count from a uniform; no GEMM kernel can beat it on that
- * adapter). On lavapipe, AMD Zen 3 / AVX2, 2 cores, Mesa 25.0.7: 59–65 GFLOP/s (8 accumulators 53, 4 only
- * 38); the same loop with a compile-time trip count ran at half that, 27–31 GFLOP/s. torch's OpenBLAS runs
- * a 3×3 conv at 120–150 on the same cores.
+ * FMAs on registers, no memory reads, the trip count from a uniform: a reference rate of the adapter's
+ * arithmetic, not a hard ceiling — the conv GEMM kernel with its operand loads replaced by arithmetic ran
+ * faster, 50–92 GFLOP/s against 54–56 on an AMD family 26 machine). On lavapipe, AMD Zen 3 / AVX2, 2 cores,
+ * Mesa 25.0.7: 59–65 GFLOP/s (8 accumulators 53, 4 only 38); the same loop with a compile-time trip count
+ * ran at half that, 27–31 GFLOP/s. torch's OpenBLAS runs a 3×3 conv at 120–150 on the same cores.
  * @module
  */
 import { add, copy, dispatch, emptyTensor, getGpu, params, tensorFromArray } from "../../ops/mod.ts";
